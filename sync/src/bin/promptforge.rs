@@ -1,0 +1,665 @@
+//! `promptforge`: the command line over the local store, for scripts, tests
+//! and power users. Every command works offline on the profile's PoloDB.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use bson::{Bson, Document};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use promptforge_sync::schema::{Collection, Idea, Model, Project, Prompt};
+use promptforge_sync::{DeletedFilter, Export, ListQuery, SortBy, Store};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "promptforge",
+    version,
+    about = "PromptForge Desktop from the command line: prompts, ideas and projects, offline"
+)]
+struct Cli {
+    /// Profile directory (one local library each).
+    #[arg(long, global = true, env = "PROMPTFORGE_PROFILE")]
+    profile: Option<PathBuf>,
+    /// Print documents as JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Prompts and their version history.
+    #[command(subcommand)]
+    Prompt(PromptCommand),
+    /// Ideas.
+    #[command(subcommand)]
+    Idea(IdeaCommand),
+    /// Projects.
+    #[command(subcommand)]
+    Project(ProjectCommand),
+    /// Write the whole library as JSON to FILE (or standard output).
+    Export { file: Option<PathBuf> },
+    /// Add or replace every document of an export; all or nothing.
+    Import { file: PathBuf },
+    /// Where the profile is and what it holds.
+    Info,
+}
+
+#[derive(Debug, Subcommand)]
+enum PromptCommand {
+    Create {
+        #[arg(long)]
+        title: String,
+        #[arg(long)]
+        content: String,
+        #[command(flatten)]
+        fields: PromptFields,
+    },
+    List(ListArgs),
+    Show {
+        id: String,
+    },
+    Edit {
+        id: String,
+        #[arg(long)]
+        title: Option<String>,
+        #[arg(long)]
+        content: Option<String>,
+        #[command(flatten)]
+        fields: PromptFields,
+        #[command(flatten)]
+        set: SetArgs,
+    },
+    Delete {
+        id: String,
+    },
+    Restore {
+        id: String,
+    },
+    /// The prompt's versions, newest first.
+    Versions {
+        id: String,
+    },
+    /// Put the prompt's content back to version NUMBER (recorded as a new version).
+    RestoreVersion {
+        id: String,
+        number: i64,
+    },
+}
+
+#[derive(Debug, Args)]
+struct PromptFields {
+    #[arg(long)]
+    description: Option<String>,
+    #[arg(long)]
+    role: Option<String>,
+    #[arg(long)]
+    category: Option<String>,
+    /// Repeat for several tags.
+    #[arg(long = "tag")]
+    tags: Vec<String>,
+    /// text, structured, template or workflow.
+    #[arg(long = "type")]
+    prompt_type: Option<String>,
+    /// beginner, intermediate, advanced or expert.
+    #[arg(long)]
+    difficulty: Option<String>,
+    /// draft, active, archived or deleted.
+    #[arg(long)]
+    status: Option<String>,
+    /// private, shared, public or marketplace.
+    #[arg(long)]
+    visibility: Option<String>,
+    /// Move into this project ("" to take it out).
+    #[arg(long)]
+    project: Option<String>,
+    #[arg(long)]
+    folder: Option<String>,
+    #[arg(long)]
+    parent: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum IdeaCommand {
+    Create {
+        #[arg(long)]
+        title: String,
+        #[arg(long, default_value = "")]
+        description: String,
+        #[command(flatten)]
+        fields: IdeaFields,
+    },
+    List(ListArgs),
+    Show {
+        id: String,
+    },
+    Edit {
+        id: String,
+        #[arg(long)]
+        title: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+        #[command(flatten)]
+        fields: IdeaFields,
+        #[command(flatten)]
+        set: SetArgs,
+    },
+    Delete {
+        id: String,
+    },
+    Restore {
+        id: String,
+    },
+}
+
+#[derive(Debug, Args)]
+struct IdeaFields {
+    #[arg(long)]
+    category: Option<String>,
+    #[arg(long = "tag")]
+    tags: Vec<String>,
+    /// raw, reviewed, developing, testing, implemented or abandoned.
+    #[arg(long)]
+    status: Option<String>,
+    /// low, medium, high or urgent.
+    #[arg(long)]
+    priority: Option<String>,
+    #[arg(long)]
+    starred: Option<bool>,
+    #[arg(long)]
+    project: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum ProjectCommand {
+    Create {
+        #[arg(long)]
+        title: String,
+        #[command(flatten)]
+        fields: ProjectFields,
+    },
+    List(ListArgs),
+    Show {
+        id: String,
+    },
+    Edit {
+        id: String,
+        #[arg(long)]
+        title: Option<String>,
+        #[command(flatten)]
+        fields: ProjectFields,
+        #[command(flatten)]
+        set: SetArgs,
+    },
+    Delete {
+        id: String,
+    },
+    Restore {
+        id: String,
+    },
+}
+
+#[derive(Debug, Args)]
+struct ProjectFields {
+    #[arg(long)]
+    description: Option<String>,
+    #[arg(long)]
+    category: Option<String>,
+    #[arg(long = "tag")]
+    tags: Vec<String>,
+    /// planning, active, completed, archived or deleted.
+    #[arg(long)]
+    status: Option<String>,
+    #[arg(long)]
+    priority: Option<String>,
+    /// 0 to 100.
+    #[arg(long)]
+    progress: Option<i64>,
+    /// A hex colour such as #3b82f6.
+    #[arg(long)]
+    color: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct SetArgs {
+    /// Set any field: FIELD=VALUE, VALUE read as JSON when it parses
+    /// (`performance.rating=4.5`, `tags=["a","b"]`), else as text; `null` clears.
+    #[arg(long = "set", value_name = "FIELD=VALUE")]
+    set: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+struct ListArgs {
+    #[arg(long)]
+    status: Option<String>,
+    #[arg(long)]
+    category: Option<String>,
+    #[arg(long = "tag")]
+    tags: Vec<String>,
+    #[arg(long)]
+    project: Option<String>,
+    #[arg(long)]
+    folder: Option<String>,
+    #[arg(long)]
+    starred: Option<bool>,
+    #[arg(long)]
+    priority: Option<String>,
+    #[arg(long)]
+    visibility: Option<String>,
+    /// Words that must all appear in title, description, content or tags.
+    #[arg(long)]
+    search: Option<String>,
+    /// Show the trash too (`include`) or only it (`only`).
+    #[arg(long, value_enum, default_value_t = Deleted::Exclude)]
+    deleted: Deleted,
+    #[arg(long, value_enum, default_value_t = Sort::Updated)]
+    sort: Sort,
+    /// Oldest or Z-A first.
+    #[arg(long)]
+    reverse: bool,
+    #[arg(long, default_value_t = 50)]
+    limit: usize,
+    #[arg(long, default_value_t = 0)]
+    offset: usize,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Deleted {
+    Exclude,
+    Include,
+    Only,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Sort {
+    Updated,
+    Created,
+    Title,
+}
+
+impl ListArgs {
+    fn query(self) -> ListQuery {
+        ListQuery {
+            status: self.status,
+            category: self.category,
+            tags: self.tags,
+            project_id: self.project,
+            folder_id: self.folder,
+            starred: self.starred,
+            priority: self.priority,
+            visibility: self.visibility,
+            text: self.search,
+            deleted: match self.deleted {
+                Deleted::Exclude => DeletedFilter::Exclude,
+                Deleted::Include => DeletedFilter::Include,
+                Deleted::Only => DeletedFilter::Only,
+            },
+            sort: match self.sort {
+                Sort::Updated => SortBy::UpdatedAt,
+                Sort::Created => SortBy::CreatedAt,
+                Sort::Title => SortBy::Title,
+            },
+            reverse: self.reverse,
+            offset: self.offset,
+            limit: self.limit,
+            owner: None,
+        }
+    }
+}
+
+/// Builds a patch from named flags and `--set` pairs.
+#[derive(Debug, Default)]
+struct Changes(Document);
+
+impl Changes {
+    fn text(&mut self, field: &str, value: Option<String>) -> &mut Self {
+        if let Some(value) = value {
+            // An empty string clears an optional field.
+            self.0.insert(
+                field,
+                if value.is_empty() {
+                    Bson::Null
+                } else {
+                    Bson::String(value)
+                },
+            );
+        }
+        self
+    }
+
+    fn tags(&mut self, tags: Vec<String>) -> &mut Self {
+        if !tags.is_empty() {
+            self.0.insert("tags", tags);
+        }
+        self
+    }
+
+    fn value(&mut self, field: &str, value: Option<impl Into<Bson>>) -> &mut Self {
+        if let Some(value) = value {
+            self.0.insert(field, value.into());
+        }
+        self
+    }
+
+    fn set_pairs(&mut self, pairs: Vec<String>) -> anyhow::Result<&mut Self> {
+        for pair in pairs {
+            let Some((field, raw)) = pair.split_once('=') else {
+                bail!("--set takes FIELD=VALUE, got `{pair}`");
+            };
+            let value = match serde_json::from_str::<serde_json::Value>(raw) {
+                Ok(json) => {
+                    Bson::try_from(json).with_context(|| format!("--set {field}: not a value"))?
+                }
+                Err(_) => Bson::String(raw.to_owned()),
+            };
+            self.0.insert(field, value);
+        }
+        Ok(self)
+    }
+}
+
+impl PromptFields {
+    fn into_changes(self, changes: &mut Changes) {
+        changes
+            .text("description", self.description)
+            .text("role", self.role)
+            .text("category", self.category)
+            .tags(self.tags)
+            .text("type", self.prompt_type)
+            .text("difficulty", self.difficulty)
+            .text("status", self.status)
+            .text("visibility", self.visibility)
+            .text("project_id", self.project)
+            .text("folder_id", self.folder)
+            .text("parent_prompt_id", self.parent);
+    }
+}
+
+impl IdeaFields {
+    fn into_changes(self, changes: &mut Changes) {
+        changes
+            .text("category", self.category)
+            .tags(self.tags)
+            .text("status", self.status)
+            .text("priority", self.priority)
+            .value("starred", self.starred)
+            .text("project_id", self.project);
+    }
+}
+
+impl ProjectFields {
+    fn into_changes(self, changes: &mut Changes) {
+        changes
+            .text("description", self.description)
+            .text("category", self.category)
+            .tags(self.tags)
+            .text("status", self.status)
+            .text("priority", self.priority)
+            .value("progress", self.progress)
+            .text("color", self.color);
+    }
+}
+
+/// Starts from `base`, applies the flag changes, and creates the document.
+async fn create_with<T: Model>(store: &Store, base: T, changes: Changes) -> anyhow::Result<T> {
+    let mut doc = bson::to_document(&base)?;
+    for (path, value) in changes.0 {
+        promptforge_sync::store::codec::set_path(&mut doc, &path, value)
+            .map_err(anyhow::Error::msg)?;
+    }
+    let model: T = promptforge_sync::store::codec::decode(doc)?;
+    Ok(store.create(model).await?)
+}
+
+fn default_profile() -> anyhow::Result<PathBuf> {
+    let base = match std::env::var_os("XDG_DATA_HOME") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => {
+            let home = std::env::var_os("HOME")
+                .context("neither --profile, PROMPTFORGE_PROFILE nor HOME is set")?;
+            PathBuf::from(home).join(".local/share")
+        }
+    };
+    Ok(base.join("promptforge").join("default"))
+}
+
+struct Output {
+    json: bool,
+}
+
+impl Output {
+    fn docs<T: Model>(&self, items: &[T], total: Option<usize>) -> anyhow::Result<()> {
+        if self.json {
+            let values: Vec<serde_json::Value> = items
+                .iter()
+                .map(|m| Ok(Bson::Document(bson::to_document(m)?).into_relaxed_extjson()))
+                .collect::<anyhow::Result<_>>()?;
+            println!("{}", serde_json::to_string_pretty(&values)?);
+            return Ok(());
+        }
+        if items.is_empty() {
+            println!("no {} found", T::COLLECTION);
+        }
+        for item in items {
+            let doc = bson::to_document(item)?;
+            let title = doc.get_str("title").unwrap_or("");
+            let status = doc.get_str("status").unwrap_or("");
+            let deleted = if doc.contains_key("deleted_at") {
+                "  (in trash)"
+            } else {
+                ""
+            };
+            println!("{}  {:<10}  {}{}", item.id(), status, title, deleted);
+        }
+        if let Some(total) = total {
+            if total > items.len() {
+                println!("({} of {total} shown)", items.len());
+            }
+        }
+        Ok(())
+    }
+
+    fn doc<T: Model>(&self, item: &T) -> anyhow::Result<()> {
+        let value = Bson::Document(bson::to_document(item)?).into_relaxed_extjson();
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        Ok(())
+    }
+}
+
+macro_rules! crud {
+    ($store:expr, $out:expr, $ty:ty, list $args:expr) => {{
+        let page = $store.list::<$ty>($args.query()).await?;
+        $out.docs(&page.items, Some(page.total))
+    }};
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let profile = match cli.profile {
+        Some(dir) => dir,
+        None => default_profile()?,
+    };
+    let store = Store::open(&profile).await?;
+    let out = Output { json: cli.json };
+    let user = store.user_id().to_owned();
+    match cli.command {
+        Command::Prompt(command) => match command {
+            PromptCommand::Create {
+                title,
+                content,
+                fields,
+            } => {
+                let mut changes = Changes::default();
+                fields.into_changes(&mut changes);
+                let prompt =
+                    create_with(&store, Prompt::new(&user, &title, &content), changes).await?;
+                created(&out, &prompt)
+            }
+            PromptCommand::List(args) => crud!(store, out, Prompt, list args),
+            PromptCommand::Show { id } => out.doc(&store.require::<Prompt>(&id).await?),
+            PromptCommand::Edit {
+                id,
+                title,
+                content,
+                fields,
+                set,
+            } => {
+                let mut changes = Changes::default();
+                changes.text("title", title).text("content", content);
+                fields.into_changes(&mut changes);
+                changes.set_pairs(set.set)?;
+                out.doc(&store.patch::<Prompt>(&id, changes.0).await?)
+            }
+            PromptCommand::Delete { id } => deleted(&store.delete::<Prompt>(&id).await?),
+            PromptCommand::Restore { id } => restored(&store.restore::<Prompt>(&id).await?),
+            PromptCommand::Versions { id } => {
+                store.require::<Prompt>(&id).await?;
+                let versions = store.prompt_versions(&id).await?;
+                if out.json {
+                    return out.docs(&versions, None);
+                }
+                for v in versions {
+                    println!(
+                        "v{:<4} {}  {}",
+                        v.version_number,
+                        v.created_at.try_to_rfc3339_string().unwrap_or_default(),
+                        v.changes
+                    );
+                }
+                Ok(())
+            }
+            PromptCommand::RestoreVersion { id, number } => {
+                out.doc(&store.restore_prompt_version(&id, number).await?)
+            }
+        },
+        Command::Idea(command) => match command {
+            IdeaCommand::Create {
+                title,
+                description,
+                fields,
+            } => {
+                let mut changes = Changes::default();
+                fields.into_changes(&mut changes);
+                let idea =
+                    create_with(&store, Idea::new(&user, &title, &description), changes).await?;
+                created(&out, &idea)
+            }
+            IdeaCommand::List(args) => crud!(store, out, Idea, list args),
+            IdeaCommand::Show { id } => out.doc(&store.require::<Idea>(&id).await?),
+            IdeaCommand::Edit {
+                id,
+                title,
+                description,
+                fields,
+                set,
+            } => {
+                let mut changes = Changes::default();
+                changes
+                    .text("title", title)
+                    .value("description", description);
+                fields.into_changes(&mut changes);
+                changes.set_pairs(set.set)?;
+                out.doc(&store.patch::<Idea>(&id, changes.0).await?)
+            }
+            IdeaCommand::Delete { id } => deleted(&store.delete::<Idea>(&id).await?),
+            IdeaCommand::Restore { id } => restored(&store.restore::<Idea>(&id).await?),
+        },
+        Command::Project(command) => match command {
+            ProjectCommand::Create { title, fields } => {
+                let mut changes = Changes::default();
+                fields.into_changes(&mut changes);
+                let project = create_with(&store, Project::new(&user, &title), changes).await?;
+                created(&out, &project)
+            }
+            ProjectCommand::List(args) => crud!(store, out, Project, list args),
+            ProjectCommand::Show { id } => out.doc(&store.require::<Project>(&id).await?),
+            ProjectCommand::Edit {
+                id,
+                title,
+                fields,
+                set,
+            } => {
+                let mut changes = Changes::default();
+                changes.text("title", title);
+                fields.into_changes(&mut changes);
+                changes.set_pairs(set.set)?;
+                out.doc(&store.patch::<Project>(&id, changes.0).await?)
+            }
+            ProjectCommand::Delete { id } => deleted(&store.delete::<Project>(&id).await?),
+            ProjectCommand::Restore { id } => restored(&store.restore::<Project>(&id).await?),
+        },
+        Command::Export { file } => {
+            let text = serde_json::to_string_pretty(&store.export().await?.to_json())?;
+            match file {
+                Some(path) => {
+                    std::fs::write(&path, text)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    eprintln!("exported to {}", path.display());
+                }
+                None => println!("{text}"),
+            }
+            Ok(())
+        }
+        Command::Import { file } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let report = store.import(Export::from_json(&text)?).await?;
+            println!("imported {} documents", report.documents);
+            for (collection, n) in report.per_collection {
+                println!("  {collection}: {n}");
+            }
+            Ok(())
+        }
+        Command::Info => {
+            println!("profile: {}", store.dir().display());
+            println!("user:    {}", store.user_id());
+            for collection in Collection::ALL {
+                println!("  {:<22} {}", collection.name(), store.count(collection));
+            }
+            Ok(())
+        }
+    }
+}
+
+fn created<T: Model>(out: &Output, model: &T) -> anyhow::Result<()> {
+    if out.json {
+        return out.doc(model);
+    }
+    println!("{}", model.id());
+    Ok(())
+}
+
+fn deleted<T: Model>(model: &T) -> anyhow::Result<()> {
+    println!("moved {} {} to the trash", T::COLLECTION, model.id());
+    Ok(())
+}
+
+fn restored<T: Model>(model: &T) -> anyhow::Result<()> {
+    println!("restored {} {}", T::COLLECTION, model.id());
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("PROMPTFORGE_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

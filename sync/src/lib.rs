@@ -1,0 +1,16 @@
+//! PromptForge Desktop's core library.
+//!
+//! - [`schema`]: typed models of the eleven seed collections, with validation.
+//! - [`store`]: the local PoloDB store behind a typed async API (the only code
+//!   that touches PoloDB), with its in-memory catalog for lists and search.
+//! - [`error`]: the store's typed errors.
+//!
+//! No Tauri and no HTTP server live here: the desktop app and the sync server
+//! depend on this crate, never the other way round.
+
+pub mod error;
+pub mod schema;
+pub mod store;
+
+pub use error::{ImportProblem, StoreError};
+pub use store::{DeletedFilter, Export, ImportReport, ListQuery, Page, SortBy, Store};

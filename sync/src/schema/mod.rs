@@ -1,0 +1,259 @@
+//! The PromptForge.ai document schema: one typed model per seed collection.
+//!
+//! Field names, types and enum values follow `shared/seed` exactly (snake_case,
+//! lowercase enum strings, BSON UTC datetimes). Every collection also carries
+//! `version`, the server's optimistic-concurrency token (the seed asks for
+//! missing fields to be patched in). Each model knows how to validate itself and
+//! which fields the local catalog indexes for listing and search.
+
+mod analytics;
+mod ideas;
+mod marketplace;
+mod notifications;
+mod projects;
+mod prompts;
+mod reviews;
+mod teams;
+mod users;
+mod validate;
+
+pub use analytics::*;
+pub use ideas::*;
+pub use marketplace::*;
+pub use notifications::*;
+pub use projects::*;
+pub use prompts::*;
+pub use reviews::*;
+pub use teams::*;
+pub use users::*;
+pub use validate::{check_free_form, Check, FieldProblem, ValidationError};
+
+use std::fmt;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+pub use bson::{DateTime, Document};
+
+/// The eleven collections of the seed, in seed order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Collection {
+    Users,
+    Prompts,
+    PromptVersions,
+    Ideas,
+    Projects,
+    MarketplaceListings,
+    MarketplacePurchases,
+    AnalyticsEvents,
+    Notifications,
+    Reviews,
+    Teams,
+}
+
+impl Collection {
+    pub const ALL: [Collection; 11] = [
+        Collection::Users,
+        Collection::Prompts,
+        Collection::PromptVersions,
+        Collection::Ideas,
+        Collection::Projects,
+        Collection::MarketplaceListings,
+        Collection::MarketplacePurchases,
+        Collection::AnalyticsEvents,
+        Collection::Notifications,
+        Collection::Reviews,
+        Collection::Teams,
+    ];
+
+    /// The MongoDB collection name, as the seed spells it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Collection::Users => "users",
+            Collection::Prompts => "prompts",
+            Collection::PromptVersions => "prompt_versions",
+            Collection::Ideas => "ideas",
+            Collection::Projects => "projects",
+            Collection::MarketplaceListings => "marketplace_listings",
+            Collection::MarketplacePurchases => "marketplace_purchases",
+            Collection::AnalyticsEvents => "analytics_events",
+            Collection::Notifications => "notifications",
+            Collection::Reviews => "reviews",
+            Collection::Teams => "teams",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Collection> {
+        Collection::ALL.into_iter().find(|c| c.name() == name)
+    }
+
+    /// The top-level fields of this collection's documents.
+    pub fn fields(self) -> &'static [&'static str] {
+        match self {
+            Collection::Users => User::FIELDS,
+            Collection::Prompts => Prompt::FIELDS,
+            Collection::PromptVersions => PromptVersion::FIELDS,
+            Collection::Ideas => Idea::FIELDS,
+            Collection::Projects => Project::FIELDS,
+            Collection::MarketplaceListings => MarketplaceListing::FIELDS,
+            Collection::MarketplacePurchases => MarketplacePurchase::FIELDS,
+            Collection::AnalyticsEvents => AnalyticsEvent::FIELDS,
+            Collection::Notifications => Notification::FIELDS,
+            Collection::Reviews => Review::FIELDS,
+            Collection::Teams => Team::FIELDS,
+        }
+    }
+
+    pub fn has_field(self, field: &str) -> bool {
+        self.fields().contains(&field)
+    }
+
+    /// Collections with `deleted_at` support soft delete and restore.
+    pub fn soft_deletes(self) -> bool {
+        self.has_field("deleted_at")
+    }
+
+    /// The field the store stamps when a document is created.
+    pub fn created_field(self) -> &'static str {
+        if self == Collection::AnalyticsEvents {
+            "timestamp"
+        } else {
+            "created_at"
+        }
+    }
+}
+
+impl fmt::Display for Collection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What the local catalog keeps in memory about one document, so that lists,
+/// filters, sorts and text search never scan PoloDB (which has no text index,
+/// no working `$regex`, and returns nothing for an indexed filter plus a sort).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CatalogEntry {
+    pub owner: Option<String>,
+    pub status: Option<&'static str>,
+    pub category: Option<String>,
+    pub tags: Vec<String>,
+    pub project_id: Option<String>,
+    pub folder_id: Option<String>,
+    pub starred: Option<bool>,
+    pub priority: Option<&'static str>,
+    pub visibility: Option<&'static str>,
+    pub deleted: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// Lower-cased title, the sort key for "by title".
+    pub title: String,
+    /// Lower-cased searchable text: title, description, content and tags.
+    pub haystack: String,
+}
+
+impl CatalogEntry {
+    /// Builds the lower-cased search text from the searchable parts.
+    pub fn searchable<'a>(parts: impl IntoIterator<Item = &'a str>) -> String {
+        let mut text = String::new();
+        for part in parts {
+            if !part.is_empty() {
+                text.push_str(&part.to_lowercase());
+                text.push('\n');
+            }
+        }
+        text
+    }
+}
+
+/// A typed document of one collection.
+pub trait Model: Serialize + DeserializeOwned + Clone + fmt::Debug + Send + Sync + 'static {
+    const COLLECTION: Collection;
+    /// Every top-level field: the seed's, plus those patched in (`version`, ...).
+    const FIELDS: &'static [&'static str];
+    /// Fields only the store's own rules may change (links, derived counts).
+    const DERIVED: &'static [&'static str] = &[];
+
+    fn id(&self) -> &str;
+    fn set_id(&mut self, id: String);
+    fn validate(&self) -> Result<(), ValidationError>;
+    fn catalog_entry(&self) -> CatalogEntry;
+
+    /// Recomputes fields that are derived from others (counts of maps and lists).
+    fn normalize(&mut self) {}
+}
+
+/// A new document id: 24 hex digits, the shape MongoDB's ObjectIds print as.
+pub fn new_id() -> String {
+    bson::oid::ObjectId::new().to_hex()
+}
+
+/// The "not yet stamped" time; the store overwrites it on create.
+pub(crate) fn unset_time() -> DateTime {
+    DateTime::from_millis(0)
+}
+
+/// Declares a string enum that serialises to the seed's lowercase values.
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? } default $default:ident) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        pub enum $name {
+            $(#[serde(rename = $text)] $variant,)+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub const fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text,)+ }
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self { $name::$default }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = $crate::schema::UnknownVariant;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err($crate::schema::UnknownVariant {
+                        value: s.to_owned(),
+                        expected: &[$($text),+],
+                    }),
+                }
+            }
+        }
+    };
+}
+pub(crate) use string_enum;
+
+/// A string that is not one of an enum's values.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{value}` is not one of: {}", expected.join(", "))]
+pub struct UnknownVariant {
+    pub value: String,
+    pub expected: &'static [&'static str],
+}
+
+/// Length caps shared by the models: generous for real use, small enough that
+/// a runaway paste cannot make a document MongoDB would refuse.
+pub mod limits {
+    pub const ID: usize = 128;
+    pub const TITLE: usize = 300;
+    pub const SHORT_TEXT: usize = 1_000;
+    pub const DESCRIPTION: usize = 20_000;
+    pub const CONTENT: usize = 1_000_000;
+    pub const TAG: usize = 64;
+    pub const TAGS: usize = 100;
+    pub const ID_LIST: usize = 10_000;
+    pub const URL: usize = 2_048;
+}

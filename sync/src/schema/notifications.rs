@@ -1,0 +1,150 @@
+//! `notifications`: messages to a user, read and dismissed on the desktop.
+
+use bson::{DateTime, Document};
+use serde::{Deserialize, Serialize};
+use serde_with::skip_serializing_none;
+
+use super::{
+    limits, string_enum, unset_time, CatalogEntry, Check, Collection, Model, ValidationError,
+};
+
+string_enum!(NotificationType { Info => "info", Success => "success", Warning => "warning", Error => "error", Marketing => "marketing" } default Info);
+string_enum!(NotificationPriority { Low => "low", Normal => "normal", High => "high", Urgent => "urgent" } default Normal);
+
+#[skip_serializing_none]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notification {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub user_id: String,
+    #[serde(rename = "type", default)]
+    pub notification_type: NotificationType,
+    pub title: String,
+    pub message: String,
+    pub action_text: Option<String>,
+    pub action_url: Option<String>,
+    #[serde(default)]
+    pub category: String,
+    #[serde(default)]
+    pub priority: NotificationPriority,
+    #[serde(default)]
+    pub read: bool,
+    pub read_at: Option<DateTime>,
+    #[serde(default)]
+    pub dismissed: bool,
+    pub dismissed_at: Option<DateTime>,
+    pub image_url: Option<String>,
+    pub icon_name: Option<String>,
+    pub icon_color: Option<String>,
+    #[serde(default)]
+    pub targeted_features: Vec<String>,
+    pub user_segment: Option<String>,
+    #[serde(default)]
+    pub delivery_channels: Vec<String>,
+    /// Free-form: channel to delivery state.
+    #[serde(default)]
+    pub delivery_status: Document,
+    pub campaign_id: Option<String>,
+    pub batch_id: Option<String>,
+    pub expires_at: Option<DateTime>,
+    #[serde(default = "unset_time")]
+    pub created_at: DateTime,
+    #[serde(default = "unset_time")]
+    pub updated_at: DateTime,
+    #[serde(default)]
+    pub version: i64,
+}
+
+impl Model for Notification {
+    const COLLECTION: Collection = Collection::Notifications;
+    const FIELDS: &'static [&'static str] = &[
+        "_id",
+        "user_id",
+        "type",
+        "title",
+        "message",
+        "action_text",
+        "action_url",
+        "category",
+        "priority",
+        "read",
+        "read_at",
+        "dismissed",
+        "dismissed_at",
+        "image_url",
+        "icon_name",
+        "icon_color",
+        "targeted_features",
+        "user_segment",
+        "delivery_channels",
+        "delivery_status",
+        "campaign_id",
+        "batch_id",
+        "expires_at",
+        "created_at",
+        "updated_at",
+        "version",
+    ];
+
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn set_id(&mut self, id: String) {
+        self.id = id;
+    }
+
+    fn validate(&self) -> Result<(), ValidationError> {
+        let mut check = Check::new(Collection::Notifications);
+        check.id("_id", &self.id);
+        check.id("user_id", &self.user_id);
+        check.required("title", &self.title, limits::TITLE);
+        check.required("message", &self.message, limits::DESCRIPTION);
+        check.opt_text("action_text", self.action_text.as_ref(), limits::TAG);
+        if let Some(url) = &self.action_url {
+            // In-app routes (`/prompts/...`) are as valid as web links.
+            if !url.starts_with('/') {
+                check.url("action_url", Some(url));
+            }
+        }
+        check.max_len("category", &self.category, limits::TAG);
+        if self.read_at.is_some() && !self.read {
+            check.fail("read_at", "is set but read is false");
+        }
+        if self.dismissed_at.is_some() && !self.dismissed {
+            check.fail("dismissed_at", "is set but dismissed is false");
+        }
+        check.url("image_url", self.image_url.as_ref());
+        check.opt_text("icon_name", self.icon_name.as_ref(), limits::TAG);
+        check.opt_text("icon_color", self.icon_color.as_ref(), limits::TAG);
+        check.tags("targeted_features", &self.targeted_features);
+        check.opt_text("user_segment", self.user_segment.as_ref(), limits::TAG);
+        check.tags("delivery_channels", &self.delivery_channels);
+        check.free_form("delivery_status", &self.delivery_status);
+        check.opt_id("campaign_id", self.campaign_id.as_ref());
+        check.opt_id("batch_id", self.batch_id.as_ref());
+        check.non_negative("version", self.version);
+        check.finish()
+    }
+
+    fn catalog_entry(&self) -> CatalogEntry {
+        let state = if self.dismissed {
+            "dismissed"
+        } else if self.read {
+            "read"
+        } else {
+            "unread"
+        };
+        CatalogEntry {
+            owner: Some(self.user_id.clone()),
+            status: Some(state),
+            category: Some(self.category.clone()),
+            priority: Some(self.priority.as_str()),
+            created_at: self.created_at.timestamp_millis(),
+            updated_at: self.updated_at.timestamp_millis(),
+            title: self.title.to_lowercase(),
+            haystack: CatalogEntry::searchable([self.title.as_str(), self.message.as_str()]),
+            ..CatalogEntry::default()
+        }
+    }
+}

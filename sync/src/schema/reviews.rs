@@ -1,0 +1,71 @@
+//! `reviews`: a buyer's rating of a prompt they bought.
+
+use bson::DateTime;
+use serde::{Deserialize, Serialize};
+use serde_with::skip_serializing_none;
+
+use super::{limits, unset_time, CatalogEntry, Check, Collection, Model, ValidationError};
+
+#[skip_serializing_none]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Review {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub prompt_id: String,
+    pub user_id: String,
+    /// 1-5 stars.
+    pub rating: i64,
+    #[serde(default)]
+    pub review: String,
+    #[serde(default = "unset_time")]
+    pub created_at: DateTime,
+    #[serde(default)]
+    pub helpful_count: i64,
+    #[serde(default)]
+    pub version: i64,
+}
+
+impl Model for Review {
+    const COLLECTION: Collection = Collection::Reviews;
+    const FIELDS: &'static [&'static str] = &[
+        "_id",
+        "prompt_id",
+        "user_id",
+        "rating",
+        "review",
+        "created_at",
+        "helpful_count",
+        "version",
+    ];
+    const DERIVED: &'static [&'static str] = &["helpful_count"];
+
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn set_id(&mut self, id: String) {
+        self.id = id;
+    }
+
+    fn validate(&self) -> Result<(), ValidationError> {
+        let mut check = Check::new(Collection::Reviews);
+        check.id("_id", &self.id);
+        check.id("prompt_id", &self.prompt_id);
+        check.id("user_id", &self.user_id);
+        check.range("rating", self.rating, 1, 5);
+        check.max_len("review", &self.review, limits::DESCRIPTION);
+        check.non_negative("helpful_count", self.helpful_count);
+        check.non_negative("version", self.version);
+        check.finish()
+    }
+
+    fn catalog_entry(&self) -> CatalogEntry {
+        CatalogEntry {
+            owner: Some(self.user_id.clone()),
+            created_at: self.created_at.timestamp_millis(),
+            updated_at: self.created_at.timestamp_millis(),
+            haystack: CatalogEntry::searchable([self.review.as_str()]),
+            ..CatalogEntry::default()
+        }
+    }
+}

@@ -1,0 +1,273 @@
+//! The in-memory catalog: per collection, the few fields that lists filter and
+//! sort on plus lower-cased search text, for every stored document.
+//!
+//! Lists and text search run here, never as PoloDB queries: PoloDB has no text
+//! index, rejects `$regex`, treats `$ne` as `$eq`, and returns nothing for an
+//! indexed filter combined with a sort. The catalog is rebuilt from PoloDB when
+//! the store opens and updated by the single writer after each commit.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+
+use memchr::memmem::Finder;
+
+use crate::schema::{CatalogEntry, Collection};
+
+/// Which documents a list includes with respect to soft deletion.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DeletedFilter {
+    /// Live documents only (the trash hidden).
+    #[default]
+    Exclude,
+    /// Live and deleted.
+    Include,
+    /// The trash only.
+    Only,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SortBy {
+    #[default]
+    UpdatedAt,
+    CreatedAt,
+    Title,
+}
+
+/// A list request: every set filter must match; text terms must all appear.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub owner: Option<String>,
+    pub status: Option<String>,
+    pub category: Option<String>,
+    /// Every tag listed must be on the document.
+    pub tags: Vec<String>,
+    pub project_id: Option<String>,
+    pub folder_id: Option<String>,
+    pub starred: Option<bool>,
+    pub priority: Option<String>,
+    pub visibility: Option<String>,
+    /// Words that must all occur (case-insensitive) in title, description,
+    /// content or tags.
+    pub text: Option<String>,
+    pub deleted: DeletedFilter,
+    pub sort: SortBy,
+    /// Newest or A-Z first unless set.
+    pub reverse: bool,
+    pub offset: usize,
+    /// 0 means [`ListQuery::DEFAULT_LIMIT`]; capped at [`ListQuery::MAX_LIMIT`].
+    pub limit: usize,
+}
+
+impl ListQuery {
+    pub const DEFAULT_LIMIT: usize = 50;
+    pub const MAX_LIMIT: usize = 1_000;
+
+    pub fn effective_limit(&self) -> usize {
+        match self.limit {
+            0 => Self::DEFAULT_LIMIT,
+            n => n.min(Self::MAX_LIMIT),
+        }
+    }
+}
+
+/// One page of a list, with how many documents matched in all.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: usize,
+    pub offset: usize,
+    pub limit: usize,
+}
+
+#[derive(Debug, Default)]
+struct Entries {
+    ids: Vec<String>,
+    entries: Vec<CatalogEntry>,
+    position: HashMap<String, usize>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Catalog {
+    collections: HashMap<Collection, Entries>,
+}
+
+impl Catalog {
+    pub(crate) fn upsert(&mut self, collection: Collection, id: &str, entry: CatalogEntry) {
+        let entries = self.collections.entry(collection).or_default();
+        match entries.position.get(id) {
+            Some(&at) => entries.entries[at] = entry,
+            None => {
+                entries.position.insert(id.to_owned(), entries.ids.len());
+                entries.ids.push(id.to_owned());
+                entries.entries.push(entry);
+            }
+        }
+    }
+
+    pub(crate) fn remove(&mut self, collection: Collection, id: &str) {
+        let Some(entries) = self.collections.get_mut(&collection) else {
+            return;
+        };
+        let Some(at) = entries.position.remove(id) else {
+            return;
+        };
+        entries.ids.swap_remove(at);
+        entries.entries.swap_remove(at);
+        if let Some(moved) = entries.ids.get(at) {
+            entries.position.insert(moved.clone(), at);
+        }
+    }
+
+    pub(crate) fn len(&self, collection: Collection) -> usize {
+        self.collections.get(&collection).map_or(0, |e| e.ids.len())
+    }
+
+    /// The ids of one page of matches, in order, and the number of matches.
+    pub(crate) fn query(&self, collection: Collection, query: &ListQuery) -> (Vec<String>, usize) {
+        let Some(entries) = self.collections.get(&collection) else {
+            return (Vec::new(), 0);
+        };
+        let terms: Vec<String> = query
+            .text
+            .as_deref()
+            .unwrap_or("")
+            .split_whitespace()
+            .map(str::to_lowercase)
+            .collect();
+        let finders: Vec<Finder<'_>> = terms.iter().map(|t| Finder::new(t.as_bytes())).collect();
+
+        let mut matches: Vec<usize> = entries
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, entry)| matches_filters(entry, query))
+            .filter(|(_, entry)| {
+                finders
+                    .iter()
+                    .all(|f| f.find(entry.haystack.as_bytes()).is_some())
+            })
+            .map(|(i, _)| i)
+            .collect();
+        let total = matches.len();
+
+        let compare = |a: &usize, b: &usize| -> Ordering {
+            let (ea, eb) = (&entries.entries[*a], &entries.entries[*b]);
+            let primary = match query.sort {
+                // Newest first by default for times, A-Z for titles.
+                SortBy::UpdatedAt => eb.updated_at.cmp(&ea.updated_at),
+                SortBy::CreatedAt => eb.created_at.cmp(&ea.created_at),
+                SortBy::Title => ea.title.cmp(&eb.title),
+            };
+            let primary = if query.reverse {
+                primary.reverse()
+            } else {
+                primary
+            };
+            primary.then_with(|| entries.ids[*a].cmp(&entries.ids[*b]))
+        };
+        let limit = query.effective_limit();
+        let end = query.offset.saturating_add(limit).min(total);
+        if query.offset >= total {
+            return (Vec::new(), total);
+        }
+        // Only the first `end` matches need ordering: select them in linear
+        // time, then sort that prefix.
+        if end < matches.len() {
+            matches.select_nth_unstable_by(end, compare);
+            matches.truncate(end);
+        }
+        matches.sort_unstable_by(compare);
+        let ids = matches[query.offset..end]
+            .iter()
+            .map(|&i| entries.ids[i].clone())
+            .collect();
+        (ids, total)
+    }
+}
+
+fn matches_filters(entry: &CatalogEntry, query: &ListQuery) -> bool {
+    let deleted_ok = match query.deleted {
+        DeletedFilter::Exclude => !entry.deleted,
+        DeletedFilter::Include => true,
+        DeletedFilter::Only => entry.deleted,
+    };
+    deleted_ok
+        && option_matches(&query.owner, entry.owner.as_deref())
+        && option_matches(&query.status, entry.status)
+        && option_matches(&query.category, entry.category.as_deref())
+        && option_matches(&query.project_id, entry.project_id.as_deref())
+        && option_matches(&query.folder_id, entry.folder_id.as_deref())
+        && option_matches(&query.priority, entry.priority)
+        && option_matches(&query.visibility, entry.visibility)
+        && query.starred.is_none_or(|want| entry.starred == Some(want))
+        && query.tags.iter().all(|tag| entry.tags.contains(tag))
+}
+
+fn option_matches(wanted: &Option<String>, actual: Option<&str>) -> bool {
+    wanted.as_deref().is_none_or(|w| actual == Some(w))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(title: &str, updated_at: i64, tags: &[&str]) -> CatalogEntry {
+        CatalogEntry {
+            title: title.to_lowercase(),
+            updated_at,
+            tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+            haystack: CatalogEntry::searchable([title]),
+            ..CatalogEntry::default()
+        }
+    }
+
+    #[test]
+    fn removing_an_entry_keeps_the_positions_of_the_others_right() {
+        let mut catalog = Catalog::default();
+        for (id, title) in [("a", "Alpha"), ("b", "Beta"), ("c", "Gamma")] {
+            catalog.upsert(Collection::Prompts, id, entry(title, 1, &[]));
+        }
+        catalog.remove(Collection::Prompts, "a");
+        catalog.upsert(Collection::Prompts, "c", entry("Gamma two", 5, &[]));
+        let (ids, total) = catalog.query(Collection::Prompts, &ListQuery::default());
+        assert_eq!(total, 2);
+        assert_eq!(ids, vec!["c".to_owned(), "b".to_owned()]);
+    }
+
+    #[test]
+    fn pages_are_cut_after_sorting_all_matches() {
+        let mut catalog = Catalog::default();
+        for i in 0..100 {
+            catalog.upsert(
+                Collection::Ideas,
+                &format!("id{i:03}"),
+                entry(&format!("t{i}"), i, &["x"]),
+            );
+        }
+        let query = ListQuery {
+            offset: 10,
+            limit: 5,
+            tags: vec!["x".into()],
+            ..ListQuery::default()
+        };
+        let (ids, total) = catalog.query(Collection::Ideas, &query);
+        assert_eq!(total, 100);
+        assert_eq!(ids, ["id089", "id088", "id087", "id086", "id085"]);
+    }
+
+    #[test]
+    fn every_search_word_must_occur() {
+        let mut catalog = Catalog::default();
+        catalog.upsert(
+            Collection::Prompts,
+            "1",
+            entry("Summarise meeting notes", 1, &[]),
+        );
+        catalog.upsert(Collection::Prompts, "2", entry("Summarise a paper", 2, &[]));
+        let query = ListQuery {
+            text: Some("SUMMAR notes".into()),
+            ..ListQuery::default()
+        };
+        assert_eq!(catalog.query(Collection::Prompts, &query).0, ["1"]);
+    }
+}

@@ -1,0 +1,145 @@
+//! Conversions between typed models and stored BSON documents, and the one
+//! place that knows which model type belongs to which collection.
+
+use bson::{Bson, Document};
+
+use crate::error::{Result, StoreError};
+use crate::schema::{
+    AnalyticsEvent, CatalogEntry, Collection, Idea, MarketplaceListing, MarketplacePurchase, Model,
+    Notification, Project, Prompt, PromptVersion, Review, Team, User, ValidationError,
+};
+
+/// MongoDB refuses documents over 16 MiB; PoloDB would take them, so the store
+/// enforces the limit to keep every local document syncable.
+pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024;
+
+/// Decodes a stored document into its model, naming the field that failed.
+pub fn decode<T: Model>(doc: Document) -> Result<T, ValidationError> {
+    let deserializer = bson::Deserializer::new(Bson::Document(doc));
+    serde_path_to_error::deserialize(deserializer).map_err(|err| {
+        let path = err.path().to_string();
+        let field = if path == "." {
+            "document".to_owned()
+        } else {
+            path
+        };
+        ValidationError::single(T::COLLECTION, field, err.into_inner().to_string())
+    })
+}
+
+pub fn encode<T: Model>(model: &T) -> Result<Document> {
+    bson::to_document(model).map_err(|err| {
+        StoreError::Invalid(ValidationError::single(
+            T::COLLECTION,
+            "document",
+            err.to_string(),
+        ))
+    })
+}
+
+/// Validates `doc` against its model and returns it in canonical form (the
+/// model's field types and order, derived counts recomputed) with the catalog
+/// entry. Fields the model does not know are kept as they were, so documents
+/// written by a newer schema survive a round trip.
+pub fn canonicalize<T: Model>(doc: Document) -> Result<(Document, CatalogEntry)> {
+    let mut model: T = decode(doc.clone())?;
+    model.normalize();
+    model.validate()?;
+    let mut canonical = encode(&model)?;
+    for (key, value) in doc {
+        if !T::FIELDS.contains(&key.as_str()) && !canonical.contains_key(&key) {
+            canonical.insert(key, value);
+        }
+    }
+    let size = bson::to_vec(&canonical)
+        .map(|b| b.len())
+        .unwrap_or(usize::MAX);
+    if size > MAX_DOCUMENT_BYTES {
+        return Err(StoreError::TooLarge {
+            collection: T::COLLECTION,
+            id: model.id().to_owned(),
+            size,
+        });
+    }
+    Ok((canonical, model.catalog_entry()))
+}
+
+/// [`canonicalize`] for a collection known only at run time.
+pub fn canonicalize_in(collection: Collection, doc: Document) -> Result<(Document, CatalogEntry)> {
+    match collection {
+        Collection::Users => canonicalize::<User>(doc),
+        Collection::Prompts => canonicalize::<Prompt>(doc),
+        Collection::PromptVersions => canonicalize::<PromptVersion>(doc),
+        Collection::Ideas => canonicalize::<Idea>(doc),
+        Collection::Projects => canonicalize::<Project>(doc),
+        Collection::MarketplaceListings => canonicalize::<MarketplaceListing>(doc),
+        Collection::MarketplacePurchases => canonicalize::<MarketplacePurchase>(doc),
+        Collection::AnalyticsEvents => canonicalize::<AnalyticsEvent>(doc),
+        Collection::Notifications => canonicalize::<Notification>(doc),
+        Collection::Reviews => canonicalize::<Review>(doc),
+        Collection::Teams => canonicalize::<Team>(doc),
+    }
+}
+
+/// The catalog entry of a stored document (which was validated when written).
+pub fn entry_in(collection: Collection, doc: Document) -> Result<CatalogEntry, ValidationError> {
+    fn entry<T: Model>(doc: Document) -> Result<CatalogEntry, ValidationError> {
+        decode::<T>(doc).map(|m| m.catalog_entry())
+    }
+    match collection {
+        Collection::Users => entry::<User>(doc),
+        Collection::Prompts => entry::<Prompt>(doc),
+        Collection::PromptVersions => entry::<PromptVersion>(doc),
+        Collection::Ideas => entry::<Idea>(doc),
+        Collection::Projects => entry::<Project>(doc),
+        Collection::MarketplaceListings => entry::<MarketplaceListing>(doc),
+        Collection::MarketplacePurchases => entry::<MarketplacePurchase>(doc),
+        Collection::AnalyticsEvents => entry::<AnalyticsEvent>(doc),
+        Collection::Notifications => entry::<Notification>(doc),
+        Collection::Reviews => entry::<Review>(doc),
+        Collection::Teams => entry::<Team>(doc),
+    }
+}
+
+/// Fields only the store's rules may change, for a collection.
+pub fn derived_fields(collection: Collection) -> &'static [&'static str] {
+    match collection {
+        Collection::Users => User::DERIVED,
+        Collection::Prompts => Prompt::DERIVED,
+        Collection::PromptVersions => PromptVersion::DERIVED,
+        Collection::Ideas => Idea::DERIVED,
+        Collection::Projects => Project::DERIVED,
+        Collection::MarketplaceListings => MarketplaceListing::DERIVED,
+        Collection::MarketplacePurchases => MarketplacePurchase::DERIVED,
+        Collection::AnalyticsEvents => AnalyticsEvent::DERIVED,
+        Collection::Notifications => Notification::DERIVED,
+        Collection::Reviews => Review::DERIVED,
+        Collection::Teams => Team::DERIVED,
+    }
+}
+
+/// Sets `value` at a dotted `path`, creating intermediate objects; `Null`
+/// removes the field instead, as an unset optional field is absent.
+pub fn set_path(doc: &mut Document, path: &str, value: Bson) -> Result<(), String> {
+    match path.split_once('.') {
+        None => {
+            if value == Bson::Null {
+                doc.remove(path);
+            } else {
+                doc.insert(path, value);
+            }
+            Ok(())
+        }
+        Some((head, rest)) => {
+            let child = doc
+                .entry(head.to_owned())
+                .or_insert_with(|| Bson::Document(Document::new()));
+            match child {
+                Bson::Document(inner) => set_path(inner, rest, value),
+                _ => Err(format!(
+                    "`{head}` is not an object, so `{path}` cannot be set"
+                )),
+            }
+        }
+    }
+}

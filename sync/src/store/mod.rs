@@ -1,0 +1,420 @@
+//! The local store: one PoloDB directory per profile, behind a typed async API.
+//!
+//! This module is the only code that touches PoloDB. Writes go to a single
+//! writer thread ([`writer`]) that runs each one in an explicit transaction
+//! and applies the seed's rules ([`rules`]); reads run on Tokio's blocking
+//! pool so PoloDB's synchronous calls never stall the async runtime. Lists and
+//! search are answered by the in-memory [`catalog`].
+
+mod catalog;
+pub mod codec;
+mod exchange;
+mod rules;
+mod writer;
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+
+use bson::{doc, Document};
+use polodb_core::{CollectionT, Database, IndexModel, IndexOptions};
+use tokio::sync::oneshot;
+
+pub use catalog::{DeletedFilter, ListQuery, Page, SortBy};
+pub use exchange::{Export, ImportReport, EXPORT_FORMAT, EXPORT_FORMAT_VERSION};
+
+use crate::error::{Result, StoreError};
+use crate::schema::{Collection, Model, Prompt, PromptVersion};
+use catalog::Catalog;
+use codec::{decode, encode};
+use writer::{Job, Writer};
+
+/// Equality lookups the store makes on PoloDB itself (never combined with a
+/// sort, which PoloDB answers with nothing on an indexed field).
+const INDEXES: [(Collection, &str); 4] = [
+    (Collection::PromptVersions, "prompt_id"),
+    (Collection::Reviews, "prompt_id"),
+    (Collection::MarketplacePurchases, "buyer_id"),
+    (Collection::Notifications, "user_id"),
+];
+
+const META_COLLECTION: &str = "_promptforge_meta";
+
+/// A handle to an open profile. Cheap to clone; the profile closes when the
+/// last clone is dropped.
+#[derive(Debug, Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Database,
+    jobs: Option<mpsc::Sender<Job>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    catalog: Arc<RwLock<Catalog>>,
+    dir: PathBuf,
+    user_id: String,
+    /// Held for the life of the store: one process per profile directory.
+    _lock: File,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("dir", &self.dir)
+            .field("user_id", &self.user_id)
+            .finish()
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Close the queue, then wait for the writer to finish what it took,
+        // so the PoloDB files are closed before the profile lock is released.
+        self.jobs.take();
+        let handle = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(handle) = handle {
+            if handle.join().is_err() {
+                tracing::error!("store writer thread panicked");
+            }
+        }
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the profile in `dir`. Fails with
+    /// [`StoreError::ProfileLocked`] while another process has it open.
+    pub async fn open(dir: impl AsRef<Path>) -> Result<Store> {
+        let dir = dir.as_ref().to_path_buf();
+        tokio::task::spawn_blocking(move || Store::open_blocking(dir))
+            .await
+            .map_err(|_| StoreError::Closed)?
+    }
+
+    fn open_blocking(dir: PathBuf) -> Result<Store> {
+        let io = |source| StoreError::Io {
+            path: dir.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&dir).map_err(io)?;
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join("promptforge.lock"))
+            .map_err(io)?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => return Err(StoreError::ProfileLocked { path: dir }),
+            Err(TryLockError::Error(source)) => return Err(io(source)),
+        }
+        let db = Database::open_path(dir.join("db"))?;
+        for (collection, field) in INDEXES {
+            let index = IndexModel {
+                keys: doc! { field: 1 },
+                options: Some(IndexOptions {
+                    name: Some(format!("{field}_1")),
+                    unique: Some(false),
+                }),
+            };
+            match db
+                .collection::<Document>(collection.name())
+                .create_index(index)
+            {
+                Ok(()) | Err(polodb_core::Error::IndexAlreadyExists(_)) => {}
+                Err(err) => return Err(err.into()),
+            }
+        }
+        let user_id = profile_user(&db)?;
+        let catalog = Arc::new(RwLock::new(writer::load_catalog(&db)?));
+
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let writer = Writer {
+            db: db.clone(),
+            catalog: Arc::clone(&catalog),
+        };
+        let handle = std::thread::Builder::new()
+            .name("promptforge-store-writer".into())
+            .spawn(move || writer.run(queue))
+            .map_err(io)?;
+        tracing::info!(dir = %dir.display(), "opened local store");
+        Ok(Store {
+            inner: Arc::new(Inner {
+                db,
+                jobs: Some(jobs),
+                writer: Mutex::new(Some(handle)),
+                catalog,
+                dir,
+                user_id,
+                _lock: lock,
+            }),
+        })
+    }
+
+    /// The profile's directory.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// The user id documents created in this profile belong to: a local id
+    /// until the profile is attached to an account.
+    pub fn user_id(&self) -> &str {
+        &self.inner.user_id
+    }
+
+    /// Runs `work` on the writer thread in one transaction.
+    async fn write<R: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut writer::Tx) -> Result<R> + Send + 'static,
+    ) -> Result<R> {
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(move |writer: &mut Writer| {
+            let _ = reply.send(writer.transaction(work));
+        });
+        self.inner
+            .jobs
+            .as_ref()
+            .ok_or(StoreError::Closed)?
+            .send(job)
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Runs a PoloDB read on the blocking pool.
+    async fn read<R: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Database) -> Result<R> + Send + 'static,
+    ) -> Result<R> {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || work(&inner.db))
+            .await
+            .map_err(|_| StoreError::Closed)?
+    }
+
+    /// Stores a new document. The store assigns `_id` when it is empty,
+    /// stamps the times, and applies the collection's rules.
+    pub async fn create<T: Model>(&self, model: T) -> Result<T> {
+        let doc = encode(&model)?;
+        let stored = self
+            .write(move |tx| rules::create(tx, T::COLLECTION, doc))
+            .await?;
+        Ok(decode(stored)?)
+    }
+
+    /// Stores many new documents in one transaction: all or none.
+    pub async fn create_many<T: Model>(&self, models: Vec<T>) -> Result<Vec<T>> {
+        let docs = models.iter().map(encode).collect::<Result<Vec<_>>>()?;
+        let stored = self
+            .write(move |tx| {
+                docs.into_iter()
+                    .map(|doc| rules::create(tx, T::COLLECTION, doc))
+                    .collect::<Result<Vec<_>>>()
+            })
+            .await?;
+        stored
+            .into_iter()
+            .map(|doc| decode(doc).map_err(StoreError::from))
+            .collect()
+    }
+
+    /// The document with this id, deleted or not.
+    pub async fn get<T: Model>(&self, id: &str) -> Result<Option<T>> {
+        let id = id.to_owned();
+        let doc = self
+            .read(move |db| {
+                Ok(db
+                    .collection::<Document>(T::COLLECTION.name())
+                    .find_one(doc! { "_id": id })?)
+            })
+            .await?;
+        doc.map(|doc| decode(doc).map_err(StoreError::from))
+            .transpose()
+    }
+
+    /// Like [`Store::get`], but a missing document is [`StoreError::NotFound`].
+    pub async fn require<T: Model>(&self, id: &str) -> Result<T> {
+        self.get(id).await?.ok_or_else(|| StoreError::NotFound {
+            collection: T::COLLECTION,
+            id: id.to_owned(),
+        })
+    }
+
+    /// Changes only the given fields: `changes` maps field paths (`title`,
+    /// `performance.rating`) to new values, `null` clearing a field.
+    pub async fn patch<T: Model>(&self, id: &str, changes: Document) -> Result<T> {
+        let (id, actor) = (id.to_owned(), self.user_id().to_owned());
+        let stored = self
+            .write(move |tx| rules::patch(tx, T::COLLECTION, &id, changes, &actor))
+            .await?;
+        Ok(decode(stored)?)
+    }
+
+    /// Reads, changes and writes a document as one step on the writer, so
+    /// concurrent modifications never lose one another's changes.
+    pub async fn modify<T: Model>(
+        &self,
+        id: &str,
+        change: impl FnOnce(&mut T) + Send + 'static,
+    ) -> Result<T> {
+        let (id, actor) = (id.to_owned(), self.user_id().to_owned());
+        let stored = self
+            .write(move |tx| {
+                let old = tx.require(T::COLLECTION, &id)?;
+                let mut model: T = decode(old.clone())?;
+                change(&mut model);
+                let new = encode(&model)?;
+                let mut changes = Document::new();
+                for (key, value) in &new {
+                    if old.get(key) != Some(value) {
+                        changes.insert(key.clone(), value.clone());
+                    }
+                }
+                for key in old
+                    .keys()
+                    .filter(|k| !new.contains_key(*k) && T::FIELDS.contains(&k.as_str()))
+                {
+                    changes.insert(key.clone(), bson::Bson::Null);
+                }
+                if changes.is_empty() {
+                    return Ok(old);
+                }
+                rules::patch(tx, T::COLLECTION, &id, changes, &actor)
+            })
+            .await?;
+        Ok(decode(stored)?)
+    }
+
+    /// Moves a document to the trash (`deleted_at`, `deleted_by`).
+    pub async fn delete<T: Model>(&self, id: &str) -> Result<T> {
+        let (id, actor) = (id.to_owned(), self.user_id().to_owned());
+        let stored = self
+            .write(move |tx| rules::soft_delete(tx, T::COLLECTION, &id, &actor))
+            .await?;
+        Ok(decode(stored)?)
+    }
+
+    /// Brings a document back from the trash.
+    pub async fn restore<T: Model>(&self, id: &str) -> Result<T> {
+        let id = id.to_owned();
+        let stored = self
+            .write(move |tx| rules::restore(tx, T::COLLECTION, &id))
+            .await?;
+        Ok(decode(stored)?)
+    }
+
+    /// One page of documents matching `query`, in its order.
+    pub async fn list<T: Model>(&self, query: ListQuery) -> Result<Page<T>> {
+        let (ids, total) = self
+            .inner
+            .catalog
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .query(T::COLLECTION, &query);
+        let docs = self
+            .read(move |db| {
+                let collection = db.collection::<Document>(T::COLLECTION.name());
+                let mut docs = Vec::with_capacity(ids.len());
+                for id in ids {
+                    // A document deleted between the catalog read and this
+                    // one is simply left out of the page.
+                    if let Some(doc) = collection.find_one(doc! { "_id": id })? {
+                        docs.push(doc);
+                    }
+                }
+                Ok(docs)
+            })
+            .await?;
+        let items = docs
+            .into_iter()
+            .map(|d| decode(d).map_err(StoreError::from))
+            .collect::<Result<Vec<T>>>()?;
+        Ok(Page {
+            items,
+            total,
+            offset: query.offset,
+            limit: query.effective_limit(),
+        })
+    }
+
+    /// How many documents a collection holds, deleted ones included.
+    pub fn count(&self, collection: Collection) -> usize {
+        self.inner
+            .catalog
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .len(collection)
+    }
+
+    /// A prompt's versions, newest first.
+    pub async fn prompt_versions(&self, prompt_id: &str) -> Result<Vec<PromptVersion>> {
+        let prompt_id = prompt_id.to_owned();
+        let docs = self
+            .read(move |db| find_eq(db, Collection::PromptVersions, "prompt_id", &prompt_id))
+            .await?;
+        let mut versions = docs
+            .into_iter()
+            .map(decode::<PromptVersion>)
+            .collect::<Result<Vec<_>, _>>()?;
+        versions.sort_by(|a, b| b.version_number.cmp(&a.version_number));
+        Ok(versions)
+    }
+
+    /// Puts a prompt's content back to version `number`, recorded as a new version.
+    pub async fn restore_prompt_version(&self, prompt_id: &str, number: i64) -> Result<Prompt> {
+        let (id, actor) = (prompt_id.to_owned(), self.user_id().to_owned());
+        let stored = self
+            .write(move |tx| rules::restore_prompt_version(tx, &id, number, &actor))
+            .await?;
+        Ok(decode(stored)?)
+    }
+
+    /// Every stored document, for export and for consistency checks.
+    pub async fn export(&self) -> Result<Export> {
+        self.read(exchange::export_all).await
+    }
+
+    /// Adds or replaces every document in `export`, after validating all of
+    /// them: one bad document rejects the import and nothing is written.
+    pub async fn import(&self, export: Export) -> Result<ImportReport> {
+        let prepared = exchange::prepare(export)?;
+        self.write(move |tx| exchange::apply(tx, prepared)).await
+    }
+
+    /// Checks the invariants the rules maintain; returns every violation found.
+    pub async fn check_consistency(&self) -> Result<Vec<String>> {
+        let export = self.export().await?;
+        Ok(exchange::consistency_problems(&export))
+    }
+}
+
+fn find_eq(
+    db: &Database,
+    collection: Collection,
+    field: &str,
+    value: &str,
+) -> Result<Vec<Document>> {
+    let cursor = db
+        .collection::<Document>(collection.name())
+        .find(doc! { field: value })
+        .run()?;
+    let mut docs = Vec::new();
+    for doc in cursor {
+        docs.push(doc?);
+    }
+    Ok(docs)
+}
+
+/// The profile's local user id, created on first open.
+fn profile_user(db: &Database) -> Result<String> {
+    let meta = db.collection::<Document>(META_COLLECTION);
+    if let Some(profile) = meta.find_one(doc! { "_id": "profile" })? {
+        if let Ok(user_id) = profile.get_str("user_id") {
+            return Ok(user_id.to_owned());
+        }
+    }
+    let user_id = format!("local-{}", crate::schema::new_id());
+    meta.insert_one(doc! { "_id": "profile", "user_id": &user_id, "created_at": bson::DateTime::now(), "schema_version": 1 })?;
+    Ok(user_id)
+}
