@@ -362,6 +362,10 @@ pub(crate) fn check_language(check: &mut Check, field: &str, value: &str) {
     }
 }
 
+fn default_version_type() -> String {
+    PromptType::default().as_str().to_owned()
+}
+
 /// One saved state of a prompt's content. Versions are immutable.
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -373,8 +377,9 @@ pub struct PromptVersion {
     pub version_number: i64,
     pub content: String,
     pub role: Option<String>,
-    #[serde(rename = "type", default)]
-    pub prompt_type: PromptType,
+    /// The prompt's `type` when this version was saved (a plain string in the seed).
+    #[serde(rename = "type", default = "default_version_type")]
+    pub prompt_type: String,
     #[serde(default)]
     pub changes: String,
     #[serde(default = "unset_time")]
@@ -422,6 +427,7 @@ impl Model for PromptVersion {
         );
         check.max_len("content", &self.content, limits::CONTENT);
         check.opt_text("role", self.role.as_ref(), limits::SHORT_TEXT);
+        check.max_len("type", &self.prompt_type, limits::TAG);
         check.max_len("changes", &self.changes, limits::SHORT_TEXT);
         if !self.created_by.is_empty() {
             check.id("created_by", &self.created_by);
