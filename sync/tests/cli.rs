@@ -23,7 +23,11 @@ fn promptforge(profile: &Path, args: &[&str]) -> Run {
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     };
-    assert!(!run.stderr.contains("panicked"), "promptforge {args:?} panicked: {}", run.stderr);
+    assert!(
+        !run.stderr.contains("panicked"),
+        "promptforge {args:?} panicked: {}",
+        run.stderr
+    );
     run
 }
 
@@ -35,8 +39,16 @@ fn ok(profile: &Path, args: &[&str]) -> String {
 
 fn fails(profile: &Path, args: &[&str], expected: &str) -> String {
     let run = promptforge(profile, args);
-    assert!(!run.ok, "promptforge {args:?} should have failed: {}", run.stdout);
-    assert!(run.stderr.contains(expected), "promptforge {args:?}: expected `{expected}` in: {}", run.stderr);
+    assert!(
+        !run.ok,
+        "promptforge {args:?} should have failed: {}",
+        run.stdout
+    );
+    assert!(
+        run.stderr.contains(expected),
+        "promptforge {args:?}: expected `{expected}` in: {}",
+        run.stderr
+    );
     run.stderr
 }
 
@@ -48,22 +60,57 @@ fn json(text: &str) -> serde_json::Value {
 fn a_prompt_lives_its_whole_life_through_the_cli() {
     let dir = tempfile::tempdir().expect("dir");
     let profile = dir.path();
-    let project = ok(profile, &["project", "create", "--title", "Launch", "--color", "#112233"]).trim().to_owned();
+    let project = ok(
+        profile,
+        &[
+            "project", "create", "--title", "Launch", "--color", "#112233",
+        ],
+    )
+    .trim()
+    .to_owned();
     let id = ok(
         profile,
-        &["prompt", "create", "--title", "Tweet writer", "--content", "Write a tweet", "--tag", "social", "--project", &project],
+        &[
+            "prompt",
+            "create",
+            "--title",
+            "Tweet writer",
+            "--content",
+            "Write a tweet",
+            "--tag",
+            "social",
+            "--project",
+            &project,
+        ],
     )
     .trim()
     .to_owned();
 
     let listed = ok(profile, &["prompt", "list", "--tag", "social"]);
-    assert!(listed.contains(&id) && listed.contains("Tweet writer"), "{listed}");
-    let edited = json(&ok(profile, &["prompt", "edit", &id, "--content", "Write a viral tweet", "--set", "performance.rating=4"]));
+    assert!(
+        listed.contains(&id) && listed.contains("Tweet writer"),
+        "{listed}"
+    );
+    let edited = json(&ok(
+        profile,
+        &[
+            "prompt",
+            "edit",
+            &id,
+            "--content",
+            "Write a viral tweet",
+            "--set",
+            "performance.rating=4",
+        ],
+    ));
     assert_eq!(edited["content"], "Write a viral tweet");
     assert_eq!(edited["performance"]["rating"], 4.0);
 
     let versions = ok(profile, &["prompt", "versions", &id]);
-    assert!(versions.contains("v2") && versions.contains("Edited content") && versions.contains("v1"), "{versions}");
+    assert!(
+        versions.contains("v2") && versions.contains("Edited content") && versions.contains("v1"),
+        "{versions}"
+    );
     let restored = json(&ok(profile, &["prompt", "restore-version", &id, "1"]));
     assert_eq!(restored["content"], "Write a tweet");
 
@@ -78,8 +125,26 @@ fn a_prompt_lives_its_whole_life_through_the_cli() {
     ok(profile, &["prompt", "restore", &id]);
     assert!(ok(profile, &["prompt", "list"]).contains(&id));
 
-    let idea = ok(profile, &["idea", "create", "--title", "Thread idea", "--priority", "high", "--starred", "true"]).trim().to_owned();
-    assert!(ok(profile, &["idea", "list", "--starred", "true", "--priority", "high"]).contains(&idea));
+    let idea = ok(
+        profile,
+        &[
+            "idea",
+            "create",
+            "--title",
+            "Thread idea",
+            "--priority",
+            "high",
+            "--starred",
+            "true",
+        ],
+    )
+    .trim()
+    .to_owned();
+    assert!(ok(
+        profile,
+        &["idea", "list", "--starred", "true", "--priority", "high"]
+    )
+    .contains(&idea));
     let info = ok(profile, &["info"]);
     assert!(info.contains("prompt_versions        3"), "{info}");
 }
@@ -88,21 +153,75 @@ fn a_prompt_lives_its_whole_life_through_the_cli() {
 fn bad_input_is_named_and_changes_nothing() {
     let dir = tempfile::tempdir().expect("dir");
     let profile = dir.path();
-    let id = ok(profile, &["prompt", "create", "--title", "Stable", "--content", "Body"]).trim().to_owned();
+    let id = ok(
+        profile,
+        &["prompt", "create", "--title", "Stable", "--content", "Body"],
+    )
+    .trim()
+    .to_owned();
     let before = ok(profile, &["prompt", "show", &id]);
 
-    fails(profile, &["prompt", "edit", &id, "--difficulty", "wizard"], "difficulty");
-    fails(profile, &["prompt", "edit", &id, "--set", "performance.rating=11"], "performance.rating");
-    fails(profile, &["prompt", "edit", &id, "--set", "version=3"], "version");
-    fails(profile, &["prompt", "edit", &id, "--set", "no-equals-sign"], "FIELD=VALUE");
+    fails(
+        profile,
+        &["prompt", "edit", &id, "--difficulty", "wizard"],
+        "difficulty",
+    );
+    fails(
+        profile,
+        &["prompt", "edit", &id, "--set", "performance.rating=11"],
+        "performance.rating",
+    );
+    fails(
+        profile,
+        &["prompt", "edit", &id, "--set", "version=3"],
+        "version",
+    );
+    fails(
+        profile,
+        &["prompt", "edit", &id, "--set", "no-equals-sign"],
+        "FIELD=VALUE",
+    );
     fails(profile, &["prompt", "edit", &id, "--title", ""], "title");
-    fails(profile, &["prompt", "show", "does-not-exist"], "was not found");
-    fails(profile, &["prompt", "create", "--title", "T", "--content", "C", "--project", "nope"], "project_id");
-    fails(profile, &["project", "create", "--title", "P", "--progress", "120"], "progress");
-    fails(profile, &["prompt", "restore-version", &id, "7"], "version 7");
-    fails(profile, &["prompt", "list", "--sort", "sideways"], "sideways");
+    fails(
+        profile,
+        &["prompt", "show", "does-not-exist"],
+        "was not found",
+    );
+    fails(
+        profile,
+        &[
+            "prompt",
+            "create",
+            "--title",
+            "T",
+            "--content",
+            "C",
+            "--project",
+            "nope",
+        ],
+        "project_id",
+    );
+    fails(
+        profile,
+        &["project", "create", "--title", "P", "--progress", "120"],
+        "progress",
+    );
+    fails(
+        profile,
+        &["prompt", "restore-version", &id, "7"],
+        "version 7",
+    );
+    fails(
+        profile,
+        &["prompt", "list", "--sort", "sideways"],
+        "sideways",
+    );
 
-    assert_eq!(ok(profile, &["prompt", "show", &id]), before, "the prompt is untouched");
+    assert_eq!(
+        ok(profile, &["prompt", "show", &id]),
+        before,
+        "the prompt is untouched"
+    );
     assert!(ok(profile, &["info"]).contains("prompts                1"));
 }
 
@@ -110,17 +229,39 @@ fn bad_input_is_named_and_changes_nothing() {
 fn export_and_import_move_a_library_between_profiles() {
     let dir = tempfile::tempdir().expect("dir");
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
-    let id = ok(&a, &["prompt", "create", "--title", "Portable", "--content", "Travels well"]).trim().to_owned();
-    ok(&a, &["prompt", "edit", &id, "--content", "Travels very well"]);
+    let id = ok(
+        &a,
+        &[
+            "prompt",
+            "create",
+            "--title",
+            "Portable",
+            "--content",
+            "Travels well",
+        ],
+    )
+    .trim()
+    .to_owned();
+    ok(
+        &a,
+        &["prompt", "edit", &id, "--content", "Travels very well"],
+    );
     let file = dir.path().join("library.json");
     ok(&a, &["export", file.to_str().expect("utf-8 path")]);
     let report = ok(&b, &["import", file.to_str().expect("utf-8 path")]);
     assert!(report.contains("imported 3 documents"), "{report}");
-    assert_eq!(ok(&b, &["prompt", "show", &id]), ok(&a, &["prompt", "show", &id]));
+    assert_eq!(
+        ok(&b, &["prompt", "show", &id]),
+        ok(&a, &["prompt", "show", &id])
+    );
 
     let broken = dir.path().join("broken.json");
     std::fs::write(&broken, "{\"format\": \"promptforge-library\", ").expect("write");
-    fails(&b, &["import", broken.to_str().expect("utf-8 path")], "not JSON");
+    fails(
+        &b,
+        &["import", broken.to_str().expect("utf-8 path")],
+        "not JSON",
+    );
     fails(&b, &["import", "/no/such/file.json"], "cannot read");
     assert!(ok(&b, &["info"]).contains("prompts                1"));
 }
@@ -128,11 +269,19 @@ fn export_and_import_move_a_library_between_profiles() {
 #[tokio::test]
 async fn a_profile_open_elsewhere_gets_a_clear_message() {
     let dir = tempfile::tempdir().expect("dir");
-    let store = promptforge_sync::Store::open(dir.path()).await.expect("open");
-    let profile = dir.path().to_owned();
-    let stderr = tokio::task::spawn_blocking(move || fails(&profile, &["prompt", "list"], "open in another PromptForge process"))
+    let store = promptforge_sync::Store::open(dir.path())
         .await
-        .expect("join");
+        .expect("open");
+    let profile = dir.path().to_owned();
+    let stderr = tokio::task::spawn_blocking(move || {
+        fails(
+            &profile,
+            &["prompt", "list"],
+            "open in another PromptForge process",
+        )
+    })
+    .await
+    .expect("join");
     assert!(stderr.starts_with("error:"), "{stderr}");
     drop(store);
 }

@@ -7,7 +7,11 @@ use promptforge_sync::store::codec::canonicalize_in;
 use promptforge_sync::StoreError;
 
 fn golden(collection: Collection) -> Document {
-    let path = format!("{}/tests/golden/{}.json", env!("CARGO_MANIFEST_DIR"), collection.name());
+    let path = format!(
+        "{}/tests/golden/{}.json",
+        env!("CARGO_MANIFEST_DIR"),
+        collection.name()
+    );
     let text = std::fs::read_to_string(path).expect("golden file");
     let json: serde_json::Value = serde_json::from_str(&text).expect("json");
     match Bson::try_from(json).expect("extended json") {
@@ -29,10 +33,19 @@ fn assert_rejected(collection: Collection, changes: &[(&str, Bson)], field: &str
     }
     match canonicalize_in(collection, doc) {
         Err(StoreError::Invalid(err)) => {
-            assert!(err.fields().contains(&field), "{collection} {changes:?}: expected `{field}`, got {err}");
-            assert!(err.to_string().contains(field), "the message names the field: {err}");
+            assert!(
+                err.fields().contains(&field),
+                "{collection} {changes:?}: expected `{field}`, got {err}"
+            );
+            assert!(
+                err.to_string().contains(field),
+                "the message names the field: {err}"
+            );
         }
-        other => panic!("{collection} {changes:?}: expected rejection of {field}, got {:?}", other.map(|_| ())),
+        other => panic!(
+            "{collection} {changes:?}: expected rejection of {field}, got {:?}",
+            other.map(|_| ())
+        ),
     }
 }
 
@@ -61,13 +74,28 @@ fn golden_documents_are_valid() {
 fn required_fields_and_ids_are_checked() {
     assert_rejected(Collection::Prompts, &[("title", s(""))], "title");
     assert_rejected(Collection::Prompts, &[("content", s(" \n"))], "content");
-    assert_rejected(Collection::Prompts, &[("user_id", s("has space"))], "user_id");
+    assert_rejected(
+        Collection::Prompts,
+        &[("user_id", s("has space"))],
+        "user_id",
+    );
     assert_rejected(Collection::Prompts, &[("_id", s(&"x".repeat(129)))], "_id");
-    assert_rejected(Collection::Ideas, &[("related_prompt_ids", Bson::Array(vec![s("ok"), s("bad/id")]))], "related_prompt_ids[1]");
+    assert_rejected(
+        Collection::Ideas,
+        &[(
+            "related_prompt_ids",
+            Bson::Array(vec![s("ok"), s("bad/id")]),
+        )],
+        "related_prompt_ids[1]",
+    );
     assert_rejected(Collection::Users, &[("email", s("not-an-email"))], "email");
     assert_rejected(Collection::Teams, &[("name", s(""))], "name");
     assert_rejected(Collection::Notifications, &[("message", s(""))], "message");
-    assert_rejected(Collection::AnalyticsEvents, &[("session_id", s(""))], "session_id");
+    assert_rejected(
+        Collection::AnalyticsEvents,
+        &[("session_id", s(""))],
+        "session_id",
+    );
     let mut missing = golden(Collection::Prompts);
     missing.remove("title");
     match canonicalize_in(Collection::Prompts, missing) {
@@ -79,16 +107,46 @@ fn required_fields_and_ids_are_checked() {
 #[test]
 fn enum_values_are_the_seeds() {
     assert_rejected(Collection::Prompts, &[("status", s("published"))], "status");
-    assert_rejected(Collection::Prompts, &[("visibility", s("Private"))], "visibility");
-    assert_rejected(Collection::Ideas, &[("complexity", s("hard"))], "complexity");
-    assert_rejected(Collection::Projects, &[("priority", s("critical"))], "priority");
-    assert_rejected(Collection::MarketplaceListings, &[("moderation_status", s("ok"))], "moderation_status");
-    assert_rejected(Collection::MarketplacePurchases, &[("payment_method", s("paypal"))], "payment_method");
+    assert_rejected(
+        Collection::Prompts,
+        &[("visibility", s("Private"))],
+        "visibility",
+    );
+    assert_rejected(
+        Collection::Ideas,
+        &[("complexity", s("hard"))],
+        "complexity",
+    );
+    assert_rejected(
+        Collection::Projects,
+        &[("priority", s("critical"))],
+        "priority",
+    );
+    assert_rejected(
+        Collection::MarketplaceListings,
+        &[("moderation_status", s("ok"))],
+        "moderation_status",
+    );
+    assert_rejected(
+        Collection::MarketplacePurchases,
+        &[("payment_method", s("paypal"))],
+        "payment_method",
+    );
     assert_rejected(Collection::Notifications, &[("type", s("alert"))], "type");
     assert_rejected(Collection::Teams, &[("plan_type", s("gold"))], "plan_type");
-    assert_rejected(Collection::Users, &[("account_status", s("banned"))], "account_status");
-    assert_accepted(Collection::MarketplaceListings, &[("moderation_status", s("under_review"))]);
-    assert_accepted(Collection::MarketplacePurchases, &[("payment_method", s("apple_pay"))]);
+    assert_rejected(
+        Collection::Users,
+        &[("account_status", s("banned"))],
+        "account_status",
+    );
+    assert_accepted(
+        Collection::MarketplaceListings,
+        &[("moderation_status", s("under_review"))],
+    );
+    assert_accepted(
+        Collection::MarketplacePurchases,
+        &[("payment_method", s("apple_pay"))],
+    );
 }
 
 #[test]
@@ -96,23 +154,71 @@ fn ranges_are_enforced() {
     assert_rejected(Collection::Reviews, &[("rating", Bson::Int64(0))], "rating");
     assert_rejected(Collection::Reviews, &[("rating", Bson::Int64(6))], "rating");
     assert_accepted(Collection::Reviews, &[("rating", Bson::Int64(5))]);
-    assert_rejected(Collection::Projects, &[("progress", Bson::Int64(101))], "progress");
-    assert_rejected(Collection::Projects, &[("progress", Bson::Int64(-1))], "progress");
+    assert_rejected(
+        Collection::Projects,
+        &[("progress", Bson::Int64(101))],
+        "progress",
+    );
+    assert_rejected(
+        Collection::Projects,
+        &[("progress", Bson::Int64(-1))],
+        "progress",
+    );
     assert_accepted(Collection::Projects, &[("progress", Bson::Int64(100))]);
-    assert_rejected(Collection::Ideas, &[("viral_potential", Bson::Int64(150))], "viral_potential");
-    assert_rejected(Collection::MarketplaceListings, &[("discount_percentage", Bson::Int64(101))], "discount_percentage");
-    assert_rejected(Collection::MarketplaceListings, &[("price", Bson::Int64(-5))], "price");
-    assert_rejected(Collection::Prompts, &[("performance.success_rate", Bson::Double(100.5))], "performance.success_rate");
-    assert_rejected(Collection::Prompts, &[("performance.rating", Bson::Double(f64::NAN))], "performance.rating");
-    assert_rejected(Collection::MarketplacePurchases, &[("platform_fee_rate", Bson::Double(1.5))], "platform_fee_rate");
-    assert_rejected(Collection::Users, &[("credits.balance", Bson::Int64(-1))], "credits.balance");
-    assert_rejected(Collection::MarketplacePurchases, &[("customer_satisfaction.rating", Bson::Int64(9))], "customer_satisfaction.rating");
+    assert_rejected(
+        Collection::Ideas,
+        &[("viral_potential", Bson::Int64(150))],
+        "viral_potential",
+    );
+    assert_rejected(
+        Collection::MarketplaceListings,
+        &[("discount_percentage", Bson::Int64(101))],
+        "discount_percentage",
+    );
+    assert_rejected(
+        Collection::MarketplaceListings,
+        &[("price", Bson::Int64(-5))],
+        "price",
+    );
+    assert_rejected(
+        Collection::Prompts,
+        &[("performance.success_rate", Bson::Double(100.5))],
+        "performance.success_rate",
+    );
+    assert_rejected(
+        Collection::Prompts,
+        &[("performance.rating", Bson::Double(f64::NAN))],
+        "performance.rating",
+    );
+    assert_rejected(
+        Collection::MarketplacePurchases,
+        &[("platform_fee_rate", Bson::Double(1.5))],
+        "platform_fee_rate",
+    );
+    assert_rejected(
+        Collection::Users,
+        &[("credits.balance", Bson::Int64(-1))],
+        "credits.balance",
+    );
+    assert_rejected(
+        Collection::MarketplacePurchases,
+        &[("customer_satisfaction.rating", Bson::Int64(9))],
+        "customer_satisfaction.rating",
+    );
 }
 
 #[test]
 fn money_fields_must_add_up() {
-    assert_rejected(Collection::MarketplacePurchases, &[("seller_earnings", Bson::Int64(9))], "seller_earnings");
-    assert_rejected(Collection::MarketplacePurchases, &[("refund.amount", Bson::Int64(11))], "refund.amount");
+    assert_rejected(
+        Collection::MarketplacePurchases,
+        &[("seller_earnings", Bson::Int64(9))],
+        "seller_earnings",
+    );
+    assert_rejected(
+        Collection::MarketplacePurchases,
+        &[("refund.amount", Bson::Int64(11))],
+        "refund.amount",
+    );
     assert_rejected(
         Collection::MarketplacePurchases,
         &[("buyer_id", s("same")), ("seller_id", s("same"))],
@@ -120,18 +226,30 @@ fn money_fields_must_add_up() {
     );
     assert_rejected(
         Collection::MarketplaceListings,
-        &[("original_price", Bson::Int64(1000)), ("discount_percentage", Bson::Int64(20)), ("price", Bson::Int64(900))],
+        &[
+            ("original_price", Bson::Int64(1000)),
+            ("discount_percentage", Bson::Int64(20)),
+            ("price", Bson::Int64(900)),
+        ],
         "price",
     );
     assert_accepted(
         Collection::MarketplaceListings,
-        &[("original_price", Bson::Int64(1000)), ("discount_percentage", Bson::Int64(20)), ("price", Bson::Int64(800))],
+        &[
+            ("original_price", Bson::Int64(1000)),
+            ("discount_percentage", Bson::Int64(20)),
+            ("price", Bson::Int64(800)),
+        ],
     );
 }
 
 #[test]
 fn free_form_objects_refuse_operator_and_dotted_keys() {
-    assert_rejected(Collection::AnalyticsEvents, &[("event_data", Bson::Document(doc! { "$set": 1 }))], "event_data.$set");
+    assert_rejected(
+        Collection::AnalyticsEvents,
+        &[("event_data", Bson::Document(doc! { "$set": 1 }))],
+        "event_data.$set",
+    );
     assert_rejected(
         Collection::AnalyticsEvents,
         &[("metadata", Bson::Document(doc! { "ok": { "a.b": 1 } }))],
@@ -139,7 +257,10 @@ fn free_form_objects_refuse_operator_and_dotted_keys() {
     );
     assert_rejected(
         Collection::Notifications,
-        &[("delivery_status", Bson::Document(doc! { "list": [{ "$x": 1 }] }))],
+        &[(
+            "delivery_status",
+            Bson::Document(doc! { "list": [{ "$x": 1 }] }),
+        )],
         "delivery_status.list[0].$x",
     );
     assert_rejected(
@@ -147,26 +268,70 @@ fn free_form_objects_refuse_operator_and_dotted_keys() {
         &[("ai_metadata.parameters", Bson::Document(doc! { "$gt": 1 }))],
         "ai_metadata.parameters.$gt",
     );
-    assert_accepted(Collection::AnalyticsEvents, &[("event_data", Bson::Document(doc! { "nested": { "deep": [1, 2] } }))]);
+    assert_accepted(
+        Collection::AnalyticsEvents,
+        &[(
+            "event_data",
+            Bson::Document(doc! { "nested": { "deep": [1, 2] } }),
+        )],
+    );
 }
 
 #[test]
 fn lengths_formats_and_cross_field_rules() {
-    assert_rejected(Collection::Prompts, &[("title", s(&"t".repeat(301)))], "title");
-    assert_rejected(Collection::Prompts, &[("tags", Bson::Array((0..101).map(|i| s(&format!("t{i}"))).collect()))], "tags");
-    assert_rejected(Collection::Prompts, &[("language", s("english"))], "language");
+    assert_rejected(
+        Collection::Prompts,
+        &[("title", s(&"t".repeat(301)))],
+        "title",
+    );
+    assert_rejected(
+        Collection::Prompts,
+        &[(
+            "tags",
+            Bson::Array((0..101).map(|i| s(&format!("t{i}"))).collect()),
+        )],
+        "tags",
+    );
+    assert_rejected(
+        Collection::Prompts,
+        &[("language", s("english"))],
+        "language",
+    );
     assert_accepted(Collection::Prompts, &[("language", s("pt-BR"))]);
     assert_rejected(Collection::Projects, &[("color", s("blue"))], "color");
-    assert_rejected(Collection::MarketplaceListings, &[("seo.slug", s("Has Spaces"))], "seo.slug");
-    assert_rejected(Collection::MarketplaceListings, &[("screenshots", Bson::Array(vec![s("ftp://x")]))], "screenshots[0]");
-    assert_rejected(Collection::AnalyticsEvents, &[("context.ip_address", s("999.1.1.1"))], "context.ip_address");
-    assert_rejected(Collection::AnalyticsEvents, &[("context.country", s("Germany"))], "context.country");
-    assert_rejected(Collection::Notifications, &[("read", Bson::Boolean(false))], "read_at");
+    assert_rejected(
+        Collection::MarketplaceListings,
+        &[("seo.slug", s("Has Spaces"))],
+        "seo.slug",
+    );
+    assert_rejected(
+        Collection::MarketplaceListings,
+        &[("screenshots", Bson::Array(vec![s("ftp://x")]))],
+        "screenshots[0]",
+    );
+    assert_rejected(
+        Collection::AnalyticsEvents,
+        &[("context.ip_address", s("999.1.1.1"))],
+        "context.ip_address",
+    );
+    assert_rejected(
+        Collection::AnalyticsEvents,
+        &[("context.country", s("Germany"))],
+        "context.country",
+    );
+    assert_rejected(
+        Collection::Notifications,
+        &[("read", Bson::Boolean(false))],
+        "read_at",
+    );
     let later = Bson::DateTime(DateTime::from_millis(1_800_000_000_000));
     let earlier = Bson::DateTime(DateTime::from_millis(1_600_000_000_000));
     assert_rejected(
         Collection::Projects,
-        &[("timeline.start_date", later), ("timeline.end_date", earlier)],
+        &[
+            ("timeline.start_date", later),
+            ("timeline.end_date", earlier),
+        ],
         "timeline.end_date",
     );
 }
@@ -189,5 +354,8 @@ fn unknown_fields_from_a_newer_schema_are_kept() {
     let mut doc = golden(Collection::Ideas);
     doc.insert("future_field", "from a newer server");
     let (canonical, _) = canonicalize_in(Collection::Ideas, doc).expect("valid");
-    assert_eq!(canonical.get_str("future_field").expect("kept"), "from a newer server");
+    assert_eq!(
+        canonical.get_str("future_field").expect("kept"),
+        "from a newer server"
+    );
 }

@@ -15,6 +15,11 @@ pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024;
 
 /// Decodes a stored document into its model, naming the field that failed.
 pub fn decode<T: Model>(doc: Document) -> Result<T, ValidationError> {
+    // The plain decoder is the fast path; only a failure pays for the
+    // path-tracking one that names the field.
+    if let Ok(model) = bson::from_document::<T>(doc.clone()) {
+        return Ok(model);
+    }
     let deserializer = bson::Deserializer::new(Bson::Document(doc));
     serde_path_to_error::deserialize(deserializer).map_err(|err| {
         let path = err.path().to_string();

@@ -124,7 +124,7 @@ pub(crate) fn create(tx: &mut Tx, collection: Collection, mut doc: Document) -> 
     match collection {
         Collection::Prompts => {
             let id = doc_id(collection, &doc)?;
-            let version_id = record_prompt_version(tx, &id, &doc, "Initial version")?;
+            let version_id = record_prompt_version(tx, &id, &doc, "Initial version", Some(1))?;
             doc.insert("latest_version_id", version_id);
             let doc = tx.insert(collection, doc)?;
             link_member(tx, collection, &doc)?;
@@ -196,7 +196,7 @@ fn write_edit(
             .collect();
         if !changed.is_empty() {
             let note = version_note.unwrap_or_else(|| format!("Edited {}", changed.join(", ")));
-            let version_id = record_prompt_version(tx, &id, &new, &note)?;
+            let version_id = record_prompt_version(tx, &id, &new, &note, None)?;
             new.insert("latest_version_id", version_id);
         }
     }
@@ -316,20 +316,26 @@ fn version_number(doc: &Document) -> i64 {
     }
 }
 
-/// Records the versioned fields of `prompt` as its next version; returns its id.
+/// Records the versioned fields of `prompt` as its next version (`number`
+/// when the caller knows it, as for a new prompt); returns the version's id.
 fn record_prompt_version(
     tx: &mut Tx,
     prompt_id: &str,
     prompt: &Document,
     changes: &str,
+    number: Option<i64>,
 ) -> Result<String> {
-    let next = tx
-        .find_eq(Collection::PromptVersions, "prompt_id", prompt_id)?
-        .iter()
-        .map(version_number)
-        .max()
-        .unwrap_or(0)
-        + 1;
+    let next = match number {
+        Some(number) => number,
+        None => {
+            tx.find_eq(Collection::PromptVersions, "prompt_id", prompt_id)?
+                .iter()
+                .map(version_number)
+                .max()
+                .unwrap_or(0)
+                + 1
+        }
+    };
     let id = new_id();
     let mut version = Document::new();
     version.insert("_id", id.clone());
