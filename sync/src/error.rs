@@ -52,16 +52,12 @@ pub enum StoreError {
         #[source]
         source: Box<ValidationError>,
     },
+    /// The storage engine failed (disk full, corrupt files, ...). Its type
+    /// stays private to the store, which is the only code that knows PoloDB.
     #[error("storage engine error: {0}")]
-    Storage(#[from] Box<polodb_core::Error>),
+    Storage(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("the store has shut down")]
     Closed,
-}
-
-impl From<polodb_core::Error> for StoreError {
-    fn from(err: polodb_core::Error) -> Self {
-        StoreError::Storage(Box::new(err))
-    }
 }
 
 impl StoreError {

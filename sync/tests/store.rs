@@ -186,8 +186,8 @@ async fn moving_prompts_and_ideas_keeps_both_sides_of_the_project_link() {
     let i = store.create(idea).await.expect("idea in A");
 
     let a_now = store.require::<Project>(&a.id).await.expect("A");
-    assert_eq!(a_now.prompt_ids, [p.id.clone()]);
-    assert_eq!(a_now.idea_ids, [i.id.clone()]);
+    assert_eq!(a_now.prompt_ids, vec![p.id.clone()]);
+    assert_eq!(a_now.idea_ids, vec![i.id.clone()]);
     assert_eq!((a_now.stats.prompt_count, a_now.stats.idea_count), (1, 1));
     assert!(a_now.stats.last_activity.is_some());
 
@@ -199,7 +199,7 @@ async fn moving_prompts_and_ideas_keeps_both_sides_of_the_project_link() {
     let b_now = store.require::<Project>(&b.id).await.expect("B");
     assert!(a_now.prompt_ids.is_empty());
     assert_eq!(a_now.stats.prompt_count, 0);
-    assert_eq!(b_now.prompt_ids, [p.id.clone()]);
+    assert_eq!(b_now.prompt_ids, vec![p.id.clone()]);
     assert_eq!(b_now.stats.prompt_count, 1);
 
     store.delete::<Prompt>(&p.id).await.expect("delete");
@@ -209,7 +209,7 @@ async fn moving_prompts_and_ideas_keeps_both_sides_of_the_project_link() {
     assert_eq!(restored.project_id.as_deref(), Some(b.id.as_str()));
     assert_eq!(
         store.require::<Project>(&b.id).await.expect("B").prompt_ids,
-        [p.id.clone()]
+        vec![p.id.clone()]
     );
 
     store

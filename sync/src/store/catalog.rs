@@ -2,7 +2,7 @@
 //! sort on plus lower-cased search text, for every stored document.
 //!
 //! Lists and text search run here, never as PoloDB queries: PoloDB has no text
-//! index, rejects `$regex`, treats `$ne` as `$eq`, and returns nothing for an
+//! index, rejects a string `$regex`, treats `$ne` as `$eq`, and returns nothing for an
 //! indexed filter combined with a sort. The catalog is rebuilt from PoloDB when
 //! the store opens and updated by the single writer after each commit.
 

@@ -42,6 +42,12 @@ const INDEXES: [(Collection, &str); 4] = [
 
 const META_COLLECTION: &str = "_promptforge_meta";
 
+impl From<polodb_core::Error> for StoreError {
+    fn from(err: polodb_core::Error) -> Self {
+        StoreError::Storage(Box::new(err))
+    }
+}
+
 /// A handle to an open profile. Cheap to clone; the profile closes when the
 /// last clone is dropped.
 #[derive(Debug, Clone)]
@@ -357,7 +363,7 @@ impl Store {
             .into_iter()
             .map(decode::<PromptVersion>)
             .collect::<Result<Vec<_>, _>>()?;
-        versions.sort_by(|a, b| b.version_number.cmp(&a.version_number));
+        versions.sort_by_key(|v| std::cmp::Reverse(v.version_number));
         Ok(versions)
     }
 

@@ -195,6 +195,12 @@ pub(crate) fn load_catalog(db: &Database) -> Result<Catalog> {
         for doc in cursor {
             let doc = doc?;
             let id = doc_id(collection, &doc)?;
+            if collection == Collection::PromptVersions {
+                // Versions are listed through their prompt_id index, never
+                // filtered or searched: counting them needs no decoding.
+                catalog.upsert(collection, &id, CatalogEntry::default());
+                continue;
+            }
             match entry_in(collection, doc) {
                 Ok(entry) => catalog.upsert(collection, &id, entry),
                 // One unreadable document must not make the whole library

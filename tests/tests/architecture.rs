@@ -1,0 +1,35 @@
+//! Architecture rules that code review alone would let slip.
+
+use std::path::{Path, PathBuf};
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("read {}: {e}", dir.display()));
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// PoloDB's broken operators and lost concurrent updates are kept out of
+/// reach by the store alone: no other library module may use it.
+#[test]
+fn only_the_store_module_touches_polodb() {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../sync/src");
+    let store = src.join("store");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    assert!(files.len() > 10, "found the library sources");
+    let offenders: Vec<_> = files
+        .iter()
+        .filter(|path| !path.starts_with(&store))
+        .filter(|path| std::fs::read_to_string(path).is_ok_and(|text| text.contains("polodb_core")))
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "polodb_core used outside sync/src/store: {offenders:?}"
+    );
+}
