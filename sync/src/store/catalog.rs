@@ -150,20 +150,23 @@ impl Catalog {
             .collect();
         let total = matches.len();
 
+        // Times sort newest first and titles A-Z unless reversed; equal keys
+        // fall back to the id, in the same direction, so pages are stable
+        // (ids are assigned in creation order).
+        let newest_first = query.sort != SortBy::Title;
         let compare = |a: &usize, b: &usize| -> Ordering {
             let (ea, eb) = (&entries.entries[*a], &entries.entries[*b]);
-            let primary = match query.sort {
-                // Newest first by default for times, A-Z for titles.
-                SortBy::UpdatedAt => eb.updated_at.cmp(&ea.updated_at),
-                SortBy::CreatedAt => eb.created_at.cmp(&ea.created_at),
+            let ascending = match query.sort {
+                SortBy::UpdatedAt => ea.updated_at.cmp(&eb.updated_at),
+                SortBy::CreatedAt => ea.created_at.cmp(&eb.created_at),
                 SortBy::Title => ea.title.cmp(&eb.title),
-            };
-            let primary = if query.reverse {
-                primary.reverse()
+            }
+            .then_with(|| entries.ids[*a].cmp(&entries.ids[*b]));
+            if newest_first != query.reverse {
+                ascending.reverse()
             } else {
-                primary
-            };
-            primary.then_with(|| entries.ids[*a].cmp(&entries.ids[*b]))
+                ascending
+            }
         };
         let limit = query.effective_limit();
         let end = query.offset.saturating_add(limit).min(total);
