@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use crate::schema::{Collection, ValidationError};
+use promptforge_wire::codec::SchemaError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -58,6 +59,23 @@ pub enum StoreError {
     Storage(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("the store has shut down")]
     Closed,
+}
+
+impl From<SchemaError> for StoreError {
+    fn from(err: SchemaError) -> Self {
+        match err {
+            SchemaError::Invalid(invalid) => StoreError::Invalid(invalid),
+            SchemaError::TooLarge {
+                collection,
+                id,
+                size,
+            } => StoreError::TooLarge {
+                collection,
+                id,
+                size,
+            },
+        }
+    }
 }
 
 impl StoreError {

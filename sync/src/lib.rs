@@ -1,6 +1,7 @@
 //! PromptForge Desktop's core library.
 //!
-//! - [`schema`]: typed models of the eleven seed collections, with validation.
+//! - [`schema`]: typed models of the eleven seed collections, with validation
+//!   (re-exported from `promptforge-wire`, which the sync server shares).
 //! - [`store`]: the local PoloDB store behind a typed async API (the only code
 //!   that touches PoloDB), with its in-memory catalog for lists and search.
 //! - [`error`]: the store's typed errors.
@@ -9,8 +10,9 @@
 //! depend on this crate, never the other way round.
 
 pub mod error;
-pub mod schema;
 pub mod store;
+
+pub use promptforge_wire::schema;
 
 pub use error::{ImportProblem, StoreError};
 pub use store::{DeletedFilter, Export, ImportReport, ListQuery, Page, SortBy, Store};

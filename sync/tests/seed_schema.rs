@@ -11,8 +11,8 @@ use std::path::PathBuf;
 
 use bson::{doc, Bson, DateTime, Document};
 use promptforge_sync::schema::Collection;
-use promptforge_sync::store::codec::canonicalize_in;
-use promptforge_sync::{Export, Store, StoreError};
+use promptforge_sync::store::codec::{canonicalize_in, SchemaError};
+use promptforge_sync::{Export, Store};
 
 const FIXED_TIME_MS: i64 = 1_700_000_000_000;
 
@@ -271,7 +271,7 @@ fn generate(collection: Collection, fields: &[SeedField]) -> Document {
                     Some(i) => slots[i].path.clone(),
                 }
             }
-            Err(StoreError::Invalid(err)) => segments(&err.problems[0].field),
+            Err(SchemaError::Invalid(err)) => segments(&err.problems[0].field),
             Err(other) => panic!("{collection}: unexpected error {other}"),
         };
         let slot = slots

@@ -3,8 +3,7 @@
 
 use bson::{doc, Bson, DateTime, Document};
 use promptforge_sync::schema::Collection;
-use promptforge_sync::store::codec::canonicalize_in;
-use promptforge_sync::StoreError;
+use promptforge_sync::store::codec::{canonicalize_in, SchemaError};
 
 fn golden(collection: Collection) -> Document {
     let path = format!(
@@ -32,7 +31,7 @@ fn assert_rejected(collection: Collection, changes: &[(&str, Bson)], field: &str
         set(&mut doc, path, value.clone());
     }
     match canonicalize_in(collection, doc) {
-        Err(StoreError::Invalid(err)) => {
+        Err(SchemaError::Invalid(err)) => {
             assert!(
                 err.fields().contains(&field),
                 "{collection} {changes:?}: expected `{field}`, got {err}"
@@ -99,7 +98,7 @@ fn required_fields_and_ids_are_checked() {
     let mut missing = golden(Collection::Prompts);
     missing.remove("title");
     match canonicalize_in(Collection::Prompts, missing) {
-        Err(StoreError::Invalid(err)) => assert!(err.to_string().contains("title"), "{err}"),
+        Err(SchemaError::Invalid(err)) => assert!(err.to_string().contains("title"), "{err}"),
         other => panic!("missing title accepted: {:?}", other.map(|_| ())),
     }
 }

@@ -7,11 +7,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use bson::{doc, Bson, Document};
 use polodb_core::{CollectionT, Database};
 
-use super::codec::canonicalize_in;
 use super::rules::put_verbatim;
 use super::writer::Tx;
 use crate::error::{ImportProblem, Result, StoreError};
 use crate::schema::Collection;
+use promptforge_wire::codec::canonicalize_in;
 
 pub const EXPORT_FORMAT: &str = "promptforge-library";
 pub const EXPORT_FORMAT_VERSION: i64 = 1;
@@ -146,7 +146,7 @@ pub(crate) fn prepare(export: Export) -> Result<PreparedImport> {
                     source: Box::new(source),
                 }))
             };
-            let (doc, _) = canonicalize_in(collection, doc).map_err(at)?;
+            let (doc, _) = canonicalize_in(collection, doc).map_err(|e| at(e.into()))?;
             let id = doc.get_str("_id").unwrap_or_default().to_owned();
             if !seen.insert(id.clone()) {
                 return Err(at(StoreError::AlreadyExists { collection, id }));

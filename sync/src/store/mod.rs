@@ -7,7 +7,6 @@
 //! search are answered by the in-memory [`catalog`].
 
 mod catalog;
-pub mod codec;
 mod exchange;
 mod rules;
 mod writer;
@@ -24,6 +23,7 @@ use tokio::sync::oneshot;
 
 pub use catalog::{DeletedFilter, ListQuery, Page, SortBy};
 pub use exchange::{Export, ImportReport, EXPORT_FORMAT, EXPORT_FORMAT_VERSION};
+pub use promptforge_wire::codec;
 
 use crate::error::{Result, StoreError};
 use crate::schema::{Collection, Model, Prompt, PromptVersion};
@@ -211,7 +211,7 @@ impl Store {
 
     /// Stores many new documents in one transaction: all or none.
     pub async fn create_many<T: Model>(&self, models: Vec<T>) -> Result<Vec<T>> {
-        let docs = models.iter().map(encode).collect::<Result<Vec<_>>>()?;
+        let docs = models.iter().map(encode).collect::<Result<Vec<_>, _>>()?;
         let stored = self
             .write(move |tx| {
                 docs.into_iter()

@@ -4,10 +4,10 @@
 
 use bson::{Bson, Document};
 
-use super::codec::{derived_fields, set_path};
 use super::writer::{doc_id, Tx};
 use crate::error::{Result, StoreError};
 use crate::schema::{new_id, Collection, ValidationError, PROMPT_VERSIONED_FIELDS};
+use promptforge_wire::codec::{derived_fields, set_path};
 
 /// Fields no patch may touch, with the reason given to the caller.
 fn protected(collection: Collection, field: &str) -> Option<&'static str> {

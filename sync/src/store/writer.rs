@@ -12,9 +12,9 @@ use bson::{doc, Bson, DateTime, Document};
 use polodb_core::{CollectionT, Database, Transaction};
 
 use super::catalog::Catalog;
-use super::codec::{canonicalize_in, entry_in};
 use crate::error::{Result, StoreError};
 use crate::schema::{CatalogEntry, Collection, ValidationError};
+use promptforge_wire::codec::{canonicalize_in, entry_in};
 
 pub(crate) type Job = Box<dyn FnOnce(&mut Writer) + Send>;
 

@@ -1,13 +1,28 @@
-//! Conversions between typed models and stored BSON documents, and the one
-//! place that knows which model type belongs to which collection.
+//! Conversions between typed models and BSON documents, and the one place
+//! that knows which model type belongs to which collection. Both the desktop
+//! store and the sync server validate every document through here.
 
 use bson::{Bson, Document};
 
-use crate::error::{Result, StoreError};
 use crate::schema::{
     AnalyticsEvent, CatalogEntry, Collection, Idea, MarketplaceListing, MarketplacePurchase, Model,
     Notification, Project, Prompt, PromptVersion, Review, Team, User, ValidationError,
 };
+
+/// A document that cannot be stored: it breaks the schema or is too large.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SchemaError {
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    #[error("{collection} document `{id}` is {size} bytes; MongoDB's limit is 16 MiB")]
+    TooLarge {
+        collection: Collection,
+        id: String,
+        size: usize,
+    },
+}
+
+type Result<T, E = SchemaError> = std::result::Result<T, E>;
 
 /// MongoDB refuses documents over 16 MiB; PoloDB would take them, so the store
 /// enforces the limit to keep every local document syncable.
@@ -34,7 +49,7 @@ pub fn decode<T: Model>(doc: Document) -> Result<T, ValidationError> {
 
 pub fn encode<T: Model>(model: &T) -> Result<Document> {
     bson::to_document(model).map_err(|err| {
-        StoreError::Invalid(ValidationError::single(
+        SchemaError::Invalid(ValidationError::single(
             T::COLLECTION,
             "document",
             err.to_string(),
@@ -60,7 +75,7 @@ pub fn canonicalize<T: Model>(doc: Document) -> Result<(Document, CatalogEntry)>
         .map(|b| b.len())
         .unwrap_or(usize::MAX);
     if size > MAX_DOCUMENT_BYTES {
-        return Err(StoreError::TooLarge {
+        return Err(SchemaError::TooLarge {
             collection: T::COLLECTION,
             id: model.id().to_owned(),
             size,

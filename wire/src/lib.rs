@@ -1,0 +1,10 @@
+//! PromptForge's shared vocabulary, used by both the desktop (`promptforge-sync`)
+//! and the sync server, so the two can never disagree on a field or a message.
+//!
+//! - [`schema`]: typed models of the eleven seed collections, with validation.
+//! - [`codec`]: model ⇄ BSON, canonical form, size limit, dotted-path patches.
+//! - [`protocol`]: the sync protocol messages, version 1.
+
+pub mod codec;
+pub mod protocol;
+pub mod schema;

@@ -1,0 +1,259 @@
+//! The sync protocol's messages (version 1), exactly as they cross the wire.
+//!
+//! Bodies are JSON. Documents inside them are MongoDB *relaxed* extended JSON
+//! (`{"$date": "..."}` for datetimes); every document is validated against its
+//! model on arrival, so the model fixes the exact BSON types. New fields only
+//! ever arrive as `Option` with `#[serde(default)]`; anything else is a new
+//! protocol version. `docs/protocol.md` describes each message.
+
+use bson::{Bson, Document};
+use serde::{Deserialize, Serialize};
+
+/// The protocol's major version: a client with another major is refused.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// The schema version of the documents (the seed's, with `version` patched in).
+pub const SCHEMA_VERSION: u32 = 1;
+/// Every request carries the client's protocol major in this header.
+pub const PROTOCOL_HEADER: &str = "x-promptforge-protocol";
+
+/// Carries a BSON document as relaxed extended JSON.
+pub mod ext_json {
+    use super::*;
+    use serde::{de::Error as _, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(doc: &Document, serializer: S) -> Result<S::Ok, S::Error> {
+        Bson::Document(doc.clone())
+            .into_relaxed_extjson()
+            .serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Document, D::Error> {
+        let value = serde_json::Value::deserialize(deserializer)?;
+        match Bson::try_from(value).map_err(D::Error::custom)? {
+            Bson::Document(doc) => Ok(doc),
+            other => Err(D::Error::custom(format!("expected an object, got {other}"))),
+        }
+    }
+}
+
+/// Like [`ext_json`], for an optional document.
+pub mod ext_json_opt {
+    use super::*;
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(
+        doc: &Option<Document>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match doc {
+            Some(doc) => super::ext_json::serialize(doc, serializer),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Document>, D::Error> {
+        #[derive(Deserialize)]
+        struct Wrapped(#[serde(with = "super::ext_json")] Document);
+        Ok(Option::<Wrapped>::deserialize(deserializer)?.map(|w| w.0))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HandshakeRequest {
+    /// A stable id the desktop generated for itself (one per profile).
+    pub client_id: String,
+    pub protocol_version: u32,
+    pub schema_version: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_version: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HandshakeResponse {
+    /// The signed-in user, from the verified token.
+    pub user_id: String,
+    pub protocol_version: u32,
+    pub schema_version: u32,
+    /// Collections this server syncs, in pull order.
+    pub collections: Vec<String>,
+    /// The highest mutation id the server has applied for this client, so a
+    /// client that lost its outbox bookkeeping can resume numbering after it.
+    pub last_mutation_id: u64,
+}
+
+/// What a mutation does.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum MutationOp {
+    /// A new document; `base_version` is 0.
+    Create {
+        #[serde(with = "ext_json")]
+        document: Document,
+    },
+    /// Changed fields (dotted paths allowed) and the values those fields had
+    /// at `base_version`, for the server's three-way merge.
+    Patch {
+        #[serde(with = "ext_json")]
+        changes: Document,
+        #[serde(with = "ext_json")]
+        base: Document,
+    },
+    /// A soft delete.
+    Delete,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Mutation {
+    /// Monotonic per client; the server applies each one at most once.
+    pub mutation_id: u64,
+    pub collection: String,
+    pub id: String,
+    /// The document's `version` the client edited; 0 for a create.
+    pub base_version: i64,
+    #[serde(flatten)]
+    pub op: MutationOp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PushRequest {
+    pub client_id: String,
+    pub mutations: Vec<Mutation>,
+}
+
+/// A field both sides changed, and how it was settled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldConflict {
+    pub field: String,
+    /// The value now stored.
+    pub kept: serde_json::Value,
+    /// The value that lost (relaxed extended JSON; `null` when absent).
+    pub lost: serde_json::Value,
+    /// Which side won and why, e.g. `server_wins` or `client_wins`.
+    pub resolution: String,
+    /// Where the losing value was kept, e.g. a prompt_versions id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lost_saved_as: Option<String>,
+}
+
+/// Why a mutation was refused; refusals are permanent for that mutation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectReason {
+    /// The document breaks the schema.
+    Invalid,
+    /// Not the user's to write.
+    Forbidden,
+    /// Only the server writes this field.
+    ServerOwnedField,
+    /// This collection is not written by clients, or not with this operation.
+    NotWritable,
+    UnknownCollection,
+    NotFound,
+    AlreadyExists,
+    /// The mutation is malformed (e.g. create with a non-zero base_version).
+    Malformed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum MutationOutcome {
+    /// Applied as sent: the document as now stored.
+    Applied {
+        version: i64,
+        #[serde(with = "ext_json")]
+        document: Document,
+    },
+    /// The base was stale; a three-way merge produced this document.
+    Merged {
+        version: i64,
+        #[serde(with = "ext_json")]
+        document: Document,
+        conflicts: Vec<FieldConflict>,
+    },
+    /// Not applied: the edit met a state it cannot merge into (the document
+    /// was deleted). The server's document is returned for the client to decide.
+    Conflict {
+        reason: String,
+        #[serde(with = "ext_json")]
+        server_document: Document,
+    },
+    Rejected {
+        reason: RejectReason,
+        message: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MutationResult {
+    pub mutation_id: u64,
+    #[serde(flatten)]
+    pub outcome: MutationOutcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PushResponse {
+    /// One per mutation, in request order.
+    pub results: Vec<MutationResult>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PullRequest {
+    pub collection: String,
+    /// The last `seq` the client applied for this collection; 0 at first.
+    pub checkpoint: i64,
+    /// Page size cap in bytes of documents (the server clamps it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_bytes: Option<u64>,
+}
+
+/// One change in commit order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    pub seq: i64,
+    pub id: String,
+    /// The document as stored; a tombstone has `deleted_at` set.
+    #[serde(with = "ext_json")]
+    pub document: Document,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PullResponse {
+    pub collection: String,
+    pub changes: Vec<Change>,
+    /// The checkpoint to send next time.
+    pub checkpoint: i64,
+    pub has_more: bool,
+    /// How many changes remain after this page (for progress bars).
+    pub remaining_estimate: u64,
+}
+
+/// Error body of every non-2xx response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// No, malformed, expired or wrongly signed token.
+    Unauthenticated,
+    /// The client speaks another protocol major: upgrade the app.
+    UpgradeRequired,
+    BadRequest,
+    PayloadTooLarge,
+    UnknownCollection,
+    /// MongoDB was unreachable or failed; retrying may help.
+    Unavailable,
+    Internal,
+}
+
+impl ErrorCode {
+    /// Whether sending the same request later may succeed.
+    pub fn is_retryable(self) -> bool {
+        matches!(self, ErrorCode::Unavailable | ErrorCode::Internal)
+    }
+}
