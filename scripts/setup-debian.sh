@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what building PromptForge Desktop needs on a fresh Debian machine.
-# polodb_core compiles RocksDB, whose bindings need libclang.
+# polodb_core compiles RocksDB, whose bindings need libclang; the tests install
+# SecantusDB (a MongoDB-compatible server) from PyPI into a virtualenv.
 set -euo pipefail
 
-packages=(build-essential libclang-dev pkg-config)
+packages=(build-essential libclang-dev pkg-config python3 python3-venv)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

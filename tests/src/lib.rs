@@ -1,1 +1,8 @@
-//! Test harness.
+//! Harness for cross-crate and end-to-end tests: a real MongoDB-protocol
+//! server (SecantusDB, installed and started here, or a real MongoDB named by
+//! `PROMPTFORGE_TEST_MONGODB_URI`), the sync server in-process on a loopback
+//! port, and signed test tokens.
+
+pub mod mongo;
+pub mod server;
+pub mod tokens;

@@ -1,8 +1,9 @@
 //! The sync protocol's messages (version 1), exactly as they cross the wire.
 //!
-//! Bodies are JSON. Documents inside them are MongoDB *relaxed* extended JSON
-//! (`{"$date": "..."}` for datetimes); every document is validated against its
-//! model on arrival, so the model fixes the exact BSON types. New fields only
+//! Bodies are JSON. Documents inside them are MongoDB *canonical* extended
+//! JSON (`{"$numberLong": "5"}`, `{"$date": {"$numberLong": "..."}}`), so every
+//! BSON type survives the trip exactly and a synced document never changes
+//! type on its way; every document is also validated against its model. New fields only
 //! ever arrive as `Option` with `#[serde(default)]`; anything else is a new
 //! protocol version. `docs/protocol.md` describes each message.
 
@@ -16,14 +17,14 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// Every request carries the client's protocol major in this header.
 pub const PROTOCOL_HEADER: &str = "x-promptforge-protocol";
 
-/// Carries a BSON document as relaxed extended JSON.
+/// Carries a BSON document as canonical extended JSON.
 pub mod ext_json {
     use super::*;
     use serde::{de::Error as _, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(doc: &Document, serializer: S) -> Result<S::Ok, S::Error> {
         Bson::Document(doc.clone())
-            .into_relaxed_extjson()
+            .into_canonical_extjson()
             .serialize(serializer)
     }
 
@@ -128,7 +129,8 @@ pub struct FieldConflict {
     pub field: String,
     /// The value now stored.
     pub kept: serde_json::Value,
-    /// The value that lost (relaxed extended JSON; `null` when absent).
+    /// The value that lost (canonical extended JSON, as is `kept`; `null`
+    /// when absent).
     pub lost: serde_json::Value,
     /// Which side won and why, e.g. `server_wins` or `client_wins`.
     pub resolution: String,

@@ -1,0 +1,45 @@
+//! Server configuration, from command-line flags or the environment.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything the server needs to start; `main` parses it, tests build it.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Config {
+    /// MongoDB connection string; a replica set (transactions are required).
+    #[arg(long, env = "PROMPTFORGE_MONGODB_URI")]
+    pub mongodb_uri: String,
+    #[arg(long, env = "PROMPTFORGE_DATABASE", default_value = "promptforge")]
+    pub database: String,
+    #[arg(long, env = "PROMPTFORGE_BIND", default_value = "127.0.0.1:8787")]
+    pub bind: SocketAddr,
+    /// Token issuer, e.g. https://securetoken.google.com/PROJECT_ID for Firebase.
+    #[arg(long, env = "PROMPTFORGE_AUTH_ISSUER")]
+    pub auth_issuer: String,
+    /// Token audience: the Firebase project id.
+    #[arg(long, env = "PROMPTFORGE_AUTH_AUDIENCE")]
+    pub auth_audience: String,
+    /// Signing keys as a JWKS file (self-hosting, tests)...
+    #[arg(long, env = "PROMPTFORGE_JWKS_FILE", conflicts_with = "jwks_url")]
+    pub jwks_file: Option<PathBuf>,
+    /// ...or a JWKS URL, fetched and cached (Firebase:
+    /// https://www.googleapis.com/service_accounts/v1/jwk/securetoken@system.gserviceaccount.com).
+    #[arg(long, env = "PROMPTFORGE_JWKS_URL")]
+    pub jwks_url: Option<String>,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "PROMPTFORGE_MAX_BODY_BYTES", default_value_t = 32 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Most mutations in one push.
+    #[arg(long, env = "PROMPTFORGE_MAX_MUTATIONS", default_value_t = 500)]
+    pub max_mutations_per_push: usize,
+    /// Per-request time limit, in seconds.
+    #[arg(long, env = "PROMPTFORGE_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+}
+
+impl Config {
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs)
+    }
+}

@@ -1,0 +1,172 @@
+//! The central MongoDB: connection checks, indexes, the commit-ordered change
+//! sequence, and transactions with the retries MongoDB asks for.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use bson::{doc, Document};
+use mongodb::error::{TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT};
+use mongodb::options::ReturnDocument;
+use mongodb::{ClientSession, IndexModel};
+use promptforge_wire::schema::Collection;
+
+use crate::error::ServerError;
+use crate::scope;
+
+/// Applied mutation ids with their results, for exactly-once pushes.
+pub const MUTATIONS: &str = "sync_mutations";
+/// Holds the change-sequence counter.
+pub const COUNTERS: &str = "sync_counters";
+/// The field carrying a document's position in the change sequence.
+pub const SEQ: &str = "_seq";
+
+const MAX_ATTEMPTS: usize = 20;
+
+/// One attempt of a transaction's work, borrowing the session.
+pub type TxFuture<'s, R> = Pin<Box<dyn Future<Output = Result<R, ServerError>> + Send + 's>>;
+
+#[derive(Debug, Clone)]
+pub struct Db {
+    pub client: mongodb::Client,
+    pub db: mongodb::Database,
+}
+
+impl Db {
+    /// Connects and refuses a standalone server: pushes need transactions.
+    pub async fn connect(uri: &str, database: &str) -> Result<Db, ServerError> {
+        let client = mongodb::Client::with_uri_str(uri).await?;
+        let db = client.database(database);
+        let hello = db.run_command(doc! { "hello": 1 }).await?;
+        let replica_set =
+            hello.get_str("setName").is_ok() || hello.get_str("msg") == Ok("isdbgrid");
+        if !replica_set {
+            return Err(ServerError::Config(
+                "MongoDB is a standalone server; the sync server needs a replica set (transactions). \
+                 Start mongod with --replSet, or use Atlas"
+                    .into(),
+            ));
+        }
+        let this = Db { client, db };
+        this.prepare().await?;
+        Ok(this)
+    }
+
+    async fn prepare(&self) -> Result<(), ServerError> {
+        for collection in Collection::ALL {
+            let coll = self.collection(collection);
+            coll.create_index(IndexModel::builder().keys(doc! { SEQ: 1 }).build())
+                .await?;
+            let owner = scope::owner_field(collection);
+            if owner != "_id" {
+                coll.create_index(
+                    IndexModel::builder()
+                        .keys(doc! { owner: 1, SEQ: 1 })
+                        .build(),
+                )
+                .await?;
+            }
+        }
+        let counters = self.db.collection::<Document>(COUNTERS);
+        if counters.find_one(doc! { "_id": "seq" }).await?.is_none() {
+            match counters
+                .insert_one(doc! { "_id": "seq", "value": 0_i64 })
+                .await
+            {
+                Ok(_) => {}
+                // Another server instance created it first.
+                Err(err) if is_duplicate_key(&err) => {}
+                Err(err) => return Err(err.into()),
+            }
+        }
+        self.db
+            .collection::<Document>(MUTATIONS)
+            .create_index(IndexModel::builder().keys(doc! { "user_id": 1 }).build())
+            .await?;
+        Ok(())
+    }
+
+    pub fn collection(&self, collection: Collection) -> mongodb::Collection<Document> {
+        self.db.collection(collection.name())
+    }
+
+    /// Takes the next change-sequence number inside the caller's transaction.
+    /// Concurrent transactions conflict on the counter, so they commit in
+    /// the order of their numbers and a reader can never pass a number whose
+    /// write is not yet visible.
+    pub async fn next_seq(&self, session: &mut ClientSession) -> Result<i64, ServerError> {
+        let counter = self
+            .db
+            .collection::<Document>(COUNTERS)
+            .find_one_and_update(doc! { "_id": "seq" }, doc! { "$inc": { "value": 1_i64 } })
+            .upsert(true)
+            .return_document(ReturnDocument::After)
+            .session(session)
+            .await?
+            .ok_or_else(|| ServerError::Internal("sequence counter missing".into()))?;
+        counter
+            .get_i64("value")
+            .map_err(|_| ServerError::Internal("sequence counter is not an int64".into()))
+    }
+
+    /// Runs `work` in a transaction, retrying it whole on transient errors
+    /// (write conflicts with concurrent writers among them).
+    pub async fn transaction<R, F>(&self, mut work: F) -> Result<R, ServerError>
+    where
+        F: for<'s> FnMut(&'s mut ClientSession) -> TxFuture<'s, R> + Send,
+        R: Send,
+    {
+        let mut session = self.client.start_session().await?;
+        let mut delay = Duration::from_millis(2);
+        for _ in 0..MAX_ATTEMPTS {
+            session.start_transaction().await?;
+            let outcome = work(&mut session).await;
+            let retry = match outcome {
+                Ok(value) => loop {
+                    match session.commit_transaction().await {
+                        Ok(()) => return Ok(value),
+                        Err(err) if err.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT) => {
+                            continue
+                        }
+                        Err(err) if err.contains_label(TRANSIENT_TRANSACTION_ERROR) => {
+                            break err.to_string()
+                        }
+                        Err(err) => return Err(err.into()),
+                    }
+                },
+                Err(ServerError::Mongo(err)) if err.contains_label(TRANSIENT_TRANSACTION_ERROR) => {
+                    let _ = session.abort_transaction().await;
+                    err.to_string()
+                }
+                Err(other) => {
+                    let _ = session.abort_transaction().await;
+                    return Err(other);
+                }
+            };
+            tracing::debug!(error = %retry, "retrying a transaction");
+            tokio::time::sleep(delay + Duration::from_micros(u64::from(rand_jitter()))).await;
+            delay = (delay * 2).min(Duration::from_millis(200));
+        }
+        Err(ServerError::Unavailable(
+            "too many write conflicts; try again".into(),
+        ))
+    }
+}
+
+/// A little jitter so two retrying writers do not collide again in step.
+fn rand_jitter() -> u32 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    nanos % 2_000
+}
+
+pub fn is_duplicate_key(err: &mongodb::error::Error) -> bool {
+    match err.kind.as_ref() {
+        mongodb::error::ErrorKind::Write(mongodb::error::WriteFailure::WriteError(e)) => {
+            e.code == 11000
+        }
+        mongodb::error::ErrorKind::Command(e) => e.code == 11000,
+        _ => err.to_string().contains("E11000"),
+    }
+}

@@ -1,0 +1,212 @@
+//! The PromptForge sync server: stands between desktops and the central
+//! MongoDB. It authenticates each request (Firebase ID tokens), scopes every
+//! read and write to what the token's user may see, applies pushed mutations
+//! exactly once with version checks and merges, and serves pulls in commit
+//! order.
+//!
+//! - [`config`]: flags and environment.
+//! - [`auth`]: token verification against a JWKS.
+//! - [`scope`]: who may read and write what.
+//! - [`db`]: MongoDB setup, the change sequence, transactions.
+//! - [`push`], [`pull`]: the two halves of the protocol.
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod pull;
+pub mod push;
+pub mod scope;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use promptforge_wire::protocol::{
+    HandshakeRequest, HandshakeResponse, PullRequest, PullResponse, PushRequest, PushResponse,
+    PROTOCOL_HEADER, PROTOCOL_VERSION, SCHEMA_VERSION,
+};
+use tokio::net::TcpListener;
+use tower_http::timeout::TimeoutLayer;
+
+pub use auth::Verifier;
+pub use config::Config;
+pub use db::Db;
+pub use error::ServerError;
+
+#[derive(Debug)]
+struct AppState {
+    db: Db,
+    verifier: Verifier,
+    config: Config,
+}
+
+/// Starts from a configuration: connects to MongoDB and loads signing keys.
+pub async fn serve(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let db = Db::connect(&config.mongodb_uri, &config.database).await?;
+    let verifier = match (&config.jwks_file, &config.jwks_url) {
+        (Some(path), _) => {
+            Verifier::from_jwks_file(path, &config.auth_issuer, &config.auth_audience)?
+        }
+        (None, Some(url)) => {
+            Verifier::from_jwks_url(url, &config.auth_issuer, &config.auth_audience).await?
+        }
+        (None, None) => return Err(ServerError::Config("set --jwks-file or --jwks-url".into())),
+    };
+    let app = router(db, verifier, config);
+    tracing::info!(addr = ?listener.local_addr().ok(), "sync server listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|e| ServerError::Internal(e.to_string()))
+}
+
+/// The HTTP routes over a connected database.
+pub fn router(db: Db, verifier: Verifier, config: Config) -> Router {
+    let limit = config.max_body_bytes;
+    let timeout = config.request_timeout();
+    let state = Arc::new(AppState {
+        db,
+        verifier,
+        config,
+    });
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/v1/handshake", post(handshake))
+        .route("/v1/push", post(push_route))
+        .route("/v1/pull", post(pull_route))
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            timeout,
+        ))
+        .with_state(state)
+}
+
+async fn healthz(State(state): State<Arc<AppState>>) -> Result<&'static str, ServerError> {
+    state.db.db.run_command(bson::doc! { "ping": 1 }).await?;
+    Ok("ok")
+}
+
+/// The verified user of a request, after the protocol version check.
+struct User(String);
+
+impl FromRequestParts<Arc<AppState>> for User {
+    type Rejection = ServerError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        if let Some(value) = parts.headers.get(PROTOCOL_HEADER) {
+            let client: u32 = value
+                .to_str()
+                .ok()
+                .and_then(|v| v.split('.').next())
+                .and_then(|major| major.parse().ok())
+                .ok_or_else(|| {
+                    ServerError::BadRequest(format!("{PROTOCOL_HEADER} must be a protocol version"))
+                })?;
+            if client != PROTOCOL_VERSION {
+                return Err(ServerError::UpgradeRequired {
+                    client,
+                    server: PROTOCOL_VERSION,
+                });
+            }
+        }
+        let token = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or(auth::AuthError::Missing)?;
+        let claims = state.verifier.verify(token).await?;
+        Ok(User(claims.sub))
+    }
+}
+
+fn check_client_id(client_id: &str) -> Result<(), ServerError> {
+    let ok = !client_id.is_empty()
+        && client_id.len() <= 128
+        && client_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ServerError::BadRequest(
+            "client_id must be 1-128 letters, digits, - or _".into(),
+        ))
+    }
+}
+
+async fn handshake(
+    State(state): State<Arc<AppState>>,
+    User(user): User,
+    Json(request): Json<HandshakeRequest>,
+) -> Result<Json<HandshakeResponse>, ServerError> {
+    check_client_id(&request.client_id)?;
+    if request.protocol_version != PROTOCOL_VERSION {
+        return Err(ServerError::UpgradeRequired {
+            client: request.protocol_version,
+            server: PROTOCOL_VERSION,
+        });
+    }
+    if request.schema_version > SCHEMA_VERSION {
+        return Err(ServerError::BadRequest(format!(
+            "schema version {} is newer than this server's {SCHEMA_VERSION}",
+            request.schema_version
+        )));
+    }
+    let last = state
+        .db
+        .db
+        .collection::<bson::Document>(db::MUTATIONS)
+        .find_one(bson::doc! { "user_id": &user, "client_id": &request.client_id })
+        .sort(bson::doc! { "mutation_id": -1 })
+        .await?
+        .and_then(|d| d.get_i64("mutation_id").ok())
+        .unwrap_or(0);
+    Ok(Json(HandshakeResponse {
+        user_id: user,
+        protocol_version: PROTOCOL_VERSION,
+        schema_version: SCHEMA_VERSION,
+        collections: scope::PULLED.iter().map(|c| c.name().to_owned()).collect(),
+        last_mutation_id: u64::try_from(last).unwrap_or(0),
+    }))
+}
+
+async fn push_route(
+    State(state): State<Arc<AppState>>,
+    User(user): User,
+    Json(request): Json<PushRequest>,
+) -> Result<Json<PushResponse>, ServerError> {
+    check_client_id(&request.client_id)?;
+    if request.mutations.len() > state.config.max_mutations_per_push {
+        return Err(ServerError::BadRequest(format!(
+            "at most {} mutations per push",
+            state.config.max_mutations_per_push
+        )));
+    }
+    let mut results = Vec::with_capacity(request.mutations.len());
+    for mutation in &request.mutations {
+        results.push(push::apply(&state.db, &user, &request.client_id, mutation).await?);
+    }
+    Ok(Json(PushResponse { results }))
+}
+
+async fn pull_route(
+    State(state): State<Arc<AppState>>,
+    User(user): User,
+    Json(request): Json<PullRequest>,
+) -> Result<Json<PullResponse>, ServerError> {
+    Ok(Json(pull::pull(&state.db, &user, &request).await?))
+}

@@ -1,0 +1,501 @@
+//! Applying pushed mutations: each in its own transaction, exactly once,
+//! with version compare-and-set and a three-way field merge on a stale base.
+//!
+//! Conflict policy (the same for every collection): when both sides changed a
+//! field, the value already committed on the server wins and the client's
+//! value is reported back as lost. For prompt `content`, the losing text is
+//! also saved as a prompt_versions record, so it can be restored.
+
+use bson::{doc, Bson, DateTime, Document};
+use mongodb::ClientSession;
+use promptforge_wire::codec::{canonicalize_in, set_path, SchemaError};
+use promptforge_wire::protocol::{
+    FieldConflict, Mutation, MutationOp, MutationOutcome, MutationResult, RejectReason,
+};
+use promptforge_wire::schema::{new_id, Collection};
+
+use crate::db::{Db, MUTATIONS, SEQ};
+use crate::error::ServerError;
+use crate::scope;
+
+fn reject(reason: RejectReason, message: impl Into<String>) -> MutationOutcome {
+    MutationOutcome::Rejected {
+        reason,
+        message: message.into(),
+    }
+}
+
+/// The key recording one applied mutation.
+fn mutation_key(user: &str, client_id: &str, mutation_id: u64) -> String {
+    format!("{user}:{client_id}:{mutation_id}")
+}
+
+/// Applies one mutation (or returns its first result if it was applied before).
+pub async fn apply(
+    db: &Db,
+    user: &str,
+    client_id: &str,
+    mutation: &Mutation,
+) -> Result<MutationResult, ServerError> {
+    let key = mutation_key(user, client_id, mutation.mutation_id);
+    let (owned_db, user, client_id, owned_mutation) = (
+        db.clone(),
+        user.to_owned(),
+        client_id.to_owned(),
+        mutation.clone(),
+    );
+    let outcome = db
+        .transaction(move |session| {
+            let (db, user, client_id, mutation, key) =
+                (owned_db.clone(), user.clone(), client_id.clone(), owned_mutation.clone(), key.clone());
+            Box::pin(async move {
+                let mutations = db.db.collection::<Document>(MUTATIONS);
+                if let Some(done) = mutations.find_one(doc! { "_id": &key }).session(&mut *session).await? {
+                    // Kept as its JSON text: the wire form, exact to the BSON type.
+                    let stored = done
+                        .get_str("outcome")
+                        .map_err(|_| ServerError::Internal("stored mutation result is malformed".into()))?;
+                    return serde_json::from_str::<MutationOutcome>(stored)
+                        .map_err(|e| ServerError::Internal(format!("stored mutation result: {e}")));
+                }
+                let outcome = decide(&db, session, &user, &mutation).await?;
+                let record = doc! {
+                    "_id": &key,
+                    "user_id": &user,
+                    "client_id": &client_id,
+                    "mutation_id": mutation.mutation_id as i64,
+                    "outcome": serde_json::to_string(&outcome).map_err(|e| ServerError::Internal(e.to_string()))?,
+                    "at": DateTime::now(),
+                };
+                mutations.insert_one(record).session(&mut *session).await?;
+                Ok(outcome)
+            })
+        })
+        .await?;
+    Ok(MutationResult {
+        mutation_id: mutation.mutation_id,
+        outcome,
+    })
+}
+
+async fn decide(
+    db: &Db,
+    session: &mut ClientSession,
+    user: &str,
+    m: &Mutation,
+) -> Result<MutationOutcome, ServerError> {
+    let Some(collection) = Collection::from_name(&m.collection) else {
+        return Ok(reject(
+            RejectReason::UnknownCollection,
+            format!("unknown collection `{}`", m.collection),
+        ));
+    };
+    let allowed = scope::writable(collection);
+    match &m.op {
+        MutationOp::Create { document } if allowed.create => {
+            create(db, session, user, collection, m, document.clone()).await
+        }
+        MutationOp::Patch { changes, base } if allowed.patch => {
+            patch(db, session, user, collection, m, changes, base).await
+        }
+        MutationOp::Delete if allowed.delete => delete(db, session, user, collection, m).await,
+        _ => Ok(reject(
+            RejectReason::NotWritable,
+            format!("{collection} cannot be changed this way from the desktop"),
+        )),
+    }
+}
+
+fn without_seq(mut doc: Document) -> Document {
+    doc.remove(SEQ);
+    doc
+}
+
+fn invalid(err: SchemaError) -> MutationOutcome {
+    reject(RejectReason::Invalid, err.to_string())
+}
+
+async fn create(
+    db: &Db,
+    session: &mut ClientSession,
+    user: &str,
+    collection: Collection,
+    m: &Mutation,
+    mut document: Document,
+) -> Result<MutationOutcome, ServerError> {
+    if m.base_version != 0 {
+        return Ok(reject(
+            RejectReason::Malformed,
+            "a create has base_version 0",
+        ));
+    }
+    match document.get("_id") {
+        None => {
+            document.insert("_id", m.id.clone());
+        }
+        Some(Bson::String(id)) if *id == m.id => {}
+        Some(_) => {
+            return Ok(reject(
+                RejectReason::Malformed,
+                "the document's _id differs from the mutation's id",
+            ))
+        }
+    }
+    let owner = scope::owner_field(collection);
+    match document.get(owner) {
+        Some(Bson::String(value)) if value == user => {}
+        None if collection == Collection::AnalyticsEvents => {}
+        _ => {
+            return Ok(reject(
+                RejectReason::Forbidden,
+                format!("{owner} must be the signed-in user"),
+            ))
+        }
+    }
+    // Server-owned fields may only hold their defaults in a new document.
+    let fields: Vec<String> = document.keys().cloned().collect();
+    let mut stripped = document.clone();
+    let owned: Vec<&String> = fields
+        .iter()
+        .filter(|f| {
+            scope::server_owned(collection)
+                .iter()
+                .any(|o| o.split('.').next() == Some(f.as_str()))
+        })
+        .collect();
+    for field in &owned {
+        stripped.remove(field.as_str());
+    }
+    let defaults = match canonicalize_in(collection, stripped) {
+        Ok((doc, _)) => doc,
+        Err(err) => return Ok(invalid(err)),
+    };
+    for field in owned {
+        if defaults.get(field.as_str()) != document.get(field.as_str()) {
+            return Ok(reject(
+                RejectReason::ServerOwnedField,
+                format!("{collection}.{field} is set by the server"),
+            ));
+        }
+    }
+    let coll = db.collection(collection);
+    if coll
+        .find_one(doc! { "_id": &m.id })
+        .session(&mut *session)
+        .await?
+        .is_some()
+    {
+        return Ok(reject(
+            RejectReason::AlreadyExists,
+            format!("{collection} `{}` already exists", m.id),
+        ));
+    }
+    document.remove("deleted_at");
+    document.remove("deleted_by");
+    document.insert("version", 1_i64);
+    let now = DateTime::now();
+    if collection.has_field("updated_at") {
+        document.insert("updated_at", now);
+    }
+    // Desktops stamp creation times offline; a document that never had one
+    // gets the server's.
+    let created = collection.created_field();
+    if !matches!(document.get(created), Some(Bson::DateTime(t)) if t.timestamp_millis() > 0) {
+        document.insert(created, now);
+    }
+    let (mut canonical, _) = match canonicalize_in(collection, document) {
+        Ok(ok) => ok,
+        Err(err) => return Ok(invalid(err)),
+    };
+    canonical.insert(SEQ, db.next_seq(session).await?);
+    coll.insert_one(&canonical).session(&mut *session).await?;
+    Ok(MutationOutcome::Applied {
+        version: 1,
+        document: without_seq(canonical),
+    })
+}
+
+fn get_path<'a>(doc: &'a Document, path: &str) -> Option<&'a Bson> {
+    match path.split_once('.') {
+        None => doc.get(path),
+        Some((head, rest)) => match doc.get(head) {
+            Some(Bson::Document(inner)) => get_path(inner, rest),
+            _ => None,
+        },
+    }
+}
+
+fn as_json(value: Option<&Bson>) -> serde_json::Value {
+    value
+        .cloned()
+        .unwrap_or(Bson::Null)
+        .into_canonical_extjson()
+}
+
+fn version_of(doc: &Document) -> i64 {
+    match doc.get("version") {
+        Some(Bson::Int64(v)) => *v,
+        Some(Bson::Int32(v)) => i64::from(*v),
+        _ => 0,
+    }
+}
+
+async fn patch(
+    db: &Db,
+    session: &mut ClientSession,
+    user: &str,
+    collection: Collection,
+    m: &Mutation,
+    changes: &Document,
+    base: &Document,
+) -> Result<MutationOutcome, ServerError> {
+    if changes.is_empty() {
+        return Ok(reject(
+            RejectReason::Malformed,
+            "a patch needs at least one change",
+        ));
+    }
+    for field in changes.keys() {
+        if field.is_empty()
+            || field.starts_with('$')
+            || field.split('.').any(|s| s.is_empty() || s.starts_with('$'))
+        {
+            return Ok(reject(
+                RejectReason::Malformed,
+                format!("`{field}` is not a field path"),
+            ));
+        }
+        if scope::is_server_owned(collection, field) {
+            return Ok(reject(
+                RejectReason::ServerOwnedField,
+                format!("{collection}.{field} is set by the server"),
+            ));
+        }
+        let top = field.split('.').next().unwrap_or(field);
+        if !collection.has_field(top) {
+            return Ok(reject(
+                RejectReason::Invalid,
+                format!("{collection} has no field `{top}`"),
+            ));
+        }
+    }
+    let coll = db.collection(collection);
+    let Some(current) = coll
+        .find_one(doc! { "_id": &m.id })
+        .session(&mut *session)
+        .await?
+    else {
+        return Ok(reject(
+            RejectReason::NotFound,
+            format!("{collection} `{}` does not exist", m.id),
+        ));
+    };
+    if !scope::may_write(collection, &current, user) {
+        // Not revealing whether it exists: same answer as for a missing one.
+        return Ok(reject(
+            RejectReason::NotFound,
+            format!("{collection} `{}` does not exist", m.id),
+        ));
+    }
+    if matches!(current.get("deleted_at"), Some(Bson::DateTime(_))) {
+        return Ok(MutationOutcome::Conflict {
+            reason: "the document was deleted; restore it or keep your edit as a copy".into(),
+            server_document: without_seq(current),
+        });
+    }
+    let current_version = version_of(&current);
+    let stale = current_version != m.base_version;
+    let mut merged = current.clone();
+    let mut conflicts = Vec::new();
+    let mut lost_content: Option<Bson> = None;
+    for (field, value) in changes {
+        let theirs = get_path(&current, field);
+        let wanted = (value != &Bson::Null).then_some(value);
+        let apply = if !stale
+            || theirs == base.get(field).filter(|b| **b != Bson::Null)
+            || theirs == wanted
+        {
+            true
+        } else {
+            conflicts.push(FieldConflict {
+                field: field.clone(),
+                kept: as_json(theirs),
+                lost: as_json(wanted),
+                resolution: "server_wins".into(),
+                lost_saved_as: None,
+            });
+            if collection == Collection::Prompts && field == "content" {
+                lost_content = Some(value.clone());
+            }
+            false
+        };
+        if apply {
+            if let Err(why) = set_path(&mut merged, field, value.clone()) {
+                return Ok(reject(RejectReason::Invalid, format!("{field}: {why}")));
+            }
+        }
+    }
+    if let Some(content) = lost_content {
+        let saved = save_losing_content(db, session, &current, content, user).await?;
+        if let Some(conflict) = conflicts.iter_mut().find(|c| c.field == "content") {
+            conflict.lost_saved_as = Some(saved);
+        }
+    }
+    if merged == current {
+        return Ok(if conflicts.is_empty() {
+            MutationOutcome::Applied {
+                version: current_version,
+                document: without_seq(current),
+            }
+        } else {
+            MutationOutcome::Merged {
+                version: current_version,
+                document: without_seq(current),
+                conflicts,
+            }
+        });
+    }
+    let version = current_version + 1;
+    merged.insert("version", version);
+    if collection.has_field("updated_at") {
+        merged.insert("updated_at", DateTime::now());
+    }
+    if collection.has_field("last_modified_by") {
+        merged.insert("last_modified_by", user);
+    }
+    merged.remove(SEQ);
+    let (mut canonical, _) = match canonicalize_in(collection, merged) {
+        Ok(ok) => ok,
+        Err(err) => return Ok(invalid(err)),
+    };
+    canonical.insert(SEQ, db.next_seq(session).await?);
+    let result = coll
+        .replace_one(
+            doc! { "_id": &m.id, "version": current_version },
+            &canonical,
+        )
+        .session(&mut *session)
+        .await?;
+    if result.matched_count != 1 {
+        return Err(ServerError::Unavailable(
+            "the document changed during the write".into(),
+        ));
+    }
+    let document = without_seq(canonical);
+    Ok(if conflicts.is_empty() && !stale {
+        MutationOutcome::Applied { version, document }
+    } else {
+        MutationOutcome::Merged {
+            version,
+            document,
+            conflicts,
+        }
+    })
+}
+
+/// Keeps a prompt's losing content as a new prompt_versions record.
+async fn save_losing_content(
+    db: &Db,
+    session: &mut ClientSession,
+    prompt: &Document,
+    content: Bson,
+    user: &str,
+) -> Result<String, ServerError> {
+    let prompt_id = prompt.get_str("_id").unwrap_or_default();
+    let versions = db.collection(Collection::PromptVersions);
+    let mut highest = 0_i64;
+    let mut cursor = versions
+        .find(doc! { "prompt_id": prompt_id })
+        .session(&mut *session)
+        .await?;
+    while let Some(version) = cursor.next(&mut *session).await.transpose()? {
+        highest = highest.max(version.get_i64("version_number").unwrap_or(0));
+    }
+    let id = new_id();
+    let now = DateTime::now();
+    let mut record = doc! {
+        "_id": &id,
+        "prompt_id": prompt_id,
+        "user_id": prompt.get_str("user_id").unwrap_or(user),
+        "version_number": highest + 1,
+        "content": content,
+        "type": prompt.get_str("type").unwrap_or("text"),
+        "changes": "Conflicting edit kept aside (another device saved first)",
+        "created_at": now,
+        "created_by": user,
+        "version": 1_i64,
+    };
+    if let Ok(role) = prompt.get_str("role") {
+        record.insert("role", role);
+    }
+    let (mut canonical, _) = canonicalize_in(Collection::PromptVersions, record)
+        .map_err(|e| ServerError::Internal(e.to_string()))?;
+    canonical.insert(SEQ, db.next_seq(session).await?);
+    versions
+        .insert_one(canonical)
+        .session(&mut *session)
+        .await?;
+    Ok(id)
+}
+
+async fn delete(
+    db: &Db,
+    session: &mut ClientSession,
+    user: &str,
+    collection: Collection,
+    m: &Mutation,
+) -> Result<MutationOutcome, ServerError> {
+    let coll = db.collection(collection);
+    let Some(current) = coll
+        .find_one(doc! { "_id": &m.id })
+        .session(&mut *session)
+        .await?
+    else {
+        return Ok(reject(
+            RejectReason::NotFound,
+            format!("{collection} `{}` does not exist", m.id),
+        ));
+    };
+    // Only owners delete; collaborators may edit but not delete.
+    if current.get_str(scope::owner_field(collection)) != Ok(user) {
+        return Ok(reject(
+            RejectReason::NotFound,
+            format!("{collection} `{}` does not exist", m.id),
+        ));
+    }
+    let current_version = version_of(&current);
+    if matches!(current.get("deleted_at"), Some(Bson::DateTime(_))) {
+        return Ok(MutationOutcome::Applied {
+            version: current_version,
+            document: without_seq(current),
+        });
+    }
+    let mut tombstone = current.clone();
+    let version = current_version + 1;
+    let now = DateTime::now();
+    tombstone.insert("deleted_at", now);
+    if collection.has_field("deleted_by") {
+        tombstone.insert("deleted_by", user);
+    }
+    if collection.has_field("updated_at") {
+        tombstone.insert("updated_at", now);
+    }
+    tombstone.insert("version", version);
+    tombstone.insert(SEQ, db.next_seq(session).await?);
+    let result = coll
+        .replace_one(
+            doc! { "_id": &m.id, "version": current_version },
+            &tombstone,
+        )
+        .session(&mut *session)
+        .await?;
+    if result.matched_count != 1 {
+        return Err(ServerError::Unavailable(
+            "the document changed during the write".into(),
+        ));
+    }
+    Ok(MutationOutcome::Applied {
+        version,
+        document: without_seq(tombstone),
+    })
+}

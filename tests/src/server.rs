@@ -1,0 +1,113 @@
+//! The sync server in-process on a loopback port, over a fresh database.
+
+use std::net::SocketAddr;
+
+use promptforge_server::{Config, Db, Verifier};
+use promptforge_wire::protocol::PROTOCOL_HEADER;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio::sync::oneshot;
+
+use crate::mongo::MongoServer;
+use crate::tokens::{fixture, AUDIENCE, ISSUER};
+
+pub fn config(uri: &str, database: &str) -> Config {
+    Config {
+        mongodb_uri: uri.to_owned(),
+        database: database.to_owned(),
+        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+        auth_issuer: ISSUER.to_owned(),
+        auth_audience: AUDIENCE.to_owned(),
+        jwks_file: Some(fixture("jwks.json")),
+        jwks_url: None,
+        max_body_bytes: 4 * 1024 * 1024,
+        max_mutations_per_push: 500,
+        request_timeout_secs: 30,
+    }
+}
+
+/// A running sync server; stops when dropped.
+#[derive(Debug)]
+pub struct TestServer {
+    pub base: String,
+    pub database: String,
+    stop: Option<oneshot::Sender<()>>,
+    http: reqwest::Client,
+}
+
+impl TestServer {
+    /// A server on its own fresh database.
+    pub async fn start(mongo: &MongoServer) -> TestServer {
+        Self::start_on(mongo, &mongo.fresh_database()).await
+    }
+
+    /// A server on `database`, which other servers may share.
+    pub async fn start_on(mongo: &MongoServer, database: &str) -> TestServer {
+        let config = config(&mongo.uri, database);
+        let db = Db::connect(&config.mongodb_uri, &config.database)
+            .await
+            .expect("connect to MongoDB");
+        let verifier = Verifier::from_jwks_file(fixture("jwks.json").as_path(), ISSUER, AUDIENCE)
+            .expect("keys");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let app = promptforge_server::router(db, verifier, config);
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        TestServer {
+            base: format!("http://{addr}"),
+            database: database.to_owned(),
+            stop: Some(stop),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// POSTs `body` to `path` with `token`; returns the status and JSON body.
+    pub async fn post<B: Serialize>(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: &B,
+    ) -> (u16, serde_json::Value) {
+        let mut request = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header(PROTOCOL_HEADER, "1")
+            .json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        let value = response.json().await.unwrap_or(serde_json::Value::Null);
+        (status, value)
+    }
+
+    /// POSTs and decodes a successful answer.
+    pub async fn call<B: Serialize, R: DeserializeOwned>(
+        &self,
+        path: &str,
+        token: &str,
+        body: &B,
+    ) -> R {
+        let (status, value) = self.post(path, Some(token), body).await;
+        assert_eq!(status, 200, "{path}: {value}");
+        serde_json::from_value(value).expect("response shape")
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! Test tokens shaped like Firebase ID tokens, signed with the test key whose
+//! public half is `fixtures/jwks.json`.
+
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+use serde::Serialize;
+
+pub const ISSUER: &str = "https://securetoken.google.com/promptforge-test";
+pub const AUDIENCE: &str = "promptforge-test";
+pub const KEY_ID: &str = "test-key-1";
+
+pub fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
+}
+
+#[derive(Debug, Serialize)]
+struct Claims<'a> {
+    sub: &'a str,
+    iss: &'a str,
+    aud: &'a str,
+    iat: u64,
+    exp: u64,
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// What to vary in a token, for the authorization matrix.
+#[derive(Debug, Clone)]
+pub struct TokenSpec<'a> {
+    pub user: &'a str,
+    pub issuer: &'a str,
+    pub audience: &'a str,
+    /// Seconds from now; negative for an expired token.
+    pub expires_in: i64,
+    pub key_file: &'a str,
+    pub key_id: &'a str,
+}
+
+impl<'a> TokenSpec<'a> {
+    pub fn valid(user: &'a str) -> Self {
+        TokenSpec {
+            user,
+            issuer: ISSUER,
+            audience: AUDIENCE,
+            expires_in: 3600,
+            key_file: "test-signing-key.pem",
+            key_id: KEY_ID,
+        }
+    }
+
+    pub fn sign(&self) -> String {
+        let pem = std::fs::read(fixture(self.key_file)).expect("test key");
+        let key = EncodingKey::from_rsa_pem(&pem).expect("RSA key");
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(self.key_id.to_owned());
+        let exp = now().saturating_add_signed(self.expires_in);
+        let claims = Claims {
+            sub: self.user,
+            iss: self.issuer,
+            aud: self.audience,
+            iat: now().saturating_sub(10),
+            exp,
+        };
+        encode(&header, &claims, &key).expect("sign")
+    }
+}
+
+/// A valid token for `user`.
+pub fn token(user: &str) -> String {
+    TokenSpec::valid(user).sign()
+}
+
+/// A token with no signature (`alg: none`), which must be refused.
+pub fn unsigned(user: &str) -> String {
+    use base64_url::encode as b64;
+    let header = b64(br#"{"alg":"none","typ":"JWT","kid":"test-key-1"}"#);
+    let body = format!(
+        r#"{{"sub":"{user}","iss":"{ISSUER}","aud":"{AUDIENCE}","exp":{}}}"#,
+        now() + 3600
+    );
+    format!("{header}.{}.", b64(body.as_bytes()))
+}
+
+mod base64_url {
+    /// Unpadded base64url, enough for a test header and body.
+    pub fn encode(bytes: &[u8]) -> String {
+        const ALPHABET: &[u8; 64] =
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let mut out = String::new();
+        for chunk in bytes.chunks(3) {
+            let b = [
+                chunk[0],
+                *chunk.get(1).unwrap_or(&0),
+                *chunk.get(2).unwrap_or(&0),
+            ];
+            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+            for i in 0..=chunk.len() {
+                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            }
+        }
+        out
+    }
+}

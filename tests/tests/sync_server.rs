@@ -1,0 +1,708 @@
+//! The sync server against a real MongoDB-protocol server (SecantusDB started
+//! by the harness): protocol, exactly-once pushes, merges, tombstones, the
+//! commit-ordered cursor under concurrent writers, and the authorization
+//! matrix.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, LazyLock};
+
+use bson::{doc, Bson, Document};
+use promptforge_tests::mongo::MongoServer;
+use promptforge_tests::server::TestServer;
+use promptforge_tests::tokens::{token, unsigned, TokenSpec};
+use promptforge_wire::protocol::{
+    Mutation, MutationOp, MutationOutcome, MutationResult, PullRequest, PullResponse, PushRequest,
+    PushResponse, RejectReason,
+};
+use promptforge_wire::schema::{Idea, MarketplaceListing, Model, Prompt};
+use serde_json::json;
+
+/// One SecantusDB for this test binary; each test gets a fresh database.
+static MONGO: LazyLock<MongoServer> =
+    LazyLock::new(|| MongoServer::start().expect("start SecantusDB"));
+
+fn doc_of<T: Model>(model: &T) -> Document {
+    bson::to_document(model).expect("encode")
+}
+
+fn prompt_doc(user: &str, id: &str, title: &str) -> Document {
+    let mut prompt = Prompt::new(user, title, &format!("content of {title}"));
+    prompt.id = id.to_owned();
+    doc_of(&prompt)
+}
+
+struct Client<'a> {
+    server: &'a TestServer,
+    token: String,
+    client_id: String,
+    next: u64,
+}
+
+impl<'a> Client<'a> {
+    fn new(server: &'a TestServer, user: &str, client_id: &str) -> Self {
+        Client {
+            server,
+            token: token(user),
+            client_id: client_id.to_owned(),
+            next: 1,
+        }
+    }
+
+    fn mutation(
+        &mut self,
+        collection: &str,
+        id: &str,
+        base_version: i64,
+        op: MutationOp,
+    ) -> Mutation {
+        let mutation = Mutation {
+            mutation_id: self.next,
+            collection: collection.to_owned(),
+            id: id.to_owned(),
+            base_version,
+            op,
+        };
+        self.next += 1;
+        mutation
+    }
+
+    async fn push(&self, mutations: Vec<Mutation>) -> Vec<MutationResult> {
+        let request = PushRequest {
+            client_id: self.client_id.clone(),
+            mutations,
+        };
+        let response: PushResponse = self.server.call("/v1/push", &self.token, &request).await;
+        response.results
+    }
+
+    async fn push_one(
+        &mut self,
+        collection: &str,
+        id: &str,
+        base_version: i64,
+        op: MutationOp,
+    ) -> MutationOutcome {
+        let mutation = self.mutation(collection, id, base_version, op);
+        self.push(vec![mutation]).await.remove(0).outcome
+    }
+
+    async fn create(&mut self, collection: &str, id: &str, document: Document) -> MutationOutcome {
+        self.push_one(collection, id, 0, MutationOp::Create { document })
+            .await
+    }
+
+    async fn patch(
+        &mut self,
+        collection: &str,
+        id: &str,
+        base_version: i64,
+        changes: Document,
+        base: Document,
+    ) -> MutationOutcome {
+        self.push_one(
+            collection,
+            id,
+            base_version,
+            MutationOp::Patch { changes, base },
+        )
+        .await
+    }
+
+    async fn pull(&self, collection: &str, checkpoint: i64) -> PullResponse {
+        let request = PullRequest {
+            collection: collection.to_owned(),
+            checkpoint,
+            max_bytes: None,
+        };
+        self.server.call("/v1/pull", &self.token, &request).await
+    }
+
+    /// Every change after `checkpoint`, following pages.
+    async fn pull_all(
+        &self,
+        collection: &str,
+        mut checkpoint: i64,
+    ) -> (Vec<promptforge_wire::protocol::Change>, i64) {
+        let mut all = Vec::new();
+        loop {
+            let page = self.pull(collection, checkpoint).await;
+            checkpoint = page.checkpoint;
+            all.extend(page.changes);
+            if !page.has_more {
+                return (all, checkpoint);
+            }
+        }
+    }
+}
+
+fn applied_version(outcome: &MutationOutcome) -> i64 {
+    match outcome {
+        MutationOutcome::Applied { version, .. } => *version,
+        other => panic!("expected applied, got {other:?}"),
+    }
+}
+
+fn rejected(outcome: &MutationOutcome) -> RejectReason {
+    match outcome {
+        MutationOutcome::Rejected { reason, .. } => *reason,
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn handshake_names_the_user_and_refuses_other_protocol_majors() {
+    let server = TestServer::start(&MONGO).await;
+    let (status, body) = server
+        .post(
+            "/v1/handshake",
+            Some(&token("alice")),
+            &json!({"client_id": "laptop-1", "protocol_version": 1, "schema_version": 1}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["user_id"], "alice");
+    assert!(body["collections"]
+        .as_array()
+        .is_some_and(|c| c.contains(&json!("prompts"))));
+    let (status, body) = server
+        .post(
+            "/v1/handshake",
+            Some(&token("alice")),
+            &json!({"client_id": "laptop-1", "protocol_version": 2, "schema_version": 1}),
+        )
+        .await;
+    assert_eq!(status, 426, "{body}");
+    assert_eq!(body["code"], "upgrade_required");
+}
+
+#[tokio::test]
+async fn a_pushed_prompt_is_pulled_back_once_with_its_server_version() {
+    let server = TestServer::start(&MONGO).await;
+    let mut alice = Client::new(&server, "alice", "laptop");
+    let outcome = alice
+        .create("prompts", "p1", prompt_doc("alice", "p1", "First"))
+        .await;
+    assert_eq!(applied_version(&outcome), 1);
+    let page = alice.pull("prompts", 0).await;
+    assert_eq!(page.changes.len(), 1);
+    assert_eq!(page.changes[0].id, "p1");
+    assert_eq!(
+        page.changes[0]
+            .document
+            .get_i64("version")
+            .expect("version"),
+        1
+    );
+    assert!(
+        !page.changes[0].document.contains_key("_seq"),
+        "the sequence travels beside the document"
+    );
+    assert!(!page.has_more);
+    let again = alice.pull("prompts", page.checkpoint).await;
+    assert!(again.changes.is_empty(), "nothing new after the checkpoint");
+}
+
+#[tokio::test]
+async fn a_retried_mutation_returns_its_first_result_and_changes_nothing() {
+    let server = TestServer::start(&MONGO).await;
+    let mut alice = Client::new(&server, "alice", "laptop");
+    alice
+        .create("prompts", "p1", prompt_doc("alice", "p1", "Once"))
+        .await;
+    let patch = alice.mutation(
+        "prompts",
+        "p1",
+        1,
+        MutationOp::Patch {
+            changes: doc! { "title": "Twice?" },
+            base: doc! { "title": "Once" },
+        },
+    );
+    let first = alice.push(vec![patch.clone()]).await;
+    let second = alice.push(vec![patch.clone()]).await;
+    assert_eq!(first, second, "the retry gets the first answer");
+    let (changes, _) = alice.pull_all("prompts", 0).await;
+    assert_eq!(changes.len(), 1);
+    assert_eq!(
+        changes[0].document.get_i64("version").expect("version"),
+        2,
+        "applied exactly once"
+    );
+    // The same mutation id from another client is a different mutation.
+    let mut other = Client::new(&server, "alice", "desktop");
+    other.next = patch.mutation_id;
+    let outcome = other
+        .patch(
+            "prompts",
+            "p1",
+            2,
+            doc! { "title": "From the desktop" },
+            doc! { "title": "Twice?" },
+        )
+        .await;
+    assert_eq!(applied_version(&outcome), 3);
+}
+
+#[tokio::test]
+async fn stale_edits_to_different_fields_merge_and_same_field_edits_keep_the_loser() {
+    let server = TestServer::start(&MONGO).await;
+    let mut laptop = Client::new(&server, "alice", "laptop");
+    let mut desktop = Client::new(&server, "alice", "desktop");
+    laptop
+        .create("prompts", "p1", prompt_doc("alice", "p1", "Shared"))
+        .await;
+
+    let first = laptop
+        .patch(
+            "prompts",
+            "p1",
+            1,
+            doc! { "title": "Laptop title" },
+            doc! { "title": "Shared" },
+        )
+        .await;
+    assert_eq!(applied_version(&first), 2);
+    let merged = desktop
+        .patch(
+            "prompts",
+            "p1",
+            1,
+            doc! { "description": "Desktop description" },
+            doc! { "description": Bson::Null },
+        )
+        .await;
+    match merged {
+        MutationOutcome::Merged {
+            version,
+            document,
+            conflicts,
+        } => {
+            assert_eq!(version, 3);
+            assert!(conflicts.is_empty(), "{conflicts:?}");
+            assert_eq!(document.get_str("title").expect("title"), "Laptop title");
+            assert_eq!(
+                document.get_str("description").expect("description"),
+                "Desktop description"
+            );
+        }
+        other => panic!("expected a clean merge, got {other:?}"),
+    }
+
+    laptop
+        .patch(
+            "prompts",
+            "p1",
+            3,
+            doc! { "content": "laptop content" },
+            doc! { "content": "content of Shared" },
+        )
+        .await;
+    let clash = desktop
+        .patch(
+            "prompts",
+            "p1",
+            3,
+            doc! { "content": "desktop content" },
+            doc! { "content": "content of Shared" },
+        )
+        .await;
+    let saved_as = match clash {
+        MutationOutcome::Merged {
+            document,
+            conflicts,
+            ..
+        } => {
+            assert_eq!(
+                document.get_str("content").expect("content"),
+                "laptop content",
+                "the first commit wins"
+            );
+            assert_eq!(conflicts.len(), 1);
+            assert_eq!(conflicts[0].field, "content");
+            assert_eq!(
+                conflicts[0].lost,
+                json!("desktop content"),
+                "strings are plain JSON in extended JSON"
+            );
+            conflicts[0]
+                .lost_saved_as
+                .clone()
+                .expect("the losing content is kept")
+        }
+        other => panic!("expected a merge with a conflict, got {other:?}"),
+    };
+    let (versions, _) = laptop.pull_all("prompt_versions", 0).await;
+    let kept = versions
+        .iter()
+        .find(|c| c.id == saved_as)
+        .expect("the saved version is pulled");
+    assert_eq!(
+        kept.document.get_str("content").expect("content"),
+        "desktop content"
+    );
+}
+
+#[tokio::test]
+async fn deletes_travel_as_tombstones_and_a_late_edit_is_reported_not_dropped() {
+    let server = TestServer::start(&MONGO).await;
+    let mut alice = Client::new(&server, "alice", "laptop");
+    alice
+        .create("prompts", "p1", prompt_doc("alice", "p1", "Doomed"))
+        .await;
+    let (_, checkpoint) = alice.pull_all("prompts", 0).await;
+    let deleted = alice.push_one("prompts", "p1", 1, MutationOp::Delete).await;
+    assert_eq!(applied_version(&deleted), 2);
+    let page = alice.pull("prompts", checkpoint).await;
+    assert_eq!(page.changes.len(), 1);
+    assert!(
+        page.changes[0].document.get_datetime("deleted_at").is_ok(),
+        "a tombstone"
+    );
+    let late = alice
+        .patch(
+            "prompts",
+            "p1",
+            1,
+            doc! { "title": "Edited offline" },
+            doc! { "title": "Doomed" },
+        )
+        .await;
+    match late {
+        MutationOutcome::Conflict {
+            server_document, ..
+        } => {
+            assert!(server_document.get_datetime("deleted_at").is_ok());
+        }
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn invalid_mutations_are_rejected_one_by_one_without_failing_the_batch() {
+    let server = TestServer::start(&MONGO).await;
+    let mut alice = Client::new(&server, "alice", "laptop");
+    let mut bad = prompt_doc("alice", "bad", "Bad");
+    bad.insert("status", "bogus");
+    let batch = vec![
+        alice.mutation(
+            "prompts",
+            "good",
+            0,
+            MutationOp::Create {
+                document: prompt_doc("alice", "good", "Good"),
+            },
+        ),
+        alice.mutation("prompts", "bad", 0, MutationOp::Create { document: bad }),
+        alice.mutation("widgets", "w", 0, MutationOp::Delete),
+        alice.mutation(
+            "prompts",
+            "missing",
+            4,
+            MutationOp::Patch {
+                changes: doc! { "title": "x" },
+                base: doc! {},
+            },
+        ),
+    ];
+    let results = alice.push(batch).await;
+    assert_eq!(results.len(), 4);
+    assert_eq!(applied_version(&results[0].outcome), 1);
+    assert_eq!(rejected(&results[1].outcome), RejectReason::Invalid);
+    assert_eq!(
+        rejected(&results[2].outcome),
+        RejectReason::UnknownCollection
+    );
+    assert_eq!(rejected(&results[3].outcome), RejectReason::NotFound);
+}
+
+#[tokio::test]
+async fn tokens_that_are_missing_expired_foreign_or_unsigned_are_refused() {
+    let server = TestServer::start(&MONGO).await;
+    let body = json!({"collection": "prompts", "checkpoint": 0});
+    let cases: Vec<(&str, Option<String>)> = vec![
+        ("no token", None),
+        (
+            "expired",
+            Some(
+                TokenSpec {
+                    expires_in: -3600,
+                    ..TokenSpec::valid("alice")
+                }
+                .sign(),
+            ),
+        ),
+        (
+            "wrong audience",
+            Some(
+                TokenSpec {
+                    audience: "another-project",
+                    ..TokenSpec::valid("alice")
+                }
+                .sign(),
+            ),
+        ),
+        (
+            "wrong issuer",
+            Some(
+                TokenSpec {
+                    issuer: "https://evil.example",
+                    ..TokenSpec::valid("alice")
+                }
+                .sign(),
+            ),
+        ),
+        (
+            "signed by another key",
+            Some(
+                TokenSpec {
+                    key_file: "other-signing-key.pem",
+                    ..TokenSpec::valid("alice")
+                }
+                .sign(),
+            ),
+        ),
+        (
+            "unknown key id",
+            Some(
+                TokenSpec {
+                    key_id: "nope",
+                    ..TokenSpec::valid("alice")
+                }
+                .sign(),
+            ),
+        ),
+        ("unsigned", Some(unsigned("alice"))),
+        ("garbage", Some("not.a.token".to_owned())),
+    ];
+    for (name, token) in cases {
+        let (status, body) = server.post("/v1/pull", token.as_deref(), &body).await;
+        assert_eq!(status, 401, "{name}: {body}");
+        assert_eq!(body["code"], "unauthenticated", "{name}");
+    }
+}
+
+#[tokio::test]
+async fn users_cannot_read_or_write_what_is_not_theirs_nor_set_server_fields() {
+    let server = TestServer::start(&MONGO).await;
+    let mut alice = Client::new(&server, "alice", "laptop");
+    let mut mallory = Client::new(&server, "mallory", "evil");
+    alice
+        .create("prompts", "p1", prompt_doc("alice", "p1", "Private"))
+        .await;
+    let mut idea = Idea::new("alice", "Secret idea", "");
+    idea.id = "i1".into();
+    alice.create("ideas", "i1", doc_of(&idea)).await;
+
+    // Cross-user read.
+    let (stolen, _) = mallory.pull_all("prompts", 0).await;
+    assert!(stolen.is_empty(), "mallory sees {stolen:?}");
+    assert!(mallory.pull_all("ideas", 0).await.0.is_empty());
+    // Cross-user write and delete.
+    let write = mallory
+        .patch(
+            "prompts",
+            "p1",
+            1,
+            doc! { "title": "pwned" },
+            doc! { "title": "Private" },
+        )
+        .await;
+    assert_eq!(rejected(&write), RejectReason::NotFound);
+    let delete = mallory
+        .push_one("prompts", "p1", 1, MutationOp::Delete)
+        .await;
+    assert_eq!(rejected(&delete), RejectReason::NotFound);
+    // Forged owner.
+    let forged = mallory
+        .create("prompts", "p2", prompt_doc("alice", "p2", "Planted"))
+        .await;
+    assert_eq!(rejected(&forged), RejectReason::Forbidden);
+    // Server-owned fields.
+    for (collection, id, changes) in [
+        ("prompts", "p1", doc! { "version": 99 }),
+        ("prompts", "p1", doc! { "marketplace.price": 1 }),
+        ("prompts", "p1", doc! { "user_id": "mallory" }),
+        ("prompts", "p1", doc! { "_seq": 1 }),
+        ("users", "alice", doc! { "credits.balance": 1_000_000 }),
+    ] {
+        let outcome = alice
+            .patch(collection, id, 1, changes.clone(), doc! {})
+            .await;
+        assert_eq!(
+            rejected(&outcome),
+            RejectReason::ServerOwnedField,
+            "{collection} {changes}"
+        );
+    }
+    let mut listing = MarketplaceListing::draft("alice", "p1", "Self-approved", 100);
+    listing.id = "l1".into();
+    listing.status = promptforge_wire::schema::ListingStatus::Approved;
+    let approved = alice
+        .create("marketplace_listings", "l1", doc_of(&listing))
+        .await;
+    assert_eq!(rejected(&approved), RejectReason::ServerOwnedField);
+    let buy = alice
+        .create("marketplace_purchases", "x1", doc! { "buyer_id": "alice" })
+        .await;
+    assert_eq!(rejected(&buy), RejectReason::NotWritable);
+    // Operator injection in field names and values.
+    let injected = alice
+        .patch(
+            "prompts",
+            "p1",
+            1,
+            doc! { "$set": { "title": "x" } },
+            doc! {},
+        )
+        .await;
+    assert_eq!(rejected(&injected), RejectReason::Malformed);
+    let in_value = alice
+        .patch("prompts", "p1", 1, doc! { "title": { "$gt": "" } }, doc! {})
+        .await;
+    assert_eq!(rejected(&in_value), RejectReason::Invalid);
+    let in_free_form = alice
+        .patch(
+            "prompts",
+            "p1",
+            1,
+            doc! { "ai_metadata.parameters": { "$where": "sleep(1000)" } },
+            doc! {},
+        )
+        .await;
+    assert_eq!(rejected(&in_free_form), RejectReason::Invalid);
+
+    let (mine, _) = alice.pull_all("prompts", 0).await;
+    assert_eq!(mine.len(), 1);
+    assert_eq!(
+        mine[0].document.get_str("title").expect("title"),
+        "Private",
+        "nothing changed"
+    );
+    assert_eq!(mine[0].document.get_i64("version").expect("version"), 1);
+}
+
+#[tokio::test]
+async fn approved_listings_are_public_and_drafts_stay_with_their_seller() {
+    let server = TestServer::start(&MONGO).await;
+    let mut alice = Client::new(&server, "alice", "laptop");
+    let bob = Client::new(&server, "bob", "laptop");
+    let mut draft = MarketplaceListing::draft("alice", "p1", "Draft", 100);
+    draft.id = "l1".into();
+    assert_eq!(
+        applied_version(
+            &alice
+                .create("marketplace_listings", "l1", doc_of(&draft))
+                .await
+        ),
+        1
+    );
+    assert_eq!(alice.pull_all("marketplace_listings", 0).await.0.len(), 1);
+    assert!(
+        bob.pull_all("marketplace_listings", 0).await.0.is_empty(),
+        "drafts are private"
+    );
+    // Moderation happens elsewhere; emulate it with a direct write.
+    let client = mongodb::Client::with_uri_str(&MONGO.uri)
+        .await
+        .expect("connect");
+    client
+        .database(&server.database)
+        .collection::<Document>("marketplace_listings")
+        .update_one(doc! { "_id": "l1" }, doc! { "$set": { "status": "approved", "_seq": 1_000_000_i64 }, "$inc": { "version": 1 } })
+        .await
+        .expect("approve");
+    let (public, _) = bob.pull_all("marketplace_listings", 0).await;
+    assert_eq!(
+        public.len(),
+        1,
+        "approved listings reach every signed-in user"
+    );
+}
+
+/// Writers on two server instances over one database, readers pulling all
+/// the while: every reader must see every committed create, in strictly
+/// increasing sequence order, with no gaps caused by late commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_reader_ever_skips_a_change_committed_by_concurrent_writers_on_two_servers() {
+    let database = MONGO.fresh_database();
+    let first = Arc::new(TestServer::start_on(&MONGO, &database).await);
+    let second = Arc::new(TestServer::start_on(&MONGO, &database).await);
+    const WRITERS: usize = 4;
+    const PER_WRITER: usize = 25;
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+
+    let mut readers = Vec::new();
+    for r in 0..2 {
+        let server = if r == 0 {
+            Arc::clone(&first)
+        } else {
+            Arc::clone(&second)
+        };
+        let done = Arc::clone(&done);
+        readers.push(tokio::spawn(async move {
+            let reader = Client::new(&server, "team", &format!("reader-{r}"));
+            let mut checkpoint = 0;
+            let mut seen: Vec<(i64, String)> = Vec::new();
+            loop {
+                let finished = done.load(std::sync::atomic::Ordering::SeqCst);
+                let page = reader.pull("prompts", checkpoint).await;
+                for change in &page.changes {
+                    assert!(change.seq > checkpoint, "sequence went backwards");
+                    checkpoint = change.seq;
+                    seen.push((change.seq, change.id.clone()));
+                }
+                checkpoint = checkpoint.max(page.checkpoint);
+                if finished && !page.has_more {
+                    return seen;
+                }
+            }
+        }));
+    }
+    let mut writers = Vec::new();
+    for w in 0..WRITERS {
+        let server = if w % 2 == 0 {
+            Arc::clone(&first)
+        } else {
+            Arc::clone(&second)
+        };
+        writers.push(tokio::spawn(async move {
+            let mut writer = Client::new(&server, "team", &format!("writer-{w}"));
+            for i in 0..PER_WRITER {
+                let id = format!("w{w}-{i}");
+                let outcome = writer
+                    .create("prompts", &id, prompt_doc("team", &id, &id))
+                    .await;
+                assert_eq!(applied_version(&outcome), 1);
+            }
+        }));
+    }
+    for writer in writers {
+        writer.await.expect("writer");
+    }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let expected: BTreeSet<String> = (0..WRITERS)
+        .flat_map(|w| (0..PER_WRITER).map(move |i| format!("w{w}-{i}")))
+        .collect();
+    for reader in readers {
+        let seen = reader.await.expect("reader");
+        let ids: BTreeSet<String> = seen.iter().map(|(_, id)| id.clone()).collect();
+        assert_eq!(ids, expected, "a reader missed committed changes");
+        let mut seqs: HashMap<i64, usize> = HashMap::new();
+        for (seq, _) in &seen {
+            *seqs.entry(*seq).or_default() += 1;
+        }
+        assert!(
+            seqs.values().all(|n| *n == 1),
+            "a sequence number was delivered twice"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_standalone_mongodb_is_refused_with_a_clear_error() {
+    let standalone = MongoServer::start_secantus(&["--standalone"]).expect("start standalone");
+    let err = promptforge_server::Db::connect(&standalone.uri, "pf_standalone")
+        .await
+        .expect_err("refused");
+    assert!(err.to_string().contains("replica set"), "{err}");
+}
