@@ -20,6 +20,32 @@ pub const MUTATIONS: &str = "sync_mutations";
 pub const COUNTERS: &str = "sync_counters";
 /// The field carrying a document's position in the change sequence.
 pub const SEQ: &str = "_seq";
+/// The `version` a document had when it was given its `_seq`; a document
+/// whose `version` moved on without it was written outside the sync server.
+pub const SEQ_VERSION: &str = "_seq_version";
+
+/// A document's `version` (0 when it has none).
+pub fn version_of(doc: &Document) -> i64 {
+    match doc.get("version") {
+        Some(bson::Bson::Int64(v)) => *v,
+        Some(bson::Bson::Int32(v)) => i64::from(*v),
+        _ => 0,
+    }
+}
+
+/// Marks `doc` as the change numbered `seq`.
+pub fn set_seq(doc: &mut Document, seq: i64) {
+    let version = version_of(doc);
+    doc.insert(SEQ, seq);
+    doc.insert(SEQ_VERSION, version);
+}
+
+/// Removes the sequencing fields (clients get `seq` beside the document).
+pub fn strip_seq(mut doc: Document) -> Document {
+    doc.remove(SEQ);
+    doc.remove(SEQ_VERSION);
+    doc
+}
 
 const MAX_ATTEMPTS: usize = 20;
 

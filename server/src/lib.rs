@@ -9,6 +9,7 @@
 //! - [`scope`]: who may read and write what.
 //! - [`db`]: MongoDB setup, the change sequence, transactions.
 //! - [`push`], [`pull`]: the two halves of the protocol.
+//! - [`sequencer`]: puts writes made straight to MongoDB on the pull cursor.
 
 pub mod auth;
 pub mod config;
@@ -17,6 +18,7 @@ pub mod error;
 pub mod pull;
 pub mod push;
 pub mod scope;
+pub mod sequencer;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -61,12 +63,15 @@ pub async fn serve(
         }
         (None, None) => return Err(ServerError::Config("set --jwks-file or --jwks-url".into())),
     };
+    let sequencer = sequencer::spawn(db.clone());
     let app = router(db, verifier, config);
     tracing::info!(addr = ?listener.local_addr().ok(), "sync server listening");
-    axum::serve(listener, app)
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
-        .map_err(|e| ServerError::Internal(e.to_string()))
+        .map_err(|e| ServerError::Internal(e.to_string()));
+    sequencer.abort();
+    served
 }
 
 /// The HTTP routes over a connected database.

@@ -6,7 +6,7 @@ use futures_util::TryStreamExt;
 use promptforge_wire::protocol::{Change, PullRequest, PullResponse};
 use promptforge_wire::schema::Collection;
 
-use crate::db::{Db, SEQ};
+use crate::db::{Db, SEQ, SEQ_VERSION};
 use crate::error::ServerError;
 use crate::scope;
 
@@ -51,6 +51,7 @@ pub async fn pull(db: &Db, user: &str, request: &PullRequest) -> Result<PullResp
             let Some(Bson::Int64(seq)) = document.remove(SEQ) else {
                 continue;
             };
+            document.remove(SEQ_VERSION);
             let size = bson::to_vec(&document).map_or(0, |b| b.len() as u64);
             // Always send at least one change, however large, so a page
             // never stalls the cursor.

@@ -14,7 +14,7 @@ use promptforge_wire::protocol::{
 };
 use promptforge_wire::schema::{new_id, Collection};
 
-use crate::db::{Db, MUTATIONS, SEQ};
+use crate::db::{set_seq, strip_seq, version_of, Db, MUTATIONS};
 use crate::error::ServerError;
 use crate::scope;
 
@@ -106,9 +106,8 @@ async fn decide(
     }
 }
 
-fn without_seq(mut doc: Document) -> Document {
-    doc.remove(SEQ);
-    doc
+fn without_seq(doc: Document) -> Document {
+    strip_seq(doc)
 }
 
 fn invalid(err: SchemaError) -> MutationOutcome {
@@ -207,7 +206,7 @@ async fn create(
         Ok(ok) => ok,
         Err(err) => return Ok(invalid(err)),
     };
-    canonical.insert(SEQ, db.next_seq(session).await?);
+    set_seq(&mut canonical, db.next_seq(session).await?);
     coll.insert_one(&canonical).session(&mut *session).await?;
     Ok(MutationOutcome::Applied {
         version: 1,
@@ -230,14 +229,6 @@ fn as_json(value: Option<&Bson>) -> serde_json::Value {
         .cloned()
         .unwrap_or(Bson::Null)
         .into_canonical_extjson()
-}
-
-fn version_of(doc: &Document) -> i64 {
-    match doc.get("version") {
-        Some(Bson::Int64(v)) => *v,
-        Some(Bson::Int32(v)) => i64::from(*v),
-        _ => 0,
-    }
 }
 
 async fn patch(
@@ -363,12 +354,11 @@ async fn patch(
     if collection.has_field("last_modified_by") {
         merged.insert("last_modified_by", user);
     }
-    merged.remove(SEQ);
-    let (mut canonical, _) = match canonicalize_in(collection, merged) {
+    let (mut canonical, _) = match canonicalize_in(collection, strip_seq(merged)) {
         Ok(ok) => ok,
         Err(err) => return Ok(invalid(err)),
     };
-    canonical.insert(SEQ, db.next_seq(session).await?);
+    set_seq(&mut canonical, db.next_seq(session).await?);
     let result = coll
         .replace_one(
             doc! { "_id": &m.id, "version": current_version },
@@ -430,7 +420,7 @@ async fn save_losing_content(
     }
     let (mut canonical, _) = canonicalize_in(Collection::PromptVersions, record)
         .map_err(|e| ServerError::Internal(e.to_string()))?;
-    canonical.insert(SEQ, db.next_seq(session).await?);
+    set_seq(&mut canonical, db.next_seq(session).await?);
     versions
         .insert_one(canonical)
         .session(&mut *session)
@@ -481,7 +471,7 @@ async fn delete(
         tombstone.insert("updated_at", now);
     }
     tombstone.insert("version", version);
-    tombstone.insert(SEQ, db.next_seq(session).await?);
+    set_seq(&mut tombstone, db.next_seq(session).await?);
     let result = coll
         .replace_one(
             doc! { "_id": &m.id, "version": current_version },

@@ -53,6 +53,7 @@ impl TestServer {
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
+        let sequencer = promptforge_server::sequencer::spawn(db.clone());
         let app = promptforge_server::router(db, verifier, config);
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(async move {
@@ -61,6 +62,7 @@ impl TestServer {
                     let _ = stopped.await;
                 })
                 .await;
+            sequencer.abort();
         });
         TestServer {
             base: format!("http://{addr}"),

@@ -34,3 +34,34 @@ fn only_the_store_module_touches_polodb() {
         "polodb_core used outside sync/src/store: {offenders:?}"
     );
 }
+
+/// The shared wire crate stays free of storage and HTTP, so the server can
+/// depend on it without pulling in the desktop's store.
+#[test]
+fn the_wire_crate_depends_on_neither_store_nor_server() {
+    let manifest = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../wire/Cargo.toml"),
+    )
+    .expect("wire manifest");
+    for forbidden in ["polodb", "promptforge-sync", "axum", "mongodb", "tokio"] {
+        assert!(
+            !manifest.contains(forbidden),
+            "wire/Cargo.toml depends on {forbidden}"
+        );
+    }
+}
+
+/// The server must never link the desktop's store.
+#[test]
+fn the_server_does_not_depend_on_the_desktop_store() {
+    let manifest = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../server/Cargo.toml"),
+    )
+    .expect("server manifest");
+    for forbidden in ["polodb", "promptforge-sync"] {
+        assert!(
+            !manifest.contains(forbidden),
+            "server/Cargo.toml depends on {forbidden}"
+        );
+    }
+}

@@ -601,22 +601,139 @@ async fn approved_listings_are_public_and_drafts_stay_with_their_seller() {
         bob.pull_all("marketplace_listings", 0).await.0.is_empty(),
         "drafts are private"
     );
-    // Moderation happens elsewhere; emulate it with a direct write.
-    let client = mongodb::Client::with_uri_str(&MONGO.uri)
+    // A moderator's backend approves it with a direct write.
+    direct(&server, "marketplace_listings")
         .await
-        .expect("connect");
-    client
-        .database(&server.database)
-        .collection::<Document>("marketplace_listings")
-        .update_one(doc! { "_id": "l1" }, doc! { "$set": { "status": "approved", "_seq": 1_000_000_i64 }, "$inc": { "version": 1 } })
+        .update_one(
+            doc! { "_id": "l1" },
+            doc! { "$set": { "status": "approved" }, "$inc": { "version": 1 } },
+        )
         .await
         .expect("approve");
-    let (public, _) = bob.pull_all("marketplace_listings", 0).await;
+    let public = eventually(
+        || async { bob.pull_all("marketplace_listings", 0).await.0 },
+        |c| c.len() == 1,
+    )
+    .await;
     assert_eq!(
         public.len(),
         1,
         "approved listings reach every signed-in user"
     );
+    assert_eq!(
+        public[0].document.get_str("status").expect("status"),
+        "approved"
+    );
+}
+
+/// A collection of the test server's database, written behind its back.
+async fn direct(server: &TestServer, collection: &str) -> mongodb::Collection<Document> {
+    let client = mongodb::Client::with_uri_str(&MONGO.uri)
+        .await
+        .expect("connect");
+    client
+        .database(&server.database)
+        .collection::<Document>(collection)
+}
+
+/// Polls `probe` until `done` holds, for up to 20 s (the sequencer works
+/// asynchronously, following a change stream).
+async fn eventually<T, F, Fut>(probe: F, done: impl Fn(&T) -> bool) -> T
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let value = probe().await;
+        if done(&value) || tokio::time::Instant::now() > deadline {
+            return value;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn writes_made_straight_to_mongodb_by_other_backends_reach_desktops() {
+    let server = TestServer::start(&MONGO).await;
+    let mut alice = Client::new(&server, "alice", "laptop");
+    alice
+        .create("prompts", "p1", prompt_doc("alice", "p1", "Before"))
+        .await;
+    let (_, checkpoint) = alice.pull_all("prompts", 0).await;
+
+    // Another backend follows the seed's convention: bump version, stamp updated_at.
+    let prompts = direct(&server, "prompts").await;
+    prompts
+        .update_one(
+            doc! { "_id": "p1" },
+            doc! { "$set": { "title": "Renamed by the web app", "updated_at": bson::DateTime::now() }, "$inc": { "version": 1 } },
+        )
+        .await
+        .expect("external update");
+    let mut inserted = prompt_doc("alice", "p2", "Created by the web app");
+    inserted.insert("version", 1_i64);
+    prompts.insert_one(inserted).await.expect("external insert");
+
+    let changes = eventually(
+        || async { alice.pull_all("prompts", checkpoint).await.0 },
+        |c| c.len() == 2,
+    )
+    .await;
+    let by_id: HashMap<String, Document> =
+        changes.into_iter().map(|c| (c.id, c.document)).collect();
+    assert_eq!(
+        by_id.len(),
+        2,
+        "both external writes reach the cursor: {by_id:?}"
+    );
+    assert_eq!(
+        by_id["p1"].get_str("title").expect("title"),
+        "Renamed by the web app"
+    );
+    assert_eq!(by_id["p1"].get_i64("version").expect("version"), 2);
+    assert!(by_id["p2"].get_str("title").is_ok());
+    assert!(
+        !by_id["p1"].contains_key("_seq_version"),
+        "sequencing fields stay on the server"
+    );
+
+    // A desktop edit based on the externally bumped version applies cleanly.
+    let outcome = alice
+        .patch(
+            "prompts",
+            "p1",
+            2,
+            doc! { "description": "after" },
+            doc! { "description": Bson::Null },
+        )
+        .await;
+    assert_eq!(applied_version(&outcome), 3);
+}
+
+#[tokio::test]
+async fn documents_written_while_no_server_ran_are_sequenced_at_start() {
+    let database = MONGO.fresh_database();
+    let client = mongodb::Client::with_uri_str(&MONGO.uri)
+        .await
+        .expect("connect");
+    let mut early = prompt_doc("alice", "early", "Written before any server started");
+    early.insert("version", 1_i64);
+    client
+        .database(&database)
+        .collection::<Document>("prompts")
+        .insert_one(early)
+        .await
+        .expect("insert");
+    let server = TestServer::start_on(&MONGO, &database).await;
+    let alice = Client::new(&server, "alice", "laptop");
+    let changes = eventually(
+        || async { alice.pull_all("prompts", 0).await.0 },
+        |c| !c.is_empty(),
+    )
+    .await;
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].id, "early");
 }
 
 /// Writers on two server instances over one database, readers pulling all
