@@ -16,6 +16,8 @@ use crate::scope;
 
 /// Applied mutation ids with their results, for exactly-once pushes.
 pub const MUTATIONS: &str = "sync_mutations";
+/// "This document left your scope" notices, on the same sequence as changes.
+pub const SCOPE_EXITS: &str = "sync_scope_exits";
 /// Holds the change-sequence counter.
 pub const COUNTERS: &str = "sync_counters";
 /// The field carrying a document's position in the change sequence.
@@ -83,16 +85,25 @@ impl Db {
             let coll = self.collection(collection);
             coll.create_index(IndexModel::builder().keys(doc! { SEQ: 1 }).build())
                 .await?;
-            let owner = scope::owner_field(collection);
-            if owner != "_id" {
+            // Each branch of a scope's `$or` needs its own index, or MongoDB
+            // scans the collection on every pull.
+            for field in scope::scope_fields(collection) {
                 coll.create_index(
                     IndexModel::builder()
-                        .keys(doc! { owner: 1, SEQ: 1 })
+                        .keys(doc! { *field: 1, SEQ: 1 })
                         .build(),
                 )
                 .await?;
             }
         }
+        self.db
+            .collection::<Document>(SCOPE_EXITS)
+            .create_index(
+                IndexModel::builder()
+                    .keys(doc! { "user_id": 1, "collection": 1, SEQ: 1 })
+                    .build(),
+            )
+            .await?;
         let counters = self.db.collection::<Document>(COUNTERS);
         if counters.find_one(doc! { "_id": "seq" }).await?.is_none() {
             match counters

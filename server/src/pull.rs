@@ -1,12 +1,13 @@
 //! Pulls: a collection's changes after the client's checkpoint, in commit
-//! (sequence) order, tombstones included, in pages capped by bytes.
+//! (sequence) order, tombstones and "left your scope" notices included, in
+//! pages capped by bytes.
 
 use bson::{doc, Bson, Document};
 use futures_util::TryStreamExt;
 use promptforge_wire::protocol::{Change, PullRequest, PullResponse};
 use promptforge_wire::schema::Collection;
 
-use crate::db::{Db, SEQ, SEQ_VERSION};
+use crate::db::{Db, SCOPE_EXITS, SEQ, SEQ_VERSION};
 use crate::error::ServerError;
 use crate::scope;
 
@@ -33,44 +34,81 @@ pub async fn pull(db: &Db, user: &str, request: &PullRequest) -> Result<PullResp
         .clamp(1, MAX_PAGE_BYTES);
     let coll = db.collection(collection);
 
+    let exits = db.db.collection::<Document>(SCOPE_EXITS);
+    let exits_filter = |after: i64| doc! { "user_id": user, "collection": collection.name(), SEQ: { "$gt": after } };
+
     let mut changes = Vec::new();
     let mut checkpoint = request.checkpoint;
     let mut used = 0_u64;
-    let mut full = false;
-    while !full {
+    'page: loop {
         let filter = doc! { "$and": [ scope.clone(), { SEQ: { "$gt": checkpoint } } ] };
-        let batch: Vec<Document> = coll
+        let documents: Vec<Document> = coll
             .find(filter)
             .sort(doc! { SEQ: 1 })
             .limit(BATCH)
             .await?
             .try_collect()
             .await?;
-        let exhausted = (batch.len() as i64) < BATCH;
-        for mut document in batch {
+        let notices: Vec<Document> = exits
+            .find(exits_filter(checkpoint))
+            .sort(doc! { SEQ: 1 })
+            .limit(BATCH)
+            .await?
+            .try_collect()
+            .await?;
+        // A full batch may hide later entries of the other kind: only merge
+        // up to the last sequence number both batches are complete to.
+        let complete_to = |batch: &[Document]| match batch.last() {
+            Some(last) if batch.len() as i64 == BATCH => last.get_i64(SEQ).unwrap_or(i64::MAX),
+            _ => i64::MAX,
+        };
+        let horizon = complete_to(&documents).min(complete_to(&notices));
+        let mut batch: Vec<Change> = Vec::with_capacity(documents.len() + notices.len());
+        for mut document in documents {
             let Some(Bson::Int64(seq)) = document.remove(SEQ) else {
                 continue;
             };
             document.remove(SEQ_VERSION);
-            let size = bson::to_vec(&document).map_or(0, |b| b.len() as u64);
+            let id = document.get_str("_id").unwrap_or_default().to_owned();
+            batch.push(Change {
+                seq,
+                id,
+                document,
+                left_scope: false,
+            });
+        }
+        for notice in notices {
+            let (Ok(seq), Ok(id)) = (notice.get_i64(SEQ), notice.get_str("doc_id")) else {
+                continue;
+            };
+            batch.push(Change {
+                seq,
+                id: id.to_owned(),
+                document: doc! { "_id": id },
+                left_scope: true,
+            });
+        }
+        batch.retain(|c| c.seq <= horizon);
+        batch.sort_by_key(|c| c.seq);
+        for change in batch {
+            let size = bson::to_vec(&change.document).map_or(0, |b| b.len() as u64);
             // Always send at least one change, however large, so a page
             // never stalls the cursor.
             if !changes.is_empty() && used + size > budget {
-                full = true;
-                break;
+                break 'page;
             }
             used += size;
-            checkpoint = seq;
-            let id = document.get_str("_id").unwrap_or_default().to_owned();
-            changes.push(Change { seq, id, document });
+            checkpoint = change.seq;
+            changes.push(change);
         }
-        if exhausted {
+        if horizon == i64::MAX {
             break;
         }
     }
     let remaining = coll
         .count_documents(doc! { "$and": [ scope, { SEQ: { "$gt": checkpoint } } ] })
-        .await?;
+        .await?
+        + exits.count_documents(exits_filter(checkpoint)).await?;
     Ok(PullResponse {
         collection: collection.name().to_owned(),
         changes,

@@ -14,7 +14,7 @@ use promptforge_wire::protocol::{
 };
 use promptforge_wire::schema::{new_id, Collection};
 
-use crate::db::{set_seq, strip_seq, version_of, Db, MUTATIONS};
+use crate::db::{set_seq, strip_seq, version_of, Db, MUTATIONS, SCOPE_EXITS};
 use crate::error::ServerError;
 use crate::scope;
 
@@ -358,7 +358,20 @@ async fn patch(
         Ok(ok) => ok,
         Err(err) => return Ok(invalid(err)),
     };
-    set_seq(&mut canonical, db.next_seq(session).await?);
+    let seq = db.next_seq(session).await?;
+    set_seq(&mut canonical, seq);
+    let removed = scope::readers_removed(collection, &current, &canonical);
+    if !removed.is_empty() {
+        let exits: Vec<Document> = removed
+            .iter()
+            .map(|reader| doc! { "user_id": reader, "collection": collection.name(), "doc_id": &m.id, "_seq": seq })
+            .collect();
+        db.db
+            .collection::<Document>(SCOPE_EXITS)
+            .insert_many(exits)
+            .session(&mut *session)
+            .await?;
+    }
     let result = coll
         .replace_one(
             doc! { "_id": &m.id, "version": current_version },

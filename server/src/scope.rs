@@ -29,6 +29,20 @@ pub fn owner_field(collection: Collection) -> &'static str {
     }
 }
 
+/// The fields [`read_filter`] matches on, each of which wants an index.
+pub fn scope_fields(collection: Collection) -> &'static [&'static str] {
+    match collection {
+        Collection::Prompts | Collection::Projects => &["user_id", "collaboration.allowed_users"],
+        Collection::Ideas => &["user_id", "shared_with"],
+        Collection::MarketplaceListings => &["seller_id", "status"],
+        Collection::MarketplacePurchases => &["buyer_id", "seller_id"],
+        Collection::PromptVersions | Collection::Notifications | Collection::AnalyticsEvents => {
+            &["user_id"]
+        }
+        Collection::Users | Collection::Reviews | Collection::Teams => &[],
+    }
+}
+
 /// The documents of `collection` the user may read.
 pub fn read_filter(collection: Collection, user: &str) -> Option<Document> {
     Some(match collection {
@@ -176,4 +190,45 @@ pub fn may_write(collection: Collection, document: &Document, user: &str) -> boo
             .ok()
             .and_then(|c| c.get_array("allowed_users").ok())
             .is_some_and(|users| users.contains(&Bson::String(user.to_owned())))
+}
+
+/// The field listing users a document is shared with, for collections that
+/// have one.
+fn sharing_list(collection: Collection) -> Option<&'static str> {
+    match collection {
+        Collection::Prompts | Collection::Projects => Some("collaboration.allowed_users"),
+        Collection::Ideas => Some("shared_with"),
+        _ => None,
+    }
+}
+
+fn listed_users(doc: &Document, path: &str) -> Vec<String> {
+    let mut value = Some(Bson::Document(doc.clone()));
+    for segment in path.split('.') {
+        value = match value {
+            Some(Bson::Document(inner)) => inner.get(segment).cloned(),
+            _ => None,
+        };
+    }
+    match value {
+        Some(Bson::Array(items)) => items
+            .into_iter()
+            .filter_map(|b| b.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Users who could read `before` but cannot read `after`: removed from its
+/// sharing list (the owner never changes).
+pub fn readers_removed(collection: Collection, before: &Document, after: &Document) -> Vec<String> {
+    let Some(path) = sharing_list(collection) else {
+        return Vec::new();
+    };
+    let owner = after.get_str(owner_field(collection)).unwrap_or_default();
+    let still: Vec<String> = listed_users(after, path);
+    listed_users(before, path)
+        .into_iter()
+        .filter(|user| user != owner && !still.contains(user))
+        .collect()
 }

@@ -823,3 +823,39 @@ async fn a_standalone_mongodb_is_refused_with_a_clear_error() {
         .expect_err("refused");
     assert!(err.to_string().contains("replica set"), "{err}");
 }
+
+#[tokio::test]
+async fn a_user_removed_from_a_shared_prompt_is_told_on_the_next_pull() {
+    let server = TestServer::start(&MONGO).await;
+    let mut alice = Client::new(&server, "alice", "laptop");
+    let bob = Client::new(&server, "bob", "laptop");
+    let mut shared = Prompt::new("alice", "Shared with bob", "Body");
+    shared.id = "p1".into();
+    shared.collaboration.allowed_users = vec!["bob".into()];
+    alice.create("prompts", "p1", doc_of(&shared)).await;
+    let (seen, checkpoint) = bob.pull_all("prompts", 0).await;
+    assert_eq!(seen.len(), 1, "bob sees the shared prompt");
+    assert!(!seen[0].left_scope);
+
+    let unshare = alice
+        .patch(
+            "prompts",
+            "p1",
+            1,
+            doc! { "collaboration.allowed_users": [] },
+            doc! { "collaboration.allowed_users": ["bob"] },
+        )
+        .await;
+    assert_eq!(applied_version(&unshare), 2);
+    let (after, _) = bob.pull_all("prompts", checkpoint).await;
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert!(after[0].left_scope, "bob is told to remove it");
+    assert_eq!(after[0].id, "p1");
+    assert_eq!(
+        after[0].document,
+        doc! { "_id": "p1" },
+        "and sees nothing of its new state"
+    );
+    let (mine, _) = alice.pull_all("prompts", 0).await;
+    assert!(mine.iter().all(|c| !c.left_scope), "the owner keeps it");
+}

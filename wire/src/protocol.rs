@@ -215,9 +215,14 @@ pub struct PullRequest {
 pub struct Change {
     pub seq: i64,
     pub id: String,
-    /// The document as stored; a tombstone has `deleted_at` set.
+    /// The document as stored; a tombstone has `deleted_at` set. Only
+    /// `{"_id": ...}` when `left_scope` is set.
     #[serde(with = "ext_json")]
     pub document: Document,
+    /// The document is no longer visible to this user (they were removed
+    /// from its sharing list): remove the local copy.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub left_scope: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,0 +1,215 @@
+//! Sync server benchmark over loopback against SecantusDB (or the MongoDB in
+//! `PROMPTFORGE_TEST_MONGODB_URI`): a first sync of N prompts, a pull after
+//! 10 of them changed, and push throughput.
+//!
+//! Run: `cargo bench -p promptforge-tests --bench sync_bench` (`BENCH_PROMPTS=N`,
+//! default 100000; `BENCH_PUSHES=N`, default 10000).
+
+use std::time::Instant;
+
+use bson::{doc, Document};
+use promptforge_tests::mongo::MongoServer;
+use promptforge_tests::server::TestServer;
+use promptforge_tests::tokens::token;
+use promptforge_wire::protocol::{
+    Mutation, MutationOp, PullRequest, PullResponse, PushRequest, PushResponse,
+};
+use promptforge_wire::schema::Prompt;
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .map(str::to_owned)
+        })
+        .and_then(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn prompt(user: &str, i: usize) -> Document {
+    let mut p = Prompt::new(
+        user,
+        &format!("Prompt {i}"),
+        &format!("Summarise text number {i} in five bullet points."),
+    );
+    p.id = format!("p{i:07}");
+    p.tags = vec![format!("tag{}", i % 50)];
+    bson::to_document(&p).expect("encode")
+}
+
+async fn pull_all(server: &TestServer, token: &str, mut checkpoint: i64) -> (usize, i64, usize) {
+    let (mut docs, mut pages) = (0, 0);
+    loop {
+        let request = PullRequest {
+            collection: "prompts".into(),
+            checkpoint,
+            max_bytes: Some(4 * 1024 * 1024),
+        };
+        let page: PullResponse = server.call("/v1/pull", token, &request).await;
+        docs += page.changes.len();
+        pages += 1;
+        checkpoint = page.checkpoint;
+        if !page.has_more {
+            return (docs, checkpoint, pages);
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let n = env_usize("BENCH_PROMPTS", 100_000);
+    let pushes = env_usize("BENCH_PUSHES", 10_000);
+    let mongo = MongoServer::start()?;
+    let server = TestServer::start(&mongo).await;
+    let user = "bench-user";
+    let token = token(user);
+    println!(
+        "sync benchmark: {n} prompts, {pushes} pushed mutations, MongoDB at {}",
+        mongo.uri
+    );
+    let rss_start = rss_mib();
+
+    // Seed the central database directly, as already-sequenced documents.
+    let client = mongodb::Client::with_uri_str(&mongo.uri).await?;
+    let db = client.database(&server.database);
+    let started = Instant::now();
+    for chunk_start in (0..n).step_by(1000) {
+        let docs: Vec<Document> = (chunk_start..(chunk_start + 1000).min(n))
+            .map(|i| {
+                let mut d = prompt(user, i);
+                d.insert("version", 1_i64);
+                d.insert("_seq", i as i64 + 1);
+                d.insert("_seq_version", 1_i64);
+                d
+            })
+            .collect();
+        db.collection::<Document>("prompts")
+            .insert_many(docs)
+            .await?;
+    }
+    db.collection::<Document>("sync_counters")
+        .update_one(
+            doc! { "_id": "seq" },
+            doc! { "$set": { "value": n as i64 } },
+        )
+        .await?;
+    println!("seeded {n} prompts directly in {:.1?}", started.elapsed());
+
+    // The floor: the same reads made straight against MongoDB.
+    let started = Instant::now();
+    let mut raw = 0;
+    let mut after = 0_i64;
+    loop {
+        use futures_util::TryStreamExt;
+        let batch: Vec<Document> = db
+            .collection::<Document>("prompts")
+            .find(doc! { "user_id": user, "_seq": { "$gt": after } })
+            .sort(doc! { "_seq": 1 })
+            .limit(500)
+            .await?
+            .try_collect()
+            .await?;
+        let Some(last) = batch.last() else { break };
+        after = last.get_i64("_seq")?;
+        raw += batch.len();
+    }
+    let took = started.elapsed();
+    println!(
+        "direct MongoDB reads (floor): {raw} prompts in {took:.2?} ({:.0} documents/s)",
+        raw as f64 / took.as_secs_f64()
+    );
+
+    let started = Instant::now();
+    let (docs, checkpoint, pages) = pull_all(&server, &token, 0).await;
+    let took = started.elapsed();
+    println!(
+        "first sync: {docs} prompts in {pages} pages, {took:.2?} ({:.0} documents/s)",
+        docs as f64 / took.as_secs_f64()
+    );
+
+    let mut next_mutation = 1_u64;
+    let mut edits = Vec::new();
+    for i in 0..10 {
+        edits.push(Mutation {
+            mutation_id: next_mutation,
+            collection: "prompts".into(),
+            id: format!("p{:07}", i * (n / 10).max(1)),
+            base_version: 1,
+            op: MutationOp::Patch {
+                changes: doc! { "title": format!("edited {i}") },
+                base: doc! {},
+            },
+        });
+        next_mutation += 1;
+    }
+    let _: PushResponse = server
+        .call(
+            "/v1/push",
+            &token,
+            &PushRequest {
+                client_id: "bench".into(),
+                mutations: edits,
+            },
+        )
+        .await;
+    let started = Instant::now();
+    let (changed, _, _) = pull_all(&server, &token, checkpoint).await;
+    println!(
+        "pull after 10 of {n} changed: {changed} documents in {:.2?}",
+        started.elapsed()
+    );
+
+    let started = Instant::now();
+    for batch_start in (0..pushes).step_by(500) {
+        let mutations: Vec<Mutation> = (batch_start..(batch_start + 500).min(pushes))
+            .map(|i| {
+                let id = format!("new{i:07}");
+                let mut document = prompt(user, i);
+                document.insert("_id", id.clone());
+                let m = Mutation {
+                    mutation_id: next_mutation,
+                    collection: "prompts".into(),
+                    id,
+                    base_version: 0,
+                    op: MutationOp::Create { document },
+                };
+                next_mutation += 1;
+                m
+            })
+            .collect();
+        let response: PushResponse = server
+            .call(
+                "/v1/push",
+                &token,
+                &PushRequest {
+                    client_id: "bench".into(),
+                    mutations,
+                },
+            )
+            .await;
+        anyhow::ensure!(response.results.iter().all(|r| matches!(
+            r.outcome,
+            promptforge_wire::protocol::MutationOutcome::Applied { .. }
+        )));
+    }
+    let took = started.elapsed();
+    println!(
+        "push: {pushes} creates in {took:.2?} ({:.0} mutations/s)",
+        pushes as f64 / took.as_secs_f64()
+    );
+    println!("benchmark process (sync server + client) resident memory: {:.0} MiB (started at {rss_start:.0} MiB)", rss_mib());
+    Ok(())
+}
