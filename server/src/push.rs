@@ -214,6 +214,28 @@ async fn create(
     })
 }
 
+/// Replaces the document if it still has `version`. Inside the transaction a
+/// concurrent writer shows up as a write conflict (and the whole mutation is
+/// retried); a miss here means the same, so it is reported as retryable.
+async fn replace_at_version(
+    coll: &mongodb::Collection<Document>,
+    session: &mut ClientSession,
+    id: &str,
+    version: i64,
+    document: &Document,
+) -> Result<(), ServerError> {
+    let result = coll
+        .replace_one(doc! { "_id": id, "version": version }, document)
+        .session(&mut *session)
+        .await?;
+    if result.matched_count != 1 {
+        return Err(ServerError::Unavailable(
+            "the document changed during the write".into(),
+        ));
+    }
+    Ok(())
+}
+
 fn get_path<'a>(doc: &'a Document, path: &str) -> Option<&'a Bson> {
     match path.split_once('.') {
         None => doc.get(path),
@@ -372,18 +394,7 @@ async fn patch(
             .session(&mut *session)
             .await?;
     }
-    let result = coll
-        .replace_one(
-            doc! { "_id": &m.id, "version": current_version },
-            &canonical,
-        )
-        .session(&mut *session)
-        .await?;
-    if result.matched_count != 1 {
-        return Err(ServerError::Unavailable(
-            "the document changed during the write".into(),
-        ));
-    }
+    replace_at_version(&coll, session, &m.id, current_version, &canonical).await?;
     let document = without_seq(canonical);
     Ok(if conflicts.is_empty() && !stale {
         MutationOutcome::Applied { version, document }
@@ -485,18 +496,7 @@ async fn delete(
     }
     tombstone.insert("version", version);
     set_seq(&mut tombstone, db.next_seq(session).await?);
-    let result = coll
-        .replace_one(
-            doc! { "_id": &m.id, "version": current_version },
-            &tombstone,
-        )
-        .session(&mut *session)
-        .await?;
-    if result.matched_count != 1 {
-        return Err(ServerError::Unavailable(
-            "the document changed during the write".into(),
-        ));
-    }
+    replace_at_version(&coll, session, &m.id, current_version, &tombstone).await?;
     Ok(MutationOutcome::Applied {
         version,
         document: without_seq(tombstone),
