@@ -26,7 +26,8 @@ pub async fn pull(db: &Db, user: &str, request: &PullRequest) -> Result<PullResp
             "checkpoint must not be negative".into(),
         ));
     }
-    let scope = scope::read_filter(collection, user)
+    let teams = scope::TeamAccess::load(db, user).await?;
+    let scope = scope::read_filter(collection, user, &teams)
         .ok_or_else(|| ServerError::UnknownCollection(request.collection.clone()))?;
     let budget = request
         .max_bytes

@@ -303,7 +303,12 @@ async fn patch(
             format!("{collection} `{}` does not exist", m.id),
         ));
     };
-    if !scope::may_write(collection, &current, user) {
+    if !scope::may_write(
+        collection,
+        &current,
+        user,
+        &scope::TeamAccess::load(db, user).await?,
+    ) {
         // Not revealing whether it exists: same answer as for a missing one.
         return Ok(reject(
             RejectReason::NotFound,

@@ -2,7 +2,11 @@
 //! token; nothing a client says about itself widens its scope.
 
 use bson::{doc, Bson, Document};
+use futures_util::TryStreamExt;
 use promptforge_wire::schema::Collection;
+
+use crate::db::Db;
+use crate::error::ServerError;
 
 /// Collections a desktop pulls, in the order a first sync should fetch them.
 pub const PULLED: [Collection; 10] = [
@@ -32,8 +36,13 @@ pub fn owner_field(collection: Collection) -> &'static str {
 /// The fields [`read_filter`] matches on, each of which wants an index.
 pub fn scope_fields(collection: Collection) -> &'static [&'static str] {
     match collection {
-        Collection::Prompts | Collection::Projects => &["user_id", "collaboration.allowed_users"],
-        Collection::Ideas => &["user_id", "shared_with"],
+        Collection::Projects => &[
+            "user_id",
+            "collaboration.allowed_users",
+            "collaboration.team_id",
+        ],
+        Collection::Prompts => &["user_id", "collaboration.allowed_users", "project_id"],
+        Collection::Ideas => &["user_id", "shared_with", "project_id"],
         Collection::MarketplaceListings => &["seller_id", "status"],
         Collection::MarketplacePurchases => &["buyer_id", "seller_id"],
         Collection::PromptVersions | Collection::Notifications | Collection::AnalyticsEvents => {
@@ -43,14 +52,97 @@ pub fn scope_fields(collection: Collection) -> &'static [&'static str] {
     }
 }
 
+/// What a user reaches through the teams they belong to: a team's projects,
+/// and the prompts and ideas filed in them.
+#[derive(Debug, Clone, Default)]
+pub struct TeamAccess {
+    pub teams: Vec<String>,
+    /// Teams where the user's role or permissions allow editing.
+    pub writable_teams: Vec<String>,
+    pub projects: Vec<String>,
+    pub writable_projects: Vec<String>,
+}
+
+impl TeamAccess {
+    /// Looks up the user's teams (not deleted) and those teams' projects.
+    pub async fn load(db: &Db, user: &str) -> Result<TeamAccess, ServerError> {
+        let mut access = TeamAccess::default();
+        // A user id is never a path, but a forged one must not become one.
+        if user.contains(['.', '$']) {
+            return Ok(access);
+        }
+        let member = format!("members.{user}");
+        let mut teams = db
+            .collection(Collection::Teams)
+            .find(doc! { &member: { "$exists": true }, "deleted_at": { "$exists": false } })
+            .projection(doc! { "_id": 1, &member: 1 })
+            .await?;
+        while let Some(team) = teams.try_next().await? {
+            let Ok(id) = team.get_str("_id") else {
+                continue;
+            };
+            let membership = team
+                .get_document("members")
+                .ok()
+                .and_then(|m| m.get_document(user).ok());
+            let role = membership
+                .and_then(|m| m.get_str("role").ok())
+                .unwrap_or("viewer");
+            let permissions = membership.and_then(|m| m.get_array("permissions").ok());
+            let may_edit = matches!(role, "owner" | "admin" | "editor")
+                || permissions.is_some_and(|p| {
+                    p.iter()
+                        .any(|v| matches!(v.as_str(), Some("write" | "edit")))
+                });
+            access.teams.push(id.to_owned());
+            if may_edit {
+                access.writable_teams.push(id.to_owned());
+            }
+        }
+        if access.teams.is_empty() {
+            return Ok(access);
+        }
+        let mut projects = db
+            .collection(Collection::Projects)
+            .find(doc! { "collaboration.team_id": { "$in": &access.teams } })
+            .projection(doc! { "_id": 1, "collaboration.team_id": 1 })
+            .await?;
+        while let Some(project) = projects.try_next().await? {
+            let Ok(id) = project.get_str("_id") else {
+                continue;
+            };
+            let team = project
+                .get_document("collaboration")
+                .ok()
+                .and_then(|c| c.get_str("team_id").ok());
+            access.projects.push(id.to_owned());
+            if team.is_some_and(|t| access.writable_teams.iter().any(|w| w == t)) {
+                access.writable_projects.push(id.to_owned());
+            }
+        }
+        Ok(access)
+    }
+}
+
 /// The documents of `collection` the user may read.
-pub fn read_filter(collection: Collection, user: &str) -> Option<Document> {
+pub fn read_filter(collection: Collection, user: &str, teams: &TeamAccess) -> Option<Document> {
     Some(match collection {
         Collection::Users => doc! { "_id": user },
-        Collection::Prompts | Collection::Projects => {
-            doc! { "$or": [ { "user_id": user }, { "collaboration.allowed_users": user } ] }
-        }
-        Collection::Ideas => doc! { "$or": [ { "user_id": user }, { "shared_with": user } ] },
+        Collection::Projects => doc! { "$or": [
+            { "user_id": user },
+            { "collaboration.allowed_users": user },
+            { "collaboration.team_id": { "$in": &teams.teams } },
+        ] },
+        Collection::Prompts => doc! { "$or": [
+            { "user_id": user },
+            { "collaboration.allowed_users": user },
+            { "project_id": { "$in": &teams.projects } },
+        ] },
+        Collection::Ideas => doc! { "$or": [
+            { "user_id": user },
+            { "shared_with": user },
+            { "project_id": { "$in": &teams.projects } },
+        ] },
         Collection::PromptVersions | Collection::Notifications => doc! { "user_id": user },
         Collection::MarketplaceListings => {
             doc! { "$or": [ { "seller_id": user }, { "status": "approved" } ] }
@@ -61,7 +153,6 @@ pub fn read_filter(collection: Collection, user: &str) -> Option<Document> {
         // Reviews are public, like the listings they rate.
         Collection::Reviews => doc! {},
         Collection::Teams => {
-            // A user id is never a path, but a forged one must not become one.
             if user.contains(['.', '$']) {
                 return None;
             }
@@ -178,18 +269,38 @@ pub fn is_server_owned(collection: Collection, field: &str) -> bool {
         })
 }
 
-/// Whether `user` may change `document`: its owner, or a collaborator the
-/// owner listed (prompts and projects).
-pub fn may_write(collection: Collection, document: &Document, user: &str) -> bool {
+/// Whether `user` may change `document`: its owner, a collaborator the
+/// owner listed (prompts and projects), or an editor of the team the project
+/// (or the prompt's or idea's project) belongs to.
+pub fn may_write(
+    collection: Collection,
+    document: &Document,
+    user: &str,
+    teams: &TeamAccess,
+) -> bool {
     if document.get_str(owner_field(collection)) == Ok(user) {
         return true;
     }
-    matches!(collection, Collection::Prompts | Collection::Projects)
-        && document
-            .get_document("collaboration")
-            .ok()
-            .and_then(|c| c.get_array("allowed_users").ok())
-            .is_some_and(|users| users.contains(&Bson::String(user.to_owned())))
+    let listed = document
+        .get_document("collaboration")
+        .ok()
+        .and_then(|c| c.get_array("allowed_users").ok())
+        .is_some_and(|users| users.contains(&Bson::String(user.to_owned())));
+    match collection {
+        Collection::Projects => {
+            let team = document
+                .get_document("collaboration")
+                .ok()
+                .and_then(|c| c.get_str("team_id").ok());
+            listed || team.is_some_and(|t| teams.writable_teams.iter().any(|w| w == t))
+        }
+        Collection::Prompts | Collection::Ideas => {
+            let project = document.get_str("project_id").ok();
+            (listed && collection == Collection::Prompts)
+                || project.is_some_and(|p| teams.writable_projects.iter().any(|w| w == p))
+        }
+        _ => false,
+    }
 }
 
 /// The field listing users a document is shared with, for collections that

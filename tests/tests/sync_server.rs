@@ -859,3 +859,94 @@ async fn a_user_removed_from_a_shared_prompt_is_told_on_the_next_pull() {
     let (mine, _) = alice.pull_all("prompts", 0).await;
     assert!(mine.iter().all(|c| !c.left_scope), "the owner keeps it");
 }
+
+#[tokio::test]
+async fn team_members_reach_team_projects_and_only_editors_may_change_them() {
+    use promptforge_wire::schema::Project;
+    let server = TestServer::start(&MONGO).await;
+    let mut alice = Client::new(&server, "alice", "laptop");
+    let mut viewer = Client::new(&server, "victor", "laptop");
+    let mut editor = Client::new(&server, "edith", "laptop");
+    let outsider = Client::new(&server, "mallory", "laptop");
+    // Teams are managed by the web app; it writes them straight to MongoDB.
+    let joined = bson::DateTime::now();
+    direct(&server, "teams")
+        .await
+        .insert_one(doc! {
+            "_id": "t1", "name": "Writers", "created_by": "alice", "plan_type": "pro", "version": 1_i64,
+            "members": {
+                "alice": { "role": "owner", "joined_at": joined },
+                "victor": { "role": "viewer", "joined_at": joined },
+                "edith": { "role": "viewer", "joined_at": joined, "permissions": ["write"] },
+            },
+            "member_count": 3_i64,
+        })
+        .await
+        .expect("team");
+    let mut project = Project::new("alice", "Team project");
+    project.id = "proj1".into();
+    project.collaboration.team_id = Some("t1".into());
+    alice.create("projects", "proj1", doc_of(&project)).await;
+    let mut prompt = Prompt::new("alice", "Team prompt", "Body");
+    prompt.id = "tp1".into();
+    prompt.project_id = Some("proj1".into());
+    alice.create("prompts", "tp1", doc_of(&prompt)).await;
+
+    for member in [&viewer, &editor] {
+        let projects = eventually(
+            || async { member.pull_all("projects", 0).await.0 },
+            |c| c.len() == 1,
+        )
+        .await;
+        assert_eq!(
+            projects.len(),
+            1,
+            "{} sees the team project",
+            member.client_id
+        );
+        assert_eq!(
+            member.pull_all("prompts", 0).await.0.len(),
+            1,
+            "and the prompts filed in it"
+        );
+    }
+    assert!(outsider.pull_all("projects", 0).await.0.is_empty());
+    assert!(outsider.pull_all("prompts", 0).await.0.is_empty());
+
+    let by_viewer = viewer
+        .patch(
+            "prompts",
+            "tp1",
+            1,
+            doc! { "title": "viewer edit" },
+            doc! { "title": "Team prompt" },
+        )
+        .await;
+    assert_eq!(
+        rejected(&by_viewer),
+        RejectReason::NotFound,
+        "viewers read only"
+    );
+    let by_editor = editor
+        .patch(
+            "prompts",
+            "tp1",
+            1,
+            doc! { "title": "editor edit" },
+            doc! { "title": "Team prompt" },
+        )
+        .await;
+    assert_eq!(
+        applied_version(&by_editor),
+        2,
+        "members with write permission edit"
+    );
+    let delete = editor
+        .push_one("prompts", "tp1", 2, MutationOp::Delete)
+        .await;
+    assert_eq!(
+        rejected(&delete),
+        RejectReason::NotFound,
+        "only the owner deletes"
+    );
+}
