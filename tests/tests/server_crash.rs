@@ -1,0 +1,151 @@
+//! Exactly once across crashes: the sync server process is killed with
+//! SIGKILL in the middle of pushes, restarted, and the client resends every
+//! mutation it has no answer for. Every mutation takes effect exactly once.
+//! SecantusDB runs with `--sync-on-commit`, so what it acknowledged is durable.
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use bson::Document;
+use promptforge_tests::mongo::MongoServer;
+use promptforge_tests::tokens::{fixture, token, AUDIENCE, ISSUER};
+use promptforge_wire::protocol::{
+    Mutation, MutationOp, MutationOutcome, PushRequest, PushResponse, PROTOCOL_HEADER,
+};
+use promptforge_wire::schema::Prompt;
+use rand::{Rng, SeedableRng};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn start_server(uri: &str, database: &str, port: u16) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_sync_server_process"))
+        .args(["--mongodb-uri", uri, "--database", database])
+        .args(["--bind", &format!("127.0.0.1:{port}")])
+        .args(["--auth-issuer", ISSUER, "--auth-audience", AUDIENCE])
+        .arg("--jwks-file")
+        .arg(fixture("jwks.json"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the server process")
+}
+
+fn mutation(i: u64) -> Mutation {
+    let id = format!("crash-{i:04}");
+    let mut prompt = Prompt::new("alice", &format!("Prompt {i}"), "Body");
+    prompt.id = id.clone();
+    Mutation {
+        mutation_id: i,
+        collection: "prompts".into(),
+        id,
+        base_version: 0,
+        op: MutationOp::Create {
+            document: bson::to_document(&prompt).expect("encode"),
+        },
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutations_resent_after_a_server_crash_apply_exactly_once() {
+    let seed: u64 = std::env::var("CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(rand::random);
+    println!("crash seed: {seed} (rerun with CRASH_SEED={seed})");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mongo = MongoServer::start_secantus(&["--sync-on-commit"]).expect("SecantusDB");
+    let database = mongo.fresh_database();
+    let port = free_port();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client");
+    let url = format!("http://127.0.0.1:{port}/v1/push");
+    let bearer = token("alice");
+    const TOTAL: u64 = 120;
+    const BATCH: u64 = 10;
+    let mut answered: HashMap<u64, MutationOutcome> = HashMap::new();
+    let mut kills = 0;
+
+    let mut server = start_server(&mongo.uri, &database, port);
+    let mut next = 1;
+    let mut attempts = 0;
+    while next <= TOTAL {
+        attempts += 1;
+        assert!(attempts < 500, "seed {seed}: pushes never got through");
+        let batch: Vec<Mutation> = (next..(next + BATCH).min(TOTAL + 1))
+            .map(mutation)
+            .collect();
+        let request = PushRequest {
+            client_id: "laptop".into(),
+            mutations: batch,
+        };
+        let push = http
+            .post(&url)
+            .header(PROTOCOL_HEADER, "1")
+            .bearer_auth(&bearer)
+            .json(&request)
+            .send();
+        // Sometimes kill the server while the push is in flight.
+        let kill_after =
+            (kills < 4 && rng.gen_bool(0.3)).then(|| Duration::from_millis(rng.gen_range(1..40)));
+        let response = match kill_after {
+            Some(delay) => {
+                let (response, ()) = tokio::join!(push, async {
+                    tokio::time::sleep(delay).await;
+                    let _ = server.kill();
+                    let _ = server.wait();
+                });
+                kills += 1;
+                server = start_server(&mongo.uri, &database, port);
+                response
+            }
+            None => push.await,
+        };
+        match response {
+            Ok(ok) if ok.status().is_success() => {
+                let body: PushResponse = ok.json().await.expect("push response");
+                for result in body.results {
+                    if let Some(first) = answered.get(&result.mutation_id) {
+                        assert_eq!(
+                            first, &result.outcome,
+                            "seed {seed}: a resent mutation got a new answer"
+                        );
+                    }
+                    assert!(
+                        matches!(result.outcome, MutationOutcome::Applied { version: 1, .. }),
+                        "seed {seed}: {result:?}"
+                    );
+                    answered.insert(result.mutation_id, result.outcome);
+                }
+                next += BATCH;
+            }
+            // Killed mid-request or not up yet: resend the same batch.
+            _ => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+
+    let client = mongodb::Client::with_uri_str(&mongo.uri)
+        .await
+        .expect("connect");
+    let prompts = client.database(&database).collection::<Document>("prompts");
+    let stored = prompts.count_documents(bson::doc! {}).await.expect("count");
+    assert_eq!(
+        stored, TOTAL,
+        "seed {seed}: every mutation applied exactly once"
+    );
+    let bumped = prompts
+        .count_documents(bson::doc! { "version": { "$ne": 1_i64 } })
+        .await
+        .expect("count");
+    assert_eq!(bumped, 0, "seed {seed}: no create applied twice");
+    println!("{TOTAL} mutations, {kills} SIGKILLs of the server, all applied exactly once");
+}
