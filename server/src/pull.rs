@@ -41,6 +41,7 @@ pub async fn pull(db: &Db, user: &str, request: &PullRequest) -> Result<PullResp
     let mut changes = Vec::new();
     let mut checkpoint = request.checkpoint;
     let mut used = 0_u64;
+    let mut cut = false;
     'page: loop {
         let filter = doc! { "$and": [ scope.clone(), { SEQ: { "$gt": checkpoint } } ] };
         let documents: Vec<Document> = coll
@@ -96,6 +97,7 @@ pub async fn pull(db: &Db, user: &str, request: &PullRequest) -> Result<PullResp
             // Always send at least one change, however large, so a page
             // never stalls the cursor.
             if !changes.is_empty() && used + size > budget {
+                cut = true;
                 break 'page;
             }
             used += size;
@@ -106,10 +108,15 @@ pub async fn pull(db: &Db, user: &str, request: &PullRequest) -> Result<PullResp
             break;
         }
     }
-    let remaining = coll
-        .count_documents(doc! { "$and": [ scope, { SEQ: { "$gt": checkpoint } } ] })
-        .await?
-        + exits.count_documents(exits_filter(checkpoint)).await?;
+    // A page that drained both queries leaves nothing behind: only a page
+    // cut short by its byte budget pays for counting the rest.
+    let remaining = if cut {
+        coll.count_documents(doc! { "$and": [ scope, { SEQ: { "$gt": checkpoint } } ] })
+            .await?
+            + exits.count_documents(exits_filter(checkpoint)).await?
+    } else {
+        0
+    };
     Ok(PullResponse {
         collection: collection.name().to_owned(),
         changes,
