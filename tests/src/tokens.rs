@@ -80,32 +80,13 @@ pub fn token(user: &str) -> String {
 
 /// A token with no signature (`alg: none`), which must be refused.
 pub fn unsigned(user: &str) -> String {
-    use base64_url::encode as b64;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
     let header = b64(br#"{"alg":"none","typ":"JWT","kid":"test-key-1"}"#);
     let body = format!(
         r#"{{"sub":"{user}","iss":"{ISSUER}","aud":"{AUDIENCE}","exp":{}}}"#,
         now() + 3600
     );
     format!("{header}.{}.", b64(body.as_bytes()))
-}
-
-mod base64_url {
-    /// Unpadded base64url, enough for a test header and body.
-    pub fn encode(bytes: &[u8]) -> String {
-        const ALPHABET: &[u8; 64] =
-            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-        let mut out = String::new();
-        for chunk in bytes.chunks(3) {
-            let b = [
-                chunk[0],
-                *chunk.get(1).unwrap_or(&0),
-                *chunk.get(2).unwrap_or(&0),
-            ];
-            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-            for i in 0..=chunk.len() {
-                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            }
-        }
-        out
-    }
 }
