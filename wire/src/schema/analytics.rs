@@ -4,7 +4,9 @@ use bson::{DateTime, Document};
 use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
 
-use super::{limits, unset_time, CatalogEntry, Check, Collection, Model, ValidationError};
+use super::{
+    id_accessors, limits, unset_time, CatalogEntry, Check, Collection, Model, ValidationError,
+};
 
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -89,13 +91,7 @@ impl Model for AnalyticsEvent {
         "version",
     ];
 
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn set_id(&mut self, id: String) {
-        self.id = id;
-    }
+    id_accessors!();
 
     fn validate(&self) -> Result<(), ValidationError> {
         let mut check = Check::new(Collection::AnalyticsEvents);

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
 
 use super::{
-    limits, string_enum, unset_time, CatalogEntry, Check, Collection, Model, ValidationError,
+    id_accessors, limits, string_enum, unset_time, CatalogEntry, Check, Collection, Model,
+    ValidationError,
 };
 
 string_enum!(Currency { Credits => "credits", Usd => "usd" } default Credits);
@@ -258,13 +259,7 @@ impl Model for MarketplaceListing {
         "quality_score",
     ];
 
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn set_id(&mut self, id: String) {
-        self.id = id;
-    }
+    id_accessors!();
 
     fn validate(&self) -> Result<(), ValidationError> {
         let mut check = Check::new(Collection::MarketplaceListings);
@@ -551,13 +546,7 @@ impl Model for MarketplacePurchase {
         "completed_at",
     ];
 
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn set_id(&mut self, id: String) {
-        self.id = id;
-    }
+    id_accessors!();
 
     fn validate(&self) -> Result<(), ValidationError> {
         let mut check = Check::new(Collection::MarketplacePurchases);

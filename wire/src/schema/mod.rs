@@ -193,6 +193,20 @@ pub(crate) fn unset_time() -> DateTime {
     DateTime::from_millis(0)
 }
 
+/// The `id`/`set_id` pair of a model whose `_id` lives in its `id` field.
+macro_rules! id_accessors {
+    () => {
+        fn id(&self) -> &str {
+            &self.id
+        }
+
+        fn set_id(&mut self, id: String) {
+            self.id = id;
+        }
+    };
+}
+pub(crate) use id_accessors;
+
 /// Declares a string enum that serialises to the seed's lowercase values.
 macro_rules! string_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? } default $default:ident) => {

@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
 
 use super::{
-    limits, string_enum, unset_time, CatalogEntry, Check, Collection, Model, ValidationError,
+    id_accessors, limits, string_enum, unset_time, CatalogEntry, Check, Collection, Model,
+    ValidationError,
 };
 
 string_enum!(NotificationType { Info => "info", Success => "success", Warning => "warning", Error => "error", Marketing => "marketing" } default Info);
@@ -86,13 +87,7 @@ impl Model for Notification {
         "version",
     ];
 
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn set_id(&mut self, id: String) {
-        self.id = id;
-    }
+    id_accessors!();
 
     fn validate(&self) -> Result<(), ValidationError> {
         let mut check = Check::new(Collection::Notifications);

@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
 
 use super::{
-    limits, string_enum, unset_time, CatalogEntry, Check, Collection, Model, Priority,
-    ValidationError,
+    id_accessors, limits, string_enum, unset_time, CatalogEntry, Check, Collection, Model,
+    Priority, ValidationError,
 };
 
 string_enum!(ProjectStatus { Planning => "planning", Active => "active", Completed => "completed", Archived => "archived", Deleted => "deleted" } default Planning);
@@ -201,13 +201,7 @@ impl Model for Project {
         "stats.idea_count",
     ];
 
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn set_id(&mut self, id: String) {
-        self.id = id;
-    }
+    id_accessors!();
 
     fn validate(&self) -> Result<(), ValidationError> {
         let mut check = Check::new(Collection::Projects);

@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
 
 use super::{
-    limits, string_enum, unset_time, CatalogEntry, Check, Collection, Model, ValidationError,
+    id_accessors, limits, string_enum, unset_time, CatalogEntry, Check, Collection, Model,
+    ValidationError,
 };
 
 string_enum!(Difficulty { Beginner => "beginner", Intermediate => "intermediate", Advanced => "advanced", Expert => "expert" } default Beginner);
@@ -228,13 +229,7 @@ impl Model for Prompt {
     ];
     const DERIVED: &'static [&'static str] = &["latest_version_id"];
 
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn set_id(&mut self, id: String) {
-        self.id = id;
-    }
+    id_accessors!();
 
     fn validate(&self) -> Result<(), ValidationError> {
         let mut check = Check::new(Collection::Prompts);
@@ -406,13 +401,7 @@ impl Model for PromptVersion {
         "version",
     ];
 
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn set_id(&mut self, id: String) {
-        self.id = id;
-    }
+    id_accessors!();
 
     fn validate(&self) -> Result<(), ValidationError> {
         let mut check = Check::new(Collection::PromptVersions);

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
 
 use super::{
-    limits, string_enum, unset_time, CatalogEntry, Check, Collection, Model, ValidationError,
+    id_accessors, limits, string_enum, unset_time, CatalogEntry, Check, Collection, Model,
+    ValidationError,
 };
 
 string_enum!(PlanType { Free => "free", Pro => "pro", Enterprise => "enterprise" } default Free);
@@ -117,13 +118,7 @@ impl Model for Team {
     ];
     const DERIVED: &'static [&'static str] = &["member_count"];
 
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn set_id(&mut self, id: String) {
-        self.id = id;
-    }
+    id_accessors!();
 
     fn validate(&self) -> Result<(), ValidationError> {
         let mut check = Check::new(Collection::Teams);

@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
 
 use super::{
-    limits, string_enum, unset_time, CatalogEntry, Check, Collection, Model, ValidationError,
+    id_accessors, limits, string_enum, unset_time, CatalogEntry, Check, Collection, Model,
+    ValidationError,
 };
 
 string_enum!(AccountStatus { Active => "active", Suspended => "suspended", Pending => "pending", Deleted => "deleted" } default Active);
@@ -193,13 +194,7 @@ impl Model for User {
     /// Money and earned figures are the server's to change.
     const DERIVED: &'static [&'static str] = &["credits", "stats"];
 
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn set_id(&mut self, id: String) {
-        self.id = id;
-    }
+    id_accessors!();
 
     fn validate(&self) -> Result<(), ValidationError> {
         let mut check = Check::new(Collection::Users);
