@@ -35,17 +35,36 @@ pub fn version_of(doc: &Document) -> i64 {
     }
 }
 
-/// Marks `doc` as the change numbered `seq`.
-pub fn set_seq(doc: &mut Document, seq: i64) {
+/// The explicit readers a document had when it was last sequenced, so that a
+/// later write that removes some can tell them (see `scope::record_exits`).
+pub const SEQ_READERS: &str = "_seq_readers";
+
+/// Marks `doc` (of `collection`) as the change numbered `seq`.
+pub fn set_seq(collection: Collection, doc: &mut Document, seq: i64) {
     let version = version_of(doc);
+    let readers = scope::explicit_readers(collection, doc);
     doc.insert(SEQ, seq);
     doc.insert(SEQ_VERSION, version);
+    doc.insert(SEQ_READERS, readers);
+}
+
+/// The explicit readers recorded when `doc` was last sequenced.
+pub fn sequenced_readers(doc: &Document) -> Vec<String> {
+    doc.get_array(SEQ_READERS)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|b| b.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Removes the sequencing fields (clients get `seq` beside the document).
 pub fn strip_seq(mut doc: Document) -> Document {
     doc.remove(SEQ);
     doc.remove(SEQ_VERSION);
+    doc.remove(SEQ_READERS);
     doc
 }
 

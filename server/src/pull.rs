@@ -7,7 +7,7 @@ use futures_util::TryStreamExt;
 use promptforge_wire::protocol::{Change, PullRequest, PullResponse};
 use promptforge_wire::schema::Collection;
 
-use crate::db::{Db, SCOPE_EXITS, SEQ, SEQ_VERSION};
+use crate::db::{strip_seq, Db, SCOPE_EXITS, SEQ};
 use crate::error::ServerError;
 use crate::scope;
 
@@ -70,7 +70,7 @@ pub async fn pull(db: &Db, user: &str, request: &PullRequest) -> Result<PullResp
             let Some(Bson::Int64(seq)) = document.remove(SEQ) else {
                 continue;
             };
-            document.remove(SEQ_VERSION);
+            let document = strip_seq(document);
             let id = document.get_str("_id").unwrap_or_default().to_owned();
             batch.push(Change {
                 seq,

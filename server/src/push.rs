@@ -14,7 +14,7 @@ use promptforge_wire::protocol::{
 };
 use promptforge_wire::schema::{new_id, Collection};
 
-use crate::db::{set_seq, strip_seq, version_of, Db, MUTATIONS, SCOPE_EXITS};
+use crate::db::{set_seq, strip_seq, version_of, Db, MUTATIONS};
 use crate::error::ServerError;
 use crate::scope;
 
@@ -206,7 +206,7 @@ async fn create(
         Ok(ok) => ok,
         Err(err) => return Ok(invalid(err)),
     };
-    set_seq(&mut canonical, db.next_seq(session).await?);
+    set_seq(collection, &mut canonical, db.next_seq(session).await?);
     coll.insert_one(&canonical).session(&mut *session).await?;
     Ok(MutationOutcome::Applied {
         version: 1,
@@ -386,19 +386,10 @@ async fn patch(
         Err(err) => return Ok(invalid(err)),
     };
     let seq = db.next_seq(session).await?;
-    set_seq(&mut canonical, seq);
-    let removed = scope::readers_removed(collection, &current, &canonical);
-    if !removed.is_empty() {
-        let exits: Vec<Document> = removed
-            .iter()
-            .map(|reader| doc! { "user_id": reader, "collection": collection.name(), "doc_id": &m.id, "_seq": seq })
-            .collect();
-        db.db
-            .collection::<Document>(SCOPE_EXITS)
-            .insert_many(exits)
-            .session(&mut *session)
-            .await?;
-    }
+    set_seq(collection, &mut canonical, seq);
+    let before = scope::explicit_readers(collection, &current);
+    let removed = scope::readers_removed(collection, &before, &canonical);
+    scope::record_exits(db, session, collection, &m.id, &removed, seq).await?;
     replace_at_version(&coll, session, &m.id, current_version, &canonical).await?;
     let document = without_seq(canonical);
     Ok(if conflicts.is_empty() && !stale {
@@ -449,7 +440,11 @@ async fn save_losing_content(
     }
     let (mut canonical, _) = canonicalize_in(Collection::PromptVersions, record)
         .map_err(|e| ServerError::Internal(e.to_string()))?;
-    set_seq(&mut canonical, db.next_seq(session).await?);
+    set_seq(
+        Collection::PromptVersions,
+        &mut canonical,
+        db.next_seq(session).await?,
+    );
     versions
         .insert_one(canonical)
         .session(&mut *session)
@@ -500,7 +495,7 @@ async fn delete(
         tombstone.insert("updated_at", now);
     }
     tombstone.insert("version", version);
-    set_seq(&mut tombstone, db.next_seq(session).await?);
+    set_seq(collection, &mut tombstone, db.next_seq(session).await?);
     replace_at_version(&coll, session, &m.id, current_version, &tombstone).await?;
     Ok(MutationOutcome::Applied {
         version,

@@ -330,16 +330,94 @@ fn listed_users(doc: &Document, path: &str) -> Vec<String> {
     }
 }
 
-/// Users who could read `before` but cannot read `after`: removed from its
-/// sharing list (the owner never changes).
-pub fn readers_removed(collection: Collection, before: &Document, after: &Document) -> Vec<String> {
-    let Some(path) = sharing_list(collection) else {
-        return Vec::new();
-    };
+/// Users a document is explicitly given to: its sharing list, or, for a
+/// team, its members.
+pub fn explicit_readers(collection: Collection, doc: &Document) -> Vec<String> {
+    match collection {
+        Collection::Teams => doc
+            .get_document("members")
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default(),
+        _ => sharing_list(collection)
+            .map(|path| listed_users(doc, path))
+            .unwrap_or_default(),
+    }
+}
+
+/// Users in `before` (explicit readers at some earlier state) who are no
+/// longer explicit readers of `after` (the owner never changes).
+pub fn readers_removed(collection: Collection, before: &[String], after: &Document) -> Vec<String> {
     let owner = after.get_str(owner_field(collection)).unwrap_or_default();
-    let still: Vec<String> = listed_users(after, path);
-    listed_users(before, path)
-        .into_iter()
-        .filter(|user| user != owner && !still.contains(user))
+    let still = explicit_readers(collection, after);
+    before
+        .iter()
+        .filter(|user| *user != owner && !still.contains(user))
+        .cloned()
         .collect()
+}
+
+/// Records "left your scope" notices for `removed` readers of a document, on
+/// the write's own sequence number. A team's former members lose the team's
+/// projects and the prompts and ideas filed in them, except those they own
+/// or are shared with directly.
+pub async fn record_exits(
+    db: &Db,
+    session: &mut mongodb::ClientSession,
+    collection: Collection,
+    doc_id: &str,
+    removed: &[String],
+    seq: i64,
+) -> Result<(), ServerError> {
+    if removed.is_empty() {
+        return Ok(());
+    }
+    let mut lost: Vec<(Collection, Document)> = Vec::new();
+    if collection == Collection::Teams {
+        let projects: Vec<Document> = db
+            .collection(Collection::Projects)
+            .find(doc! { "collaboration.team_id": doc_id })
+            .session(&mut *session)
+            .await?
+            .stream(&mut *session)
+            .try_collect()
+            .await?;
+        let project_ids: Vec<&str> = projects
+            .iter()
+            .filter_map(|p| p.get_str("_id").ok())
+            .collect();
+        for filed in [Collection::Prompts, Collection::Ideas] {
+            let docs: Vec<Document> = db
+                .collection(filed)
+                .find(doc! { "project_id": { "$in": &project_ids } })
+                .session(&mut *session)
+                .await?
+                .stream(&mut *session)
+                .try_collect()
+                .await?;
+            lost.extend(docs.into_iter().map(|d| (filed, d)));
+        }
+        lost.extend(projects.into_iter().map(|p| (Collection::Projects, p)));
+    }
+    let mut exits = Vec::new();
+    for user in removed {
+        if collection != Collection::Teams {
+            exits.push(doc! { "user_id": user, "collection": collection.name(), "doc_id": doc_id, "_seq": seq });
+            continue;
+        }
+        for (lost_collection, document) in &lost {
+            let keeps = document.get_str(owner_field(*lost_collection)) == Ok(user.as_str())
+                || explicit_readers(*lost_collection, document).contains(user);
+            if let (false, Ok(id)) = (keeps, document.get_str("_id")) {
+                exits.push(doc! { "user_id": user, "collection": lost_collection.name(), "doc_id": id, "_seq": seq });
+            }
+        }
+    }
+    if !exits.is_empty() {
+        db.db
+            .collection::<Document>(crate::db::SCOPE_EXITS)
+            .insert_many(exits)
+            .session(&mut *session)
+            .await?;
+    }
+    Ok(())
 }

@@ -3,9 +3,10 @@
 //! `updated_at`) but know nothing of `_seq`. The sequencer follows a change
 //! stream over the database; every inserted, updated or replaced document
 //! whose `_seq_version` is not its `version` was written by someone else, and
-//! gets the next sequence number in a transaction of its own. At start it
-//! also stamps documents that have no `_seq` at all (written while no server
-//! ran), and it resumes the stream from the last token it saved.
+//! gets the next sequence number in a transaction of its own. It resumes the
+//! stream from the last position it saved; with none to resume from (first
+//! start, or history lost) it saves the new stream's position and then scans
+//! every collection once, so no write falls between scan and stream.
 //!
 //! Several server instances may run sequencers at once: stamping is a
 //! compare-and-set on `version`, and an already stamped document is left alone.
@@ -19,17 +20,15 @@ use mongodb::options::FullDocumentType;
 use promptforge_wire::schema::Collection;
 use tokio::task::JoinHandle;
 
-use crate::db::{version_of, Db, COUNTERS, SEQ, SEQ_VERSION};
+use crate::db::{sequenced_readers, version_of, Db, COUNTERS, SEQ, SEQ_READERS, SEQ_VERSION};
 use crate::error::ServerError;
+use crate::scope;
 
 const STATE_ID: &str = "sequencer";
 
 /// Starts the sequencer; it runs until the task is aborted.
 pub fn spawn(db: Db) -> JoinHandle<()> {
     tokio::spawn(async move {
-        if let Err(err) = catch_up(&db).await {
-            tracing::error!(error = %err, "sequencer catch-up failed");
-        }
         loop {
             if let Err(err) = follow(&db).await {
                 tracing::warn!(error = %err, "change stream interrupted; resuming");
@@ -67,32 +66,49 @@ pub async fn stamp(db: &Db, collection: Collection, id: Bson) -> Result<(), Serv
             }
             let version = version_of(&current);
             let seq = db.next_seq(session).await?;
+            // Readers the other backend removed hear of it, as after a push.
+            let removed =
+                scope::readers_removed(collection, &sequenced_readers(&current), &current);
+            let doc_id = match &id {
+                Bson::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            scope::record_exits(&db, session, collection, &doc_id, &removed, seq).await?;
             let filter = match current.get("version") {
                 Some(v) => doc! { "_id": id, "version": v.clone() },
                 None => doc! { "_id": id, "version": { "$exists": false } },
             };
-            coll.update_one(filter, doc! { "$set": { SEQ: seq, SEQ_VERSION: version } })
-                .session(&mut *session)
-                .await?;
+            let readers = scope::explicit_readers(collection, &current);
+            coll.update_one(
+                filter,
+                doc! { "$set": { SEQ: seq, SEQ_VERSION: version, SEQ_READERS: readers } },
+            )
+            .session(&mut *session)
+            .await?;
             Ok(())
         })
     })
     .await
 }
 
-/// Stamps every document that has never had a sequence number.
+/// Stamps every document the sync server has not sequenced in its current
+/// version: a full scan, run when there is no change stream position to
+/// resume from (first start, or history lost).
 pub async fn catch_up(db: &Db) -> Result<usize, ServerError> {
     let mut stamped = 0;
     for collection in Collection::ALL {
         let mut cursor = db
             .collection(collection)
-            .find(doc! { SEQ: { "$exists": false } })
-            .projection(doc! { "_id": 1 })
+            .find(doc! {})
+            .projection(doc! { "_id": 1, "version": 1, SEQ: 1, SEQ_VERSION: 1 })
             .await?;
         let mut ids = Vec::new();
         while let Some(found) = cursor.next().await {
-            if let Some(id) = found?.get("_id") {
-                ids.push(id.clone());
+            let found = found?;
+            if !sequenced(&found) {
+                if let Some(id) = found.get("_id") {
+                    ids.push(id.clone());
+                }
             }
         }
         for id in ids {
@@ -133,6 +149,14 @@ async fn save_token(db: &Db, token: &ResumeToken) -> Result<(), ServerError> {
     Ok(())
 }
 
+async fn forget_token(db: &Db) -> Result<(), ServerError> {
+    db.db
+        .collection::<Document>(COUNTERS)
+        .delete_one(doc! { "_id": STATE_ID })
+        .await?;
+    Ok(())
+}
+
 async fn follow(db: &Db) -> Result<(), ServerError> {
     let pipeline =
         [doc! { "$match": { "operationType": { "$in": ["insert", "update", "replace"] } } }];
@@ -141,10 +165,30 @@ async fn follow(db: &Db) -> Result<(), ServerError> {
         .watch()
         .pipeline(pipeline)
         .full_document(FullDocumentType::UpdateLookup);
-    if let Some(token) = saved_token(db).await? {
+    let saved = saved_token(db).await?;
+    let resuming = saved.is_some();
+    if let Some(token) = saved {
         watch = watch.start_after(token);
     }
-    let mut stream = watch.await?;
+    let mut stream = match watch.await {
+        Ok(stream) => stream,
+        Err(err) if resuming => {
+            // The saved position is gone (e.g. the oplog rolled over): start
+            // afresh, with a full catch-up scan.
+            tracing::warn!(error = %err, "cannot resume the change stream; rescanning");
+            forget_token(db).await?;
+            return Err(err.into());
+        }
+        Err(err) => return Err(err.into()),
+    };
+    if !resuming {
+        // Writes made before this stream opened are not in it: record the
+        // position first, then scan, so nothing falls between the two.
+        if let Some(token) = stream.resume_token() {
+            save_token(db, &token).await?;
+        }
+        catch_up(db).await?;
+    }
     while let Some(event) = stream.next().await {
         let event: ChangeStreamEvent<Document> = event?;
         let Some(collection) = event

@@ -950,3 +950,99 @@ async fn team_members_reach_team_projects_and_only_editors_may_change_them() {
         "only the owner deletes"
     );
 }
+
+#[tokio::test]
+async fn readers_removed_by_other_backends_are_told_too() {
+    use promptforge_wire::schema::Project;
+    let server = TestServer::start(&MONGO).await;
+    let mut alice = Client::new(&server, "alice", "laptop");
+    let bob = Client::new(&server, "bob", "laptop");
+    let victor = Client::new(&server, "victor", "laptop");
+
+    // Unsharing done by the web app, straight in MongoDB.
+    let mut shared = Prompt::new("alice", "Shared with bob", "Body");
+    shared.id = "p1".into();
+    shared.collaboration.allowed_users = vec!["bob".into()];
+    alice.create("prompts", "p1", doc_of(&shared)).await;
+    let (seen, bob_checkpoint) = bob.pull_all("prompts", 0).await;
+    assert_eq!(seen.len(), 1);
+    direct(&server, "prompts")
+        .await
+        .update_one(
+            doc! { "_id": "p1" },
+            doc! { "$set": { "collaboration.allowed_users": [] }, "$inc": { "version": 1 } },
+        )
+        .await
+        .expect("external unshare");
+    let after = eventually(
+        || async { bob.pull_all("prompts", bob_checkpoint).await.0 },
+        |c| !c.is_empty(),
+    )
+    .await;
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert!(after[0].left_scope && after[0].id == "p1", "{after:?}");
+
+    // A member removed from a team loses the team's project and what is filed in it.
+    let joined = bson::DateTime::now();
+    direct(&server, "teams")
+        .await
+        .insert_one(doc! {
+            "_id": "t1", "name": "Writers", "created_by": "alice", "version": 1_i64, "member_count": 2_i64,
+            "members": { "alice": { "role": "owner", "joined_at": joined }, "victor": { "role": "viewer", "joined_at": joined } },
+        })
+        .await
+        .expect("team");
+    let mut project = Project::new("alice", "Team project");
+    project.id = "proj1".into();
+    project.collaboration.team_id = Some("t1".into());
+    alice.create("projects", "proj1", doc_of(&project)).await;
+    let mut filed = Prompt::new("alice", "Filed in the team project", "Body");
+    filed.id = "tp1".into();
+    filed.project_id = Some("proj1".into());
+    alice.create("prompts", "tp1", doc_of(&filed)).await;
+    let (projects, project_checkpoint) = victor.pull_all("projects", 0).await;
+    let (prompts, prompt_checkpoint) = victor.pull_all("prompts", 0).await;
+    assert_eq!(
+        (projects.len(), prompts.len()),
+        (1, 1),
+        "victor sees the team's work"
+    );
+    // Let the sequencer record the team's members before they change.
+    eventually(
+        || async { victor.pull_all("teams", 0).await.0 },
+        |c| c.len() == 1,
+    )
+    .await;
+
+    direct(&server, "teams")
+        .await
+        .update_one(
+            doc! { "_id": "t1" },
+            doc! { "$unset": { "members.victor": "" }, "$set": { "member_count": 1_i64 }, "$inc": { "version": 1 } },
+        )
+        .await
+        .expect("remove victor");
+    let gone = eventually(
+        || async { victor.pull_all("prompts", prompt_checkpoint).await.0 },
+        |c| !c.is_empty(),
+    )
+    .await;
+    assert!(
+        gone.len() == 1 && gone[0].left_scope && gone[0].id == "tp1",
+        "{gone:?}"
+    );
+    let gone = victor.pull_all("projects", project_checkpoint).await.0;
+    assert!(
+        gone.len() == 1 && gone[0].left_scope && gone[0].id == "proj1",
+        "{gone:?}"
+    );
+    assert!(
+        alice
+            .pull_all("prompts", 0)
+            .await
+            .0
+            .iter()
+            .all(|c| !c.left_scope),
+        "the owner keeps everything"
+    );
+}
