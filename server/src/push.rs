@@ -192,6 +192,23 @@ async fn create(
     document.remove("deleted_at");
     document.remove("deleted_by");
     document.insert("version", 1_i64);
+    // Authorship is the signed-in user's, whatever the client claims.
+    for field in ["created_by", "last_modified_by"] {
+        if collection.has_field(field) && field != scope::owner_field(collection) {
+            document.insert(field, user);
+        }
+    }
+    if collection == Collection::Projects {
+        if let Some(team) = scope::team_of(&document) {
+            let teams = scope::TeamAccess::load(db, user).await?;
+            if !teams.teams.iter().any(|t| t == team) {
+                return Ok(reject(
+                    RejectReason::Forbidden,
+                    format!("you are not a member of team `{team}`"),
+                ));
+            }
+        }
+    }
     let now = DateTime::now();
     if collection.has_field("updated_at") {
         document.insert("updated_at", now);
@@ -303,12 +320,8 @@ async fn patch(
             format!("{collection} `{}` does not exist", m.id),
         ));
     };
-    if !scope::may_write(
-        collection,
-        &current,
-        user,
-        &scope::TeamAccess::load(db, user).await?,
-    ) {
+    let teams = scope::TeamAccess::load(db, user).await?;
+    if !scope::may_write(collection, &current, user, &teams) {
         // Not revealing whether it exists: same answer as for a missing one.
         return Ok(reject(
             RejectReason::NotFound,
@@ -321,13 +334,24 @@ async fn patch(
             server_document: without_seq(current),
         });
     }
+    let owner = current.get_str(scope::owner_field(collection)) == Ok(user);
+    if let Some(field) = changes
+        .keys()
+        .find(|f| !owner && scope::owner_only(collection, f))
+    {
+        return Ok(reject(
+            RejectReason::Forbidden,
+            format!("only the owner changes {collection}.{field}"),
+        ));
+    }
     let current_version = version_of(&current);
     let stale = current_version != m.base_version;
     let mut merged = current.clone();
     let mut conflicts = Vec::new();
     let mut lost_content: Option<Bson> = None;
     for (field, value) in changes {
-        let theirs = get_path(&current, field);
+        // A stored null and an absent field are the same "no value".
+        let theirs = get_path(&current, field).filter(|b| **b != Bson::Null);
         let wanted = (value != &Bson::Null).then_some(value);
         let apply = if !stale
             || theirs == base.get(field).filter(|b| **b != Bson::Null)
@@ -350,6 +374,17 @@ async fn patch(
         if apply {
             if let Err(why) = set_path(&mut merged, field, value.clone()) {
                 return Ok(reject(RejectReason::Invalid, format!("{field}: {why}")));
+            }
+        }
+    }
+    // Checked before anything is written: a refused mutation changes nothing.
+    if collection == Collection::Projects && scope::team_of(&current) != scope::team_of(&merged) {
+        if let Some(team) = scope::team_of(&merged) {
+            if !teams.teams.iter().any(|t| t == team) {
+                return Ok(reject(
+                    RejectReason::Forbidden,
+                    format!("you are not a member of team `{team}`"),
+                ));
             }
         }
     }
@@ -389,7 +424,13 @@ async fn patch(
     set_seq(collection, &mut canonical, seq);
     let before = scope::explicit_readers(collection, &current);
     let removed = scope::readers_removed(collection, &before, &canonical);
-    scope::record_exits(db, session, collection, &m.id, &removed, seq).await?;
+    scope::record_exits(db, session, collection, &canonical, &removed).await?;
+    if collection == Collection::Projects && scope::team_of(&current) != scope::team_of(&canonical)
+    {
+        // The new team's members must receive what is filed in the project.
+        let filed = scope::filed_documents(db, session, std::slice::from_ref(&m.id)).await?;
+        scope::resequence(db, session, &filed).await?;
+    }
     replace_at_version(&coll, session, &m.id, current_version, &canonical).await?;
     let document = without_seq(canonical);
     Ok(if conflicts.is_empty() && !stale {

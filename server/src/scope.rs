@@ -356,59 +356,64 @@ pub fn readers_removed(collection: Collection, before: &[String], after: &Docume
         .collect()
 }
 
-/// Records "left your scope" notices for `removed` readers of a document, on
-/// the write's own sequence number. A team's former members lose the team's
-/// projects and the prompts and ideas filed in them, except those they own
-/// or are shared with directly.
+/// Whether `user` can still read `document` after a change, by any route.
+pub fn still_reads(
+    collection: Collection,
+    document: &Document,
+    user: &str,
+    teams: &TeamAccess,
+) -> bool {
+    if document.get_str(owner_field(collection)) == Ok(user)
+        || explicit_readers(collection, document)
+            .iter()
+            .any(|u| u == user)
+    {
+        return true;
+    }
+    match collection {
+        Collection::Projects => document
+            .get_document("collaboration")
+            .ok()
+            .and_then(|c| c.get_str("team_id").ok())
+            .is_some_and(|team| teams.teams.iter().any(|t| t == team)),
+        Collection::Prompts | Collection::Ideas => document
+            .get_str("project_id")
+            .is_ok_and(|project| teams.projects.iter().any(|p| p == project)),
+        _ => false,
+    }
+}
+
+/// Records "left your scope" notices for `removed` readers of `document`
+/// (its state after the write), each on a sequence number of its own so a
+/// page boundary can never fall between notices sharing one. A team's former
+/// members lose the team's projects and the prompts and ideas filed in them.
+/// Nobody is told about a document they can still read by another route.
 pub async fn record_exits(
     db: &Db,
     session: &mut mongodb::ClientSession,
     collection: Collection,
-    doc_id: &str,
+    document: &Document,
     removed: &[String],
-    seq: i64,
 ) -> Result<(), ServerError> {
     if removed.is_empty() {
         return Ok(());
     }
-    let mut lost: Vec<(Collection, Document)> = Vec::new();
-    if collection == Collection::Teams {
-        let projects: Vec<Document> = db
-            .collection(Collection::Projects)
-            .find(doc! { "collaboration.team_id": doc_id })
-            .session(&mut *session)
-            .await?
-            .stream(&mut *session)
-            .try_collect()
-            .await?;
-        let project_ids: Vec<&str> = projects
-            .iter()
-            .filter_map(|p| p.get_str("_id").ok())
-            .collect();
-        for filed in [Collection::Prompts, Collection::Ideas] {
-            let docs: Vec<Document> = db
-                .collection(filed)
-                .find(doc! { "project_id": { "$in": &project_ids } })
-                .session(&mut *session)
-                .await?
-                .stream(&mut *session)
-                .try_collect()
-                .await?;
-            lost.extend(docs.into_iter().map(|d| (filed, d)));
-        }
-        lost.extend(projects.into_iter().map(|p| (Collection::Projects, p)));
-    }
+    let doc_id = document.get_str("_id").unwrap_or_default();
+    let lost: Vec<(Collection, Document)> = if collection == Collection::Teams {
+        team_documents(db, session, doc_id).await?
+    } else {
+        vec![(collection, document.clone())]
+    };
     let mut exits = Vec::new();
     for user in removed {
-        if collection != Collection::Teams {
-            exits.push(doc! { "user_id": user, "collection": collection.name(), "doc_id": doc_id, "_seq": seq });
-            continue;
-        }
-        for (lost_collection, document) in &lost {
-            let keeps = document.get_str(owner_field(*lost_collection)) == Ok(user.as_str())
-                || explicit_readers(*lost_collection, document).contains(user);
-            if let (false, Ok(id)) = (keeps, document.get_str("_id")) {
-                exits.push(doc! { "user_id": user, "collection": lost_collection.name(), "doc_id": id, "_seq": seq });
+        let access = TeamAccess::load(db, user).await?;
+        for (lost_collection, lost_document) in &lost {
+            if still_reads(*lost_collection, lost_document, user, &access) {
+                continue;
+            }
+            if let Ok(id) = lost_document.get_str("_id") {
+                let seq = db.next_seq(session).await?;
+                exits.push(doc! { "user_id": user, "collection": lost_collection.name(), "doc_id": id, crate::db::SEQ: seq });
             }
         }
     }
@@ -420,4 +425,94 @@ pub async fn record_exits(
             .await?;
     }
     Ok(())
+}
+
+/// A team's projects and the prompts and ideas filed in them.
+pub async fn team_documents(
+    db: &Db,
+    session: &mut mongodb::ClientSession,
+    team_id: &str,
+) -> Result<Vec<(Collection, Document)>, ServerError> {
+    let projects: Vec<Document> = db
+        .collection(Collection::Projects)
+        .find(doc! { "collaboration.team_id": team_id })
+        .session(&mut *session)
+        .await?
+        .stream(&mut *session)
+        .try_collect()
+        .await?;
+    let project_ids: Vec<String> = projects
+        .iter()
+        .filter_map(|p| p.get_str("_id").ok().map(str::to_owned))
+        .collect();
+    let mut found = filed_documents(db, session, &project_ids).await?;
+    found.extend(projects.into_iter().map(|p| (Collection::Projects, p)));
+    Ok(found)
+}
+
+/// The prompts and ideas filed in `projects`.
+pub async fn filed_documents(
+    db: &Db,
+    session: &mut mongodb::ClientSession,
+    projects: &[String],
+) -> Result<Vec<(Collection, Document)>, ServerError> {
+    let mut found = Vec::new();
+    if projects.is_empty() {
+        return Ok(found);
+    }
+    for filed in [Collection::Prompts, Collection::Ideas] {
+        let docs: Vec<Document> = db
+            .collection(filed)
+            .find(doc! { "project_id": { "$in": projects } })
+            .session(&mut *session)
+            .await?
+            .stream(&mut *session)
+            .try_collect()
+            .await?;
+        found.extend(docs.into_iter().map(|d| (filed, d)));
+    }
+    Ok(found)
+}
+
+/// Gives documents fresh sequence numbers without changing them, so readers
+/// who just gained access (a new team member, a project filed into a team)
+/// pull them even though their checkpoints are past the old numbers.
+pub async fn resequence(
+    db: &Db,
+    session: &mut mongodb::ClientSession,
+    documents: &[(Collection, Document)],
+) -> Result<(), ServerError> {
+    for (collection, document) in documents {
+        let Some(id) = document.get("_id") else {
+            continue;
+        };
+        let seq = db.next_seq(session).await?;
+        db.collection(*collection)
+            .update_one(
+                doc! { "_id": id.clone() },
+                doc! { "$set": { crate::db::SEQ: seq } },
+            )
+            .session(&mut *session)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Fields only a document's owner may change: who else sees it.
+pub fn owner_only(collection: Collection, field: &str) -> bool {
+    let top = field.split('.').next().unwrap_or(field);
+    match collection {
+        Collection::Prompts => matches!(top, "collaboration" | "project_id" | "visibility"),
+        Collection::Projects => top == "collaboration",
+        Collection::Ideas => matches!(top, "shared_with" | "project_id"),
+        _ => false,
+    }
+}
+
+/// The team a project is filed into, if any.
+pub fn team_of(project: &Document) -> Option<&str> {
+    project
+        .get_document("collaboration")
+        .ok()
+        .and_then(|c| c.get_str("team_id").ok())
 }

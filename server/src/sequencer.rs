@@ -69,11 +69,20 @@ pub async fn stamp(db: &Db, collection: Collection, id: Bson) -> Result<(), Serv
             // Readers the other backend removed hear of it, as after a push.
             let removed =
                 scope::readers_removed(collection, &sequenced_readers(&current), &current);
-            let doc_id = match &id {
-                Bson::String(text) => text.clone(),
-                other => other.to_string(),
-            };
-            scope::record_exits(&db, session, collection, &doc_id, &removed, seq).await?;
+            scope::record_exits(&db, session, collection, &current, &removed).await?;
+            // New team members must receive the team's documents, whose
+            // sequence numbers may be older than their checkpoints.
+            if collection == Collection::Teams && current.contains_key(SEQ) {
+                let before = sequenced_readers(&current);
+                let joined = scope::explicit_readers(collection, &current)
+                    .iter()
+                    .any(|m| !before.contains(m));
+                if joined {
+                    let team_id = current.get_str("_id").unwrap_or_default().to_owned();
+                    let documents = scope::team_documents(&db, session, &team_id).await?;
+                    scope::resequence(&db, session, &documents).await?;
+                }
+            }
             let filter = match current.get("version") {
                 Some(v) => doc! { "_id": id, "version": v.clone() },
                 None => doc! { "_id": id, "version": { "$exists": false } },

@@ -1046,3 +1046,115 @@ async fn readers_removed_by_other_backends_are_told_too() {
         "the owner keeps everything"
     );
 }
+
+#[tokio::test]
+async fn joining_a_team_delivers_its_documents_and_only_owners_change_who_sees_what() {
+    use promptforge_wire::schema::Project;
+    let server = TestServer::start(&MONGO).await;
+    let mut alice = Client::new(&server, "alice", "laptop");
+    let mut bob = Client::new(&server, "bob", "laptop");
+    let joined = bson::DateTime::now();
+    let teams = direct(&server, "teams").await;
+    teams
+        .insert_one(doc! {
+            "_id": "t1", "name": "Writers", "created_by": "alice", "version": 1_i64, "member_count": 1_i64,
+            "members": { "alice": { "role": "owner", "joined_at": joined } },
+        })
+        .await
+        .expect("team");
+    let mut project = Project::new("alice", "Team project");
+    project.id = "proj1".into();
+    project.collaboration.team_id = Some("t1".into());
+    project.created_by = "someone-else".into();
+    alice.create("projects", "proj1", doc_of(&project)).await;
+    let mut filed = Prompt::new("alice", "Filed early", "Body");
+    filed.id = "tp1".into();
+    filed.project_id = Some("proj1".into());
+    filed.collaboration.allowed_users = vec!["bob".into()];
+    alice.create("prompts", "tp1", doc_of(&filed)).await;
+
+    // Bob syncs past the team project's sequence number (seeing only his
+    // own project), then joins the team.
+    let mut own = Project::new("bob", "Bob's own");
+    own.id = "bobproj".into();
+    bob.create("projects", "bobproj", doc_of(&own)).await;
+    let (seen, projects_checkpoint) = bob.pull_all("projects", 0).await;
+    assert_eq!(seen.len(), 1, "only his own project so far");
+    eventually(
+        || async { alice.pull_all("teams", 0).await.0 },
+        |c| c.len() == 1,
+    )
+    .await;
+    teams
+        .update_one(
+            doc! { "_id": "t1" },
+            doc! { "$set": { "members.bob": { "role": "editor", "joined_at": joined }, "member_count": 2_i64 }, "$inc": { "version": 1 } },
+        )
+        .await
+        .expect("bob joins");
+    let arrived = eventually(
+        || async { bob.pull_all("projects", projects_checkpoint).await.0 },
+        |c| !c.is_empty(),
+    )
+    .await;
+    assert_eq!(
+        arrived.len(),
+        1,
+        "the team's project reaches the new member: {arrived:?}"
+    );
+    assert_eq!(
+        arrived[0]
+            .document
+            .get_str("created_by")
+            .expect("created_by"),
+        "alice",
+        "authorship is not forgeable"
+    );
+
+    // A collaborator may edit, but not change who sees the document.
+    let widen = bob
+        .patch(
+            "prompts",
+            "tp1",
+            1,
+            doc! { "collaboration.allowed_users": ["bob", "mallory"] },
+            doc! {},
+        )
+        .await;
+    assert_eq!(rejected(&widen), RejectReason::Forbidden);
+    let refile = bob
+        .patch(
+            "prompts",
+            "tp1",
+            1,
+            doc! { "project_id": Bson::Null },
+            doc! {},
+        )
+        .await;
+    assert_eq!(rejected(&refile), RejectReason::Forbidden);
+
+    // Unsharing someone who still reads it through the team tells them nothing.
+    let (_, prompts_checkpoint) = bob.pull_all("prompts", 0).await;
+    let unshare = alice
+        .patch(
+            "prompts",
+            "tp1",
+            1,
+            doc! { "collaboration.allowed_users": [] },
+            doc! { "collaboration.allowed_users": ["bob"] },
+        )
+        .await;
+    assert_eq!(applied_version(&unshare), 2);
+    let after = bob.pull_all("prompts", prompts_checkpoint).await.0;
+    assert!(
+        after.iter().all(|c| !c.left_scope),
+        "bob still reads it through the team: {after:?}"
+    );
+
+    // An owner cannot file a project into a team they are not in.
+    let mut elsewhere = Project::new("bob", "Bob's project");
+    elsewhere.id = "proj2".into();
+    elsewhere.collaboration.team_id = Some("someone-elses-team".into());
+    let outcome = bob.create("projects", "proj2", doc_of(&elsewhere)).await;
+    assert_eq!(rejected(&outcome), RejectReason::Forbidden);
+}
