@@ -178,18 +178,28 @@ impl Db {
             session.start_transaction().await?;
             let outcome = work(&mut session).await;
             let retry = match outcome {
-                Ok(value) => loop {
-                    match session.commit_transaction().await {
-                        Ok(()) => return Ok(value),
-                        Err(err) if err.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT) => {
-                            continue
+                Ok(value) => {
+                    let mut commit_attempts = 0;
+                    loop {
+                        commit_attempts += 1;
+                        match session.commit_transaction().await {
+                            Ok(()) => return Ok(value),
+                            // Committing again is safe (MongoDB makes it idempotent), but
+                            // not forever, and not in a tight loop.
+                            Err(err)
+                                if err.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT)
+                                    && commit_attempts < MAX_ATTEMPTS =>
+                            {
+                                tokio::time::sleep(delay).await;
+                                continue;
+                            }
+                            Err(err) if err.contains_label(TRANSIENT_TRANSACTION_ERROR) => {
+                                break err.to_string()
+                            }
+                            Err(err) => return Err(err.into()),
                         }
-                        Err(err) if err.contains_label(TRANSIENT_TRANSACTION_ERROR) => {
-                            break err.to_string()
-                        }
-                        Err(err) => return Err(err.into()),
                     }
-                },
+                }
                 Err(ServerError::Mongo(err)) if err.contains_label(TRANSIENT_TRANSACTION_ERROR) => {
                     let _ = session.abort_transaction().await;
                     err.to_string()

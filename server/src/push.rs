@@ -177,6 +177,22 @@ async fn create(
             ));
         }
     }
+    // A version belongs to a prompt the user may write.
+    if collection == Collection::PromptVersions {
+        let prompt_id = document.get_str("prompt_id").unwrap_or_default();
+        let prompt = db
+            .collection(Collection::Prompts)
+            .find_one(doc! { "_id": prompt_id })
+            .session(&mut *session)
+            .await?;
+        let teams = scope::TeamAccess::load(db, user).await?;
+        if !prompt.is_some_and(|p| scope::may_write(Collection::Prompts, &p, user, &teams)) {
+            return Ok(reject(
+                RejectReason::NotFound,
+                format!("prompt `{prompt_id}` does not exist"),
+            ));
+        }
+    }
     let coll = db.collection(collection);
     if coll
         .find_one(doc! { "_id": &m.id })
@@ -468,7 +484,7 @@ async fn save_losing_content(
         "_id": &id,
         "prompt_id": prompt_id,
         "user_id": prompt.get_str("user_id").unwrap_or(user),
-        "version_number": highest + 1,
+        "version_number": highest.saturating_add(1),
         "content": content,
         "type": prompt.get_str("type").unwrap_or("text"),
         "changes": "Conflicting edit kept aside (another device saved first)",

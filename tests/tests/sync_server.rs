@@ -1158,3 +1158,39 @@ async fn joining_a_team_delivers_its_documents_and_only_owners_change_who_sees_w
     let outcome = bob.create("projects", "proj2", doc_of(&elsewhere)).await;
     assert_eq!(rejected(&outcome), RejectReason::Forbidden);
 }
+
+#[tokio::test]
+async fn versions_can_only_be_added_to_prompts_the_user_may_write() {
+    use promptforge_wire::schema::PromptVersion;
+    let server = TestServer::start(&MONGO).await;
+    let mut alice = Client::new(&server, "alice", "laptop");
+    let mut mallory = Client::new(&server, "mallory", "evil");
+    alice
+        .create("prompts", "p1", prompt_doc("alice", "p1", "Alice's"))
+        .await;
+    let version = |user: &str, id: &str| PromptVersion {
+        id: id.into(),
+        prompt_id: "p1".into(),
+        user_id: user.into(),
+        version_number: 5,
+        content: "planted".into(),
+        role: None,
+        prompt_type: "text".into(),
+        changes: String::new(),
+        created_at: bson::DateTime::now(),
+        created_by: user.into(),
+        version: 0,
+    };
+    let planted = mallory
+        .create(
+            "prompt_versions",
+            "v-evil",
+            doc_of(&version("mallory", "v-evil")),
+        )
+        .await;
+    assert_eq!(rejected(&planted), RejectReason::NotFound);
+    let own = alice
+        .create("prompt_versions", "v2", doc_of(&version("alice", "v2")))
+        .await;
+    assert_eq!(applied_version(&own), 1);
+}
