@@ -8,7 +8,7 @@
 
 use bson::{doc, Bson, DateTime, Document};
 use mongodb::ClientSession;
-use promptforge_wire::codec::{canonicalize_in, set_path, SchemaError};
+use promptforge_wire::codec::{canonicalize_in, get_path, is_deleted, set_path, SchemaError};
 use promptforge_wire::protocol::{
     FieldConflict, Mutation, MutationOp, MutationOutcome, MutationResult, RejectReason,
 };
@@ -104,10 +104,6 @@ async fn decide(
             format!("{collection} cannot be changed this way from the desktop"),
         )),
     }
-}
-
-fn without_seq(doc: Document) -> Document {
-    strip_seq(doc)
 }
 
 fn invalid(err: SchemaError) -> MutationOutcome {
@@ -243,7 +239,7 @@ async fn create(
     coll.insert_one(&canonical).session(&mut *session).await?;
     Ok(MutationOutcome::Applied {
         version: 1,
-        document: without_seq(canonical),
+        document: strip_seq(canonical),
     })
 }
 
@@ -267,16 +263,6 @@ async fn replace_at_version(
         ));
     }
     Ok(())
-}
-
-fn get_path<'a>(doc: &'a Document, path: &str) -> Option<&'a Bson> {
-    match path.split_once('.') {
-        None => doc.get(path),
-        Some((head, rest)) => match doc.get(head) {
-            Some(Bson::Document(inner)) => get_path(inner, rest),
-            _ => None,
-        },
-    }
 }
 
 fn as_json(value: Option<&Bson>) -> serde_json::Value {
@@ -344,10 +330,10 @@ async fn patch(
             format!("{collection} `{}` does not exist", m.id),
         ));
     }
-    if matches!(current.get("deleted_at"), Some(Bson::DateTime(_))) {
+    if is_deleted(&current) {
         return Ok(MutationOutcome::Conflict {
             reason: "the document was deleted; restore it or keep your edit as a copy".into(),
-            server_document: without_seq(current),
+            server_document: strip_seq(current),
         });
     }
     let owner = current.get_str(scope::owner_field(collection)) == Ok(user);
@@ -414,12 +400,12 @@ async fn patch(
         return Ok(if conflicts.is_empty() {
             MutationOutcome::Applied {
                 version: current_version,
-                document: without_seq(current),
+                document: strip_seq(current),
             }
         } else {
             MutationOutcome::Merged {
                 version: current_version,
-                document: without_seq(current),
+                document: strip_seq(current),
                 conflicts,
             }
         });
@@ -448,7 +434,7 @@ async fn patch(
         scope::resequence(db, session, &filed).await?;
     }
     replace_at_version(&coll, session, &m.id, current_version, &canonical).await?;
-    let document = without_seq(canonical);
+    let document = strip_seq(canonical);
     Ok(if conflicts.is_empty() && !stale {
         MutationOutcome::Applied { version, document }
     } else {
@@ -535,10 +521,10 @@ async fn delete(
         ));
     }
     let current_version = version_of(&current);
-    if matches!(current.get("deleted_at"), Some(Bson::DateTime(_))) {
+    if is_deleted(&current) {
         return Ok(MutationOutcome::Applied {
             version: current_version,
-            document: without_seq(current),
+            document: strip_seq(current),
         });
     }
     let mut tombstone = current.clone();
@@ -556,6 +542,6 @@ async fn delete(
     replace_at_version(&coll, session, &m.id, current_version, &tombstone).await?;
     Ok(MutationOutcome::Applied {
         version,
-        document: without_seq(tombstone),
+        document: strip_seq(tombstone),
     })
 }

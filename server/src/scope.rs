@@ -3,6 +3,7 @@
 
 use bson::{doc, Bson, Document};
 use futures_util::TryStreamExt;
+use promptforge_wire::codec::get_path;
 use promptforge_wire::schema::Collection;
 
 use crate::db::Db;
@@ -314,16 +315,9 @@ fn sharing_list(collection: Collection) -> Option<&'static str> {
 }
 
 fn listed_users(doc: &Document, path: &str) -> Vec<String> {
-    let mut value = Some(Bson::Document(doc.clone()));
-    for segment in path.split('.') {
-        value = match value {
-            Some(Bson::Document(inner)) => inner.get(segment).cloned(),
-            _ => None,
-        };
-    }
-    match value {
+    match get_path(doc, path) {
         Some(Bson::Array(items)) => items
-            .into_iter()
+            .iter()
             .filter_map(|b| b.as_str().map(str::to_owned))
             .collect(),
         _ => Vec::new(),

@@ -138,6 +138,22 @@ pub fn derived_fields(collection: Collection) -> &'static [&'static str] {
     }
 }
 
+/// The value at a dotted `path`, if every step on the way is an object.
+pub fn get_path<'a>(doc: &'a Document, path: &str) -> Option<&'a Bson> {
+    match path.split_once('.') {
+        None => doc.get(path),
+        Some((head, rest)) => match doc.get(head) {
+            Some(Bson::Document(inner)) => get_path(inner, rest),
+            _ => None,
+        },
+    }
+}
+
+/// Whether a stored document is soft-deleted (a tombstone).
+pub fn is_deleted(doc: &Document) -> bool {
+    matches!(doc.get("deleted_at"), Some(Bson::DateTime(_)))
+}
+
 /// Sets `value` at a dotted `path`, creating intermediate objects; `Null`
 /// removes the field instead, as an unset optional field is absent.
 pub fn set_path(doc: &mut Document, path: &str, value: Bson) -> Result<(), String> {

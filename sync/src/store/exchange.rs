@@ -11,7 +11,7 @@ use super::rules::put_verbatim;
 use super::writer::Tx;
 use crate::error::{ImportProblem, Result, StoreError};
 use crate::schema::Collection;
-use promptforge_wire::codec::canonicalize_in;
+use promptforge_wire::codec::{canonicalize_in, is_deleted};
 
 pub const EXPORT_FORMAT: &str = "promptforge-library";
 pub const EXPORT_FORMAT_VERSION: i64 = 1;
@@ -167,10 +167,6 @@ pub(crate) fn apply(tx: &mut Tx, prepared: PreparedImport) -> Result<ImportRepor
     Ok(report)
 }
 
-fn is_live(doc: &Document) -> bool {
-    !matches!(doc.get("deleted_at"), Some(Bson::DateTime(_)))
-}
-
 fn string_list(doc: &Document, field: &str) -> BTreeSet<String> {
     doc.get_array(field)
         .map(|items| {
@@ -197,7 +193,7 @@ pub(crate) fn consistency_problems(export: &Export) -> Vec<String> {
     let mut members: HashMap<(&str, Collection), BTreeSet<String>> = HashMap::new();
     for collection in [Collection::Prompts, Collection::Ideas] {
         for doc in export.documents(collection) {
-            if let (Ok(project), true) = (doc.get_str("project_id"), is_live(doc)) {
+            if let (Ok(project), true) = (doc.get_str("project_id"), !is_deleted(doc)) {
                 members
                     .entry((project, collection))
                     .or_default()

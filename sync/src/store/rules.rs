@@ -7,7 +7,7 @@ use bson::{Bson, Document};
 use super::writer::{doc_id, Tx};
 use crate::error::{Result, StoreError};
 use crate::schema::{new_id, Collection, ValidationError, PROMPT_VERSIONED_FIELDS};
-use promptforge_wire::codec::{derived_fields, set_path};
+use promptforge_wire::codec::{derived_fields, is_deleted, set_path};
 
 /// Fields no patch may touch, with the reason given to the caller.
 fn protected(collection: Collection, field: &str) -> Option<&'static str> {
@@ -368,10 +368,6 @@ fn record_prompt_version(
             other => other,
         })?;
     Ok(id)
-}
-
-fn is_deleted(doc: &Document) -> bool {
-    matches!(doc.get("deleted_at"), Some(Bson::DateTime(_)))
 }
 
 fn membership_fields(collection: Collection) -> (&'static str, &'static str) {
