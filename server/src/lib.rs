@@ -89,6 +89,9 @@ pub fn router(db: Db, verifier: Verifier, config: Config) -> Router {
         .route("/v1/push", post(push_route))
         .route("/v1/pull", post(pull_route))
         .layer(DefaultBodyLimit::max(limit))
+        // Pull pages are JSON full of repeated field names: gzip shrinks them
+        // several times over for clients that ask for it.
+        .layer(tower_http::compression::CompressionLayer::new())
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             timeout,

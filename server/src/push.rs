@@ -99,6 +99,9 @@ async fn decide(
             patch(db, session, user, collection, m, changes, base).await
         }
         MutationOp::Delete if allowed.delete => delete(db, session, user, collection, m).await,
+        MutationOp::Restore { changes, base } if allowed.delete => {
+            restore(db, session, user, collection, m, changes, base).await
+        }
         _ => Ok(reject(
             RejectReason::NotWritable,
             format!("{collection} cannot be changed this way from the desktop"),
@@ -148,29 +151,30 @@ async fn create(
         }
     }
     // Server-owned fields may only hold their defaults in a new document.
-    let fields: Vec<String> = document.keys().cloned().collect();
-    let mut stripped = document.clone();
-    let owned: Vec<&String> = fields
+    let owned: Vec<&str> = scope::server_owned(collection)
         .iter()
-        .filter(|f| {
-            scope::server_owned(collection)
-                .iter()
-                .any(|o| o.split('.').next() == Some(f.as_str()))
-        })
+        .copied()
+        .filter(|path| get_path(&document, path).is_some_and(|v| *v != Bson::Null))
         .collect();
-    for field in &owned {
-        stripped.remove(field.as_str());
-    }
-    let defaults = match canonicalize_in(collection, stripped) {
-        Ok((doc, _)) => doc,
-        Err(err) => return Ok(invalid(err)),
-    };
-    for field in owned {
-        if defaults.get(field.as_str()) != document.get(field.as_str()) {
-            return Ok(reject(
-                RejectReason::ServerOwnedField,
-                format!("{collection}.{field} is set by the server"),
-            ));
+    if !owned.is_empty() {
+        let mut stripped = document.clone();
+        for path in &owned {
+            let _ = set_path(&mut stripped, path, Bson::Null);
+        }
+        let (defaults, sent) = match (
+            canonicalize_in(collection, stripped),
+            canonicalize_in(collection, document.clone()),
+        ) {
+            (Ok((defaults, _)), Ok((sent, _))) => (defaults, sent),
+            (Err(err), _) | (_, Err(err)) => return Ok(invalid(err)),
+        };
+        for path in owned {
+            if get_path(&defaults, path) != get_path(&sent, path) {
+                return Ok(reject(
+                    RejectReason::ServerOwnedField,
+                    format!("{collection}.{path} is set by the server"),
+                ));
+            }
         }
     }
     // A version belongs to a prompt the user may write.
@@ -237,6 +241,7 @@ async fn create(
     };
     set_seq(collection, &mut canonical, db.next_seq(session).await?);
     coll.insert_one(&canonical).session(&mut *session).await?;
+    keep_membership(db, session, collection, None, &canonical).await?;
     Ok(MutationOutcome::Applied {
         version: 1,
         document: strip_seq(canonical),
@@ -287,29 +292,8 @@ async fn patch(
             "a patch needs at least one change",
         ));
     }
-    for field in changes.keys() {
-        if field.is_empty()
-            || field.starts_with('$')
-            || field.split('.').any(|s| s.is_empty() || s.starts_with('$'))
-        {
-            return Ok(reject(
-                RejectReason::Malformed,
-                format!("`{field}` is not a field path"),
-            ));
-        }
-        if scope::is_server_owned(collection, field) {
-            return Ok(reject(
-                RejectReason::ServerOwnedField,
-                format!("{collection}.{field} is set by the server"),
-            ));
-        }
-        let top = field.split('.').next().unwrap_or(field);
-        if !collection.has_field(top) {
-            return Ok(reject(
-                RejectReason::Invalid,
-                format!("{collection} has no field `{top}`"),
-            ));
-        }
+    if let Some(refused) = check_changes(collection, changes) {
+        return Ok(refused);
     }
     let coll = db.collection(collection);
     let Some(current) = coll
@@ -346,9 +330,61 @@ async fn patch(
             format!("only the owner changes {collection}.{field}"),
         ));
     }
+    let start = current.clone();
+    merge_and_write(
+        db, session, user, collection, m, current, start, changes, base, &teams,
+    )
+    .await
+}
+
+/// Refuses a change set that names a malformed, unknown or server-owned field.
+fn check_changes(collection: Collection, changes: &Document) -> Option<MutationOutcome> {
+    for field in changes.keys() {
+        if field.is_empty()
+            || field.starts_with('$')
+            || field.split('.').any(|s| s.is_empty() || s.starts_with('$'))
+        {
+            return Some(reject(
+                RejectReason::Malformed,
+                format!("`{field}` is not a field path"),
+            ));
+        }
+        if scope::is_server_owned(collection, field) {
+            return Some(reject(
+                RejectReason::ServerOwnedField,
+                format!("{collection}.{field} is set by the server"),
+            ));
+        }
+        let top = field.split('.').next().unwrap_or(field);
+        if !collection.has_field(top) {
+            return Some(reject(
+                RejectReason::Invalid,
+                format!("{collection} has no field `{top}`"),
+            ));
+        }
+    }
+    None
+}
+
+/// Merges `changes` into `start` (the stored document, or its undeleted
+/// form for a restore) and writes the result over `current` at its version.
+#[allow(clippy::too_many_arguments)]
+async fn merge_and_write(
+    db: &Db,
+    session: &mut ClientSession,
+    user: &str,
+    collection: Collection,
+    m: &Mutation,
+    current: Document,
+    start: Document,
+    changes: &Document,
+    base: &Document,
+    teams: &scope::TeamAccess,
+) -> Result<MutationOutcome, ServerError> {
+    let coll = db.collection(collection);
     let current_version = version_of(&current);
     let stale = current_version != m.base_version;
-    let mut merged = current.clone();
+    let mut merged = start;
     let mut conflicts = Vec::new();
     let mut lost_content: Option<Bson> = None;
     for (field, value) in changes {
@@ -434,6 +470,7 @@ async fn patch(
         scope::resequence(db, session, &filed).await?;
     }
     replace_at_version(&coll, session, &m.id, current_version, &canonical).await?;
+    keep_membership(db, session, collection, Some(&current), &canonical).await?;
     let document = strip_seq(canonical);
     Ok(if conflicts.is_empty() && !stale {
         MutationOutcome::Applied { version, document }
@@ -527,6 +564,14 @@ async fn delete(
             document: strip_seq(current),
         });
     }
+    if current_version != m.base_version {
+        return Ok(MutationOutcome::Conflict {
+            reason: "the document was edited on another device after the copy you deleted; \
+                     it was kept"
+                .into(),
+            server_document: strip_seq(current),
+        });
+    }
     let mut tombstone = current.clone();
     let version = current_version + 1;
     let now = DateTime::now();
@@ -540,8 +585,109 @@ async fn delete(
     tombstone.insert("version", version);
     set_seq(collection, &mut tombstone, db.next_seq(session).await?);
     replace_at_version(&coll, session, &m.id, current_version, &tombstone).await?;
+    keep_membership(db, session, collection, Some(&current), &tombstone).await?;
     Ok(MutationOutcome::Applied {
         version,
         document: strip_seq(tombstone),
     })
+}
+
+/// Undeletes a document (owners only), then merges `changes` into it.
+async fn restore(
+    db: &Db,
+    session: &mut ClientSession,
+    user: &str,
+    collection: Collection,
+    m: &Mutation,
+    changes: &Document,
+    base: &Document,
+) -> Result<MutationOutcome, ServerError> {
+    if let Some(refused) = check_changes(collection, changes) {
+        return Ok(refused);
+    }
+    let coll = db.collection(collection);
+    let current = coll
+        .find_one(doc! { "_id": &m.id })
+        .session(&mut *session)
+        .await?;
+    let Some(current) = current.filter(|c| c.get_str(scope::owner_field(collection)) == Ok(user))
+    else {
+        return Ok(reject(
+            RejectReason::NotFound,
+            format!("{collection} `{}` does not exist", m.id),
+        ));
+    };
+    let teams = scope::TeamAccess::load(db, user).await?;
+    let mut start = current.clone();
+    start.remove("deleted_at");
+    start.remove("deleted_by");
+    merge_and_write(
+        db, session, user, collection, m, current, start, changes, base, &teams,
+    )
+    .await
+}
+
+/// Keeps a project's `prompt_ids`/`idea_ids` and their counts in step with
+/// a prompt or idea that was created, moved, deleted or restored.
+async fn keep_membership(
+    db: &Db,
+    session: &mut ClientSession,
+    collection: Collection,
+    before: Option<&Document>,
+    after: &Document,
+) -> Result<(), ServerError> {
+    let (ids_field, count_field) = match collection {
+        Collection::Prompts => ("prompt_ids", "prompt_count"),
+        Collection::Ideas => ("idea_ids", "idea_count"),
+        _ => return Ok(()),
+    };
+    let filed_in = |doc: &Document| {
+        (!is_deleted(doc))
+            .then(|| doc.get_str("project_id").ok().map(str::to_owned))
+            .flatten()
+    };
+    let (was, now) = (before.and_then(filed_in), filed_in(after));
+    if was == now {
+        return Ok(());
+    }
+    let member = Bson::String(after.get_str("_id").unwrap_or_default().to_owned());
+    let projects = db.collection(Collection::Projects);
+    for (project_id, present) in [(was, false), (now, true)] {
+        let Some(project_id) = project_id else {
+            continue;
+        };
+        let Some(project) = projects
+            .find_one(doc! { "_id": &project_id })
+            .session(&mut *session)
+            .await?
+        else {
+            continue;
+        };
+        let mut ids = project.get_array(ids_field).cloned().unwrap_or_default();
+        if ids.contains(&member) == present {
+            continue;
+        }
+        if present {
+            ids.push(member.clone());
+        } else {
+            ids.retain(|id| id != &member);
+        }
+        let now = DateTime::now();
+        let mut updated = strip_seq(project.clone());
+        let mut stats = updated.get_document("stats").cloned().unwrap_or_default();
+        stats.insert(count_field, ids.len() as i64);
+        stats.insert("last_activity", now);
+        updated.insert(ids_field, ids);
+        updated.insert("stats", stats);
+        let version = version_of(&project);
+        updated.insert("version", version + 1);
+        updated.insert("updated_at", now);
+        set_seq(
+            Collection::Projects,
+            &mut updated,
+            db.next_seq(session).await?,
+        );
+        replace_at_version(&projects, session, &project_id, version, &updated).await?;
+    }
+    Ok(())
 }

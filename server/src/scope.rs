@@ -3,6 +3,9 @@
 
 use bson::{doc, Bson, Document};
 use futures_util::TryStreamExt;
+pub use promptforge_wire::access::{
+    always_server_owned, is_server_owned, owner_field, server_owned, writable, Writable,
+};
 use promptforge_wire::codec::get_path;
 use promptforge_wire::schema::Collection;
 
@@ -22,17 +25,6 @@ pub const PULLED: [Collection; 10] = [
     Collection::Reviews,
     Collection::Notifications,
 ];
-
-/// The field naming a document's owner.
-pub fn owner_field(collection: Collection) -> &'static str {
-    match collection {
-        Collection::Users => "_id",
-        Collection::MarketplaceListings => "seller_id",
-        Collection::MarketplacePurchases => "buyer_id",
-        Collection::Teams => "created_by",
-        _ => "user_id",
-    }
-}
 
 /// The fields [`read_filter`] matches on, each of which wants an index.
 pub fn scope_fields(collection: Collection) -> &'static [&'static str] {
@@ -162,112 +154,6 @@ pub fn read_filter(collection: Collection, user: &str, teams: &TeamAccess) -> Op
         // Analytics events are uploaded, never pulled back.
         Collection::AnalyticsEvents => return None,
     })
-}
-
-/// What a client may do to a collection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Writable {
-    pub create: bool,
-    pub patch: bool,
-    pub delete: bool,
-}
-
-pub fn writable(collection: Collection) -> Writable {
-    let (create, patch, delete) = match collection {
-        Collection::Prompts
-        | Collection::Ideas
-        | Collection::Projects
-        | Collection::MarketplaceListings => (true, true, true),
-        // Versions are recorded offline and uploaded; they never change.
-        Collection::PromptVersions | Collection::AnalyticsEvents => (true, false, false),
-        // Own profile and preferences; marking notifications read.
-        Collection::Users | Collection::Notifications => (false, true, false),
-        // Money and reviews go through the marketplace routes; teams through
-        // team management.
-        Collection::MarketplacePurchases | Collection::Reviews | Collection::Teams => {
-            (false, false, false)
-        }
-    };
-    Writable {
-        create,
-        patch,
-        delete,
-    }
-}
-
-/// Fields only the server writes, per collection (top-level or dotted).
-pub fn server_owned(collection: Collection) -> &'static [&'static str] {
-    match collection {
-        Collection::Users => &[
-            "email",
-            "email_verified",
-            "account_status",
-            "created_at",
-            "last_login_at",
-            "subscription",
-            "credits",
-            "stats",
-            "partnership",
-            "security",
-        ],
-        Collection::Prompts => &["marketplace", "is_featured"],
-        Collection::MarketplaceListings => &[
-            "status",
-            "moderation_status",
-            "moderation_notes",
-            "moderated_by",
-            "moderated_at",
-            "analytics",
-            "reviews",
-            "seller",
-            "quality_score",
-            "promotion",
-            "published_at",
-            "seo.slug",
-        ],
-        Collection::Notifications => &[
-            "type",
-            "title",
-            "message",
-            "action_text",
-            "action_url",
-            "category",
-            "priority",
-            "image_url",
-            "icon_name",
-            "icon_color",
-            "targeted_features",
-            "user_segment",
-            "delivery_channels",
-            "delivery_status",
-            "campaign_id",
-            "batch_id",
-            "expires_at",
-            "created_at",
-        ],
-        _ => &[],
-    }
-}
-
-/// Fields no client writes in any collection: identity, ownership, the
-/// concurrency token, server timestamps and the sync sequence.
-pub fn always_server_owned(collection: Collection, field: &str) -> bool {
-    let top = field.split('.').next().unwrap_or(field);
-    matches!(
-        top,
-        "_id" | "version" | "updated_at" | "_seq" | "deleted_at" | "deleted_by"
-    ) || top == owner_field(collection)
-        || (top == "created_by" && collection != Collection::Users)
-}
-
-/// Whether `field` (a dotted path) touches a server-owned field.
-pub fn is_server_owned(collection: Collection, field: &str) -> bool {
-    always_server_owned(collection, field)
-        || server_owned(collection).iter().any(|owned| {
-            field == *owned
-                || field.starts_with(&format!("{owned}."))
-                || owned.starts_with(&format!("{field}."))
-        })
 }
 
 /// Whether `user` may change `document`: its owner, a collaborator the

@@ -197,7 +197,7 @@ fn main() -> anyhow::Result<()> {
     let models: Vec<Prompt> = (0..n)
         .map(|i| {
             let (title, content, category, tags) = prompt_fields(i);
-            let mut p = Prompt::new(store.user_id(), &title, &content);
+            let mut p = Prompt::new(&store.user_id(), &title, &content);
             p.id = format!("p{i:07}");
             p.category = category.to_owned();
             p.tags = tags;

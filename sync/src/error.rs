@@ -57,6 +57,10 @@ pub enum StoreError {
     /// stays private to the store, which is the only code that knows PoloDB.
     #[error("storage engine error: {0}")]
     Storage(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("there is no {what} `{id}`")]
+    NoSuchRecord { what: &'static str, id: String },
+    #[error("this profile syncs with account `{attached}`, not `{requested}`; use another profile for that account")]
+    OtherAccount { attached: String, requested: String },
     #[error("the store has shut down")]
     Closed,
 }

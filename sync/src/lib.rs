@@ -4,15 +4,22 @@
 //!   (re-exported from `promptforge-wire`, which the sync server shares).
 //! - [`store`]: the local PoloDB store behind a typed async API (the only code
 //!   that touches PoloDB), with its in-memory catalog for lists and search.
+//! - [`engine`]: the sync client engine (outbox push, checkpointed pull,
+//!   rebase, conflicts, status) and its HTTP transport.
 //! - [`error`]: the store's typed errors.
 //!
-//! No Tauri and no HTTP server live here: the desktop app and the sync server
+//! No Tauri and no HTTP server live here (the engine is an HTTP *client*): the desktop app and the sync server
 //! depend on this crate, never the other way round.
 
+pub mod engine;
 pub mod error;
 pub mod store;
 
 pub use promptforge_wire::schema;
 
+pub use engine::{SyncConfig, SyncEngine, SyncError, SyncReport, SyncState, SyncStatus};
 pub use error::{ImportProblem, StoreError};
-pub use store::{DeletedFilter, Export, ImportReport, ListQuery, Page, SortBy, Store};
+pub use store::{
+    AttentionItem, Conflict, ConflictKind, DeletedFilter, Export, ImportReport, ListQuery, Page,
+    Resolution, SortBy, Store, SyncSummary,
+};

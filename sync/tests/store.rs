@@ -15,14 +15,14 @@ async fn open() -> (tempfile::TempDir, Store) {
 
 async fn prompt(store: &Store, title: &str, content: &str) -> Prompt {
     store
-        .create(Prompt::new(store.user_id(), title, content))
+        .create(Prompt::new(&store.user_id(), title, content))
         .await
         .expect("create prompt")
 }
 
 async fn project(store: &Store, title: &str) -> Project {
     store
-        .create(Project::new(store.user_id(), title))
+        .create(Project::new(&store.user_id(), title))
         .await
         .expect("create project")
 }
@@ -30,7 +30,7 @@ async fn project(store: &Store, title: &str) -> Project {
 #[tokio::test]
 async fn creating_a_prompt_records_version_one_and_stamps_times() {
     let (_dir, store) = open().await;
-    let mut draft = Prompt::new(store.user_id(), "Haiku", "Write a haiku about {topic}");
+    let mut draft = Prompt::new(&store.user_id(), "Haiku", "Write a haiku about {topic}");
     draft.created_at = DateTime::from_millis(42);
     draft.version = 7;
     let created = store.create(draft).await.expect("create");
@@ -93,7 +93,7 @@ async fn editing_content_adds_a_version_and_any_version_can_be_restored() {
 #[tokio::test]
 async fn a_patch_changes_only_the_given_fields() {
     let (_dir, store) = open().await;
-    let mut draft = Prompt::new(store.user_id(), "Title", "Body");
+    let mut draft = Prompt::new(&store.user_id(), "Title", "Body");
     draft.tags = vec!["a".into(), "b".into()];
     draft.description = Some("keep me".into());
     let p = store.create(draft).await.expect("create");
@@ -178,10 +178,10 @@ async fn moving_prompts_and_ideas_keeps_both_sides_of_the_project_link() {
     let (_dir, store) = open().await;
     let a = project(&store, "A").await;
     let b = project(&store, "B").await;
-    let mut draft = Prompt::new(store.user_id(), "Linked", "Body");
+    let mut draft = Prompt::new(&store.user_id(), "Linked", "Body");
     draft.project_id = Some(a.id.clone());
     let p = store.create(draft).await.expect("create in A");
-    let mut idea = Idea::new(store.user_id(), "Idea", "");
+    let mut idea = Idea::new(&store.user_id(), "Idea", "");
     idea.project_id = Some(a.id.clone());
     let i = store.create(idea).await.expect("idea in A");
 
@@ -236,7 +236,7 @@ async fn moving_prompts_and_ideas_keeps_both_sides_of_the_project_link() {
 #[tokio::test]
 async fn a_prompt_naming_a_missing_project_is_refused_and_nothing_is_stored() {
     let (_dir, store) = open().await;
-    let mut draft = Prompt::new(store.user_id(), "Orphan", "Body");
+    let mut draft = Prompt::new(&store.user_id(), "Orphan", "Body");
     draft.project_id = Some("no-such-project".into());
     match store.create(draft).await {
         Err(StoreError::Invalid(err)) => assert_eq!(err.fields(), ["project_id"]),
@@ -258,7 +258,10 @@ async fn soft_delete_and_restore_round_trip_and_edits_to_deleted_documents_are_r
     let p = prompt(&store, "Trash me", "Body").await;
     let deleted = store.delete::<Prompt>(&p.id).await.expect("delete");
     assert!(deleted.deleted_at.is_some());
-    assert_eq!(deleted.deleted_by.as_deref(), Some(store.user_id()));
+    assert_eq!(
+        deleted.deleted_by.as_deref(),
+        Some(store.user_id().as_str())
+    );
     let edit = store.patch::<Prompt>(&p.id, doc! { "title": "x" }).await;
     assert!(matches!(edit, Err(StoreError::Deleted { .. })), "{edit:?}");
     let again = store.delete::<Prompt>(&p.id).await;
@@ -277,7 +280,7 @@ async fn soft_delete_and_restore_round_trip_and_edits_to_deleted_documents_are_r
     let versions = store.create(PromptVersion {
         id: String::new(),
         prompt_id: p.id.clone(),
-        user_id: store.user_id().into(),
+        user_id: store.user_id(),
         version_number: 9,
         content: "sneaky".into(),
         role: None,
@@ -296,7 +299,7 @@ async fn lists_filter_sort_search_and_page() {
     let folder = project(&store, "Folder").await;
     for i in 0..30 {
         let mut p = Prompt::new(
-            store.user_id(),
+            &store.user_id(),
             &format!("Prompt {i:02}"),
             &format!("content number {i}"),
         );
@@ -470,7 +473,7 @@ async fn ideas_filter_by_starred_priority_and_status() {
     .into_iter()
     .enumerate()
     {
-        let mut idea = Idea::new(store.user_id(), &format!("Idea {i}"), "");
+        let mut idea = Idea::new(&store.user_id(), &format!("Idea {i}"), "");
         idea.starred = starred;
         idea.priority = priority;
         idea.status = status;
@@ -549,7 +552,7 @@ async fn concurrent_creates_with_one_id_store_exactly_one_document() {
     for i in 0..8 {
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
-            let mut p = Prompt::new(store.user_id(), &format!("Racer {i}"), "Body");
+            let mut p = Prompt::new(&store.user_id(), &format!("Racer {i}"), "Body");
             p.id = "same-id".into();
             store.create(p).await
         }));
@@ -643,7 +646,7 @@ async fn export_then_import_reproduces_the_library_exactly() {
     let (_dir, source) = open().await;
     let proj = project(&source, "Exported").await;
     let mut p = Prompt::new(
-        source.user_id(),
+        &source.user_id(),
         "With ümlauts and emoji 🚀",
         "Line 1\nLine 2",
     );
@@ -655,7 +658,11 @@ async fn export_then_import_reproduces_the_library_exactly() {
         .await
         .expect("edit");
     source
-        .create(Idea::new(source.user_id(), "An idea", "with a description"))
+        .create(Idea::new(
+            &source.user_id(),
+            "An idea",
+            "with a description",
+        ))
         .await
         .expect("idea");
 

@@ -3,6 +3,7 @@
 //! `PROMPTFORGE_TEST_MONGODB_URI`), the sync server in-process on a loopback
 //! port, and signed test tokens.
 
+pub mod desktop;
 pub mod mongo;
 pub mod server;
 pub mod tokens;

@@ -2,9 +2,11 @@
 //! and the sync server, so the two can never disagree on a field or a message.
 //!
 //! - [`schema`]: typed models of the eleven seed collections, with validation.
+//! - [`access`]: which collections and fields a client may write.
 //! - [`codec`]: model ⇄ BSON, canonical form, size limit, dotted-path patches.
 //! - [`protocol`]: the sync protocol messages, version 1.
 
+pub mod access;
 pub mod codec;
 pub mod protocol;
 pub mod schema;

@@ -101,8 +101,17 @@ pub enum MutationOp {
         #[serde(with = "ext_json")]
         base: Document,
     },
-    /// A soft delete.
+    /// A soft delete. Refused as a conflict when the document changed since
+    /// `base_version`: an edit made elsewhere is never silently deleted.
     Delete,
+    /// Brings a deleted document back, then applies `changes` as a patch
+    /// would (the edit that met a delete and was kept).
+    Restore {
+        #[serde(with = "ext_json")]
+        changes: Document,
+        #[serde(with = "ext_json")]
+        base: Document,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

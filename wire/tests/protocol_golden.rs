@@ -81,6 +81,16 @@ fn push_messages() {
                     base_version: 2,
                     op: MutationOp::Delete,
                 },
+                Mutation {
+                    mutation_id: 45,
+                    collection: "prompts".into(),
+                    id: "p2".into(),
+                    base_version: 7,
+                    op: MutationOp::Restore {
+                        changes: doc! { "title": "Kept edit" },
+                        base: doc! { "title": "Before" },
+                    },
+                },
             ],
         },
     );

@@ -8,6 +8,7 @@
 
 mod catalog;
 mod exchange;
+mod replica;
 mod rules;
 mod writer;
 
@@ -17,13 +18,17 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 
-use bson::{doc, Document};
+use bson::{doc, Bson, Document};
 use polodb_core::{CollectionT, Database, IndexModel, IndexOptions};
+use promptforge_wire::protocol::{Change, Mutation, MutationResult};
 use tokio::sync::oneshot;
 
 pub use catalog::{DeletedFilter, ListQuery, Page, SortBy};
 pub use exchange::{Export, ImportReport, EXPORT_FORMAT, EXPORT_FORMAT_VERSION};
 pub use promptforge_wire::codec;
+pub use replica::{
+    AttentionItem, Conflict, ConflictKind, PendingOp, PushApplied, Resolution, SyncSummary,
+};
 
 use crate::error::{Result, StoreError};
 use crate::schema::{Collection, Model, Prompt, PromptVersion};
@@ -40,7 +45,7 @@ const INDEXES: [(Collection, &str); 4] = [
     (Collection::Notifications, "user_id"),
 ];
 
-const META_COLLECTION: &str = "_promptforge_meta";
+pub(crate) const META_COLLECTION: &str = "_promptforge_meta";
 
 impl From<polodb_core::Error> for StoreError {
     fn from(err: polodb_core::Error) -> Self {
@@ -61,7 +66,8 @@ struct Inner {
     writer: Mutex<Option<JoinHandle<()>>>,
     catalog: Arc<RwLock<Catalog>>,
     dir: PathBuf,
-    user_id: String,
+    user_id: RwLock<String>,
+    outbox_changed: tokio::sync::watch::Receiver<u64>,
     /// Held for the life of the store: one process per profile directory.
     _lock: File,
 }
@@ -137,9 +143,11 @@ impl Store {
         let catalog = Arc::new(RwLock::new(writer::load_catalog(&db)?));
 
         let (jobs, queue) = mpsc::channel::<Job>();
+        let (outbox_changed, outbox_watch) = tokio::sync::watch::channel(0_u64);
         let writer = Writer {
             db: db.clone(),
             catalog: Arc::clone(&catalog),
+            outbox_changed,
         };
         let handle = std::thread::Builder::new()
             .name("promptforge-store-writer".into())
@@ -153,7 +161,8 @@ impl Store {
                 writer: Mutex::new(Some(handle)),
                 catalog,
                 dir,
-                user_id,
+                user_id: RwLock::new(user_id),
+                outbox_changed: outbox_watch,
                 _lock: lock,
             }),
         })
@@ -166,8 +175,18 @@ impl Store {
 
     /// The user id documents created in this profile belong to: a local id
     /// until the profile is attached to an account.
-    pub fn user_id(&self) -> &str {
-        &self.inner.user_id
+    pub fn user_id(&self) -> String {
+        self.inner
+            .user_id
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Changes each time a commit queues local changes for upload, so the
+    /// sync engine can push promptly.
+    pub fn outbox_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.outbox_changed.clone()
     }
 
     /// Runs `work` on the writer thread in one transaction.
@@ -175,9 +194,29 @@ impl Store {
         &self,
         work: impl FnOnce(&mut writer::Tx) -> Result<R> + Send + 'static,
     ) -> Result<R> {
+        self.write_as(true, work).await
+    }
+
+    /// Runs `work` in one transaction that applies the server's state: what
+    /// it writes is not queued for upload (unless `work` queues it itself).
+    async fn write_untracked<R: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut writer::Tx) -> Result<R> + Send + 'static,
+    ) -> Result<R> {
+        self.write_as(false, work).await
+    }
+
+    async fn write_as<R: Send + 'static>(
+        &self,
+        track: bool,
+        work: impl FnOnce(&mut writer::Tx) -> Result<R> + Send + 'static,
+    ) -> Result<R> {
         let (reply, answer) = oneshot::channel();
         let job: Job = Box::new(move |writer: &mut Writer| {
-            let _ = reply.send(writer.transaction(work));
+            let _ = reply.send(writer.transaction(|tx| {
+                tx.track = track;
+                work(tx)
+            }));
         });
         self.inner
             .jobs
@@ -250,7 +289,7 @@ impl Store {
     /// Changes only the given fields: `changes` maps field paths (`title`,
     /// `performance.rating`) to new values, `null` clearing a field.
     pub async fn patch<T: Model>(&self, id: &str, changes: Document) -> Result<T> {
-        let (id, actor) = (id.to_owned(), self.user_id().to_owned());
+        let (id, actor) = (id.to_owned(), self.user_id());
         let stored = self
             .write(move |tx| rules::patch(tx, T::COLLECTION, &id, changes, &actor))
             .await?;
@@ -264,7 +303,7 @@ impl Store {
         id: &str,
         change: impl FnOnce(&mut T) + Send + 'static,
     ) -> Result<T> {
-        let (id, actor) = (id.to_owned(), self.user_id().to_owned());
+        let (id, actor) = (id.to_owned(), self.user_id());
         let stored = self
             .write(move |tx| {
                 let old = tx.require(T::COLLECTION, &id)?;
@@ -294,7 +333,7 @@ impl Store {
 
     /// Moves a document to the trash (`deleted_at`, `deleted_by`).
     pub async fn delete<T: Model>(&self, id: &str) -> Result<T> {
-        let (id, actor) = (id.to_owned(), self.user_id().to_owned());
+        let (id, actor) = (id.to_owned(), self.user_id());
         let stored = self
             .write(move |tx| rules::soft_delete(tx, T::COLLECTION, &id, &actor))
             .await?;
@@ -369,7 +408,7 @@ impl Store {
 
     /// Puts a prompt's content back to version `number`, recorded as a new version.
     pub async fn restore_prompt_version(&self, prompt_id: &str, number: i64) -> Result<Prompt> {
-        let (id, actor) = (prompt_id.to_owned(), self.user_id().to_owned());
+        let (id, actor) = (prompt_id.to_owned(), self.user_id());
         let stored = self
             .write(move |tx| rules::restore_prompt_version(tx, &id, number, &actor))
             .await?;
@@ -392,6 +431,161 @@ impl Store {
     pub async fn check_consistency(&self) -> Result<Vec<String>> {
         let export = self.export().await?;
         Ok(exchange::consistency_problems(&export))
+    }
+}
+
+/// Local profiles' user ids start with this until attached to an account.
+pub const LOCAL_USER_PREFIX: &str = "local-";
+
+/// The sync engine's view of the store: the outbox, pulled pages, conflicts.
+impl Store {
+    /// This profile's stable sync client id.
+    pub async fn sync_client_id(&self) -> Result<String> {
+        self.write_untracked(|tx| replica::client_id(tx)).await
+    }
+
+    /// Attaches the profile to `account` (the user id the server verified).
+    /// A local profile's documents become the account's; a profile already
+    /// attached to another account is refused.
+    pub async fn attach_account(&self, account: &str) -> Result<()> {
+        let current = self.user_id();
+        if current == account {
+            let account = account.to_owned();
+            return self
+                .write_untracked(move |tx| {
+                    replica::set_sync_field(tx, "account", Bson::String(account))
+                })
+                .await;
+        }
+        if !current.starts_with(LOCAL_USER_PREFIX) {
+            return Err(StoreError::OtherAccount {
+                attached: current,
+                requested: account.to_owned(),
+            });
+        }
+        let (from, to) = (current.clone(), account.to_owned());
+        self.write_untracked(move |tx| replica::attach_account(tx, &from, &to))
+            .await?;
+        *self
+            .inner
+            .user_id
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = account.to_owned();
+        tracing::info!("profile attached to its account");
+        Ok(())
+    }
+
+    /// Makes new mutation ids start after `last`, the server's highest.
+    pub async fn ensure_mutation_ids_after(&self, last: u64) -> Result<()> {
+        self.write_untracked(move |tx| replica::ensure_mutation_ids_after(tx, last))
+            .await
+    }
+
+    /// The next mutations to upload (see the outbox model in `replica`).
+    pub async fn next_push_batch(&self, max: usize, max_bytes: usize) -> Result<Vec<Mutation>> {
+        self.write_untracked(move |tx| replica::take_batch(tx, max, max_bytes))
+            .await
+    }
+
+    /// Applies the server's answers to a push, in one transaction.
+    pub async fn apply_push_results(&self, results: Vec<MutationResult>) -> Result<PushApplied> {
+        self.write_untracked(move |tx| replica::apply_results(tx, results))
+            .await
+    }
+
+    /// The last `seq` applied for `collection` (0 before the first pull).
+    pub async fn checkpoint(&self, collection: Collection) -> Result<i64> {
+        self.write_untracked(move |tx| replica::checkpoint(tx, collection.name()))
+            .await
+    }
+
+    /// Applies a pulled page and advances the checkpoint, in one transaction.
+    pub async fn apply_pull_page(
+        &self,
+        collection: Collection,
+        changes: Vec<Change>,
+        checkpoint: i64,
+    ) -> Result<usize> {
+        self.write_untracked(move |tx| replica::apply_page(tx, collection, changes, checkpoint))
+            .await
+    }
+
+    /// Records a completed sync (and the server it was with).
+    pub async fn mark_synced(&self, server_url: Option<String>) -> Result<()> {
+        self.write_untracked(move |tx| {
+            replica::set_sync_field(tx, "last_synced_at", Bson::DateTime(tx.now))?;
+            if let Some(url) = server_url {
+                replica::set_sync_field(tx, "server_url", Bson::String(url))?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Remembers which server this profile syncs with.
+    pub async fn set_server_url(&self, url: &str) -> Result<()> {
+        let url = url.to_owned();
+        self.write_untracked(move |tx| replica::set_sync_field(tx, "server_url", Bson::String(url)))
+            .await
+    }
+
+    /// Outbox size, oldest pending change, attention and conflict counts.
+    pub async fn sync_summary(&self) -> Result<SyncSummary> {
+        self.write_untracked(|tx| replica::summary(tx)).await
+    }
+
+    /// Recorded conflicts, oldest first (open ones only unless asked).
+    pub async fn conflicts(&self, include_resolved: bool) -> Result<Vec<Conflict>> {
+        self.write_untracked(move |tx| replica::conflicts(tx, include_resolved))
+            .await
+    }
+
+    /// Settles a conflict the user's way: keep mine re-applies this device's
+    /// value (and uploads it), keep theirs leaves the server's, keep both
+    /// stores this device's value in a copy of the document.
+    pub async fn resolve_conflict(&self, id: &str, resolution: Resolution) -> Result<Conflict> {
+        let (id, actor) = (id.to_owned(), self.user_id());
+        self.write(move |tx| {
+            let conflict = replica::conflict(tx, &id)?;
+            if conflict.resolved.is_some() {
+                return Ok(conflict);
+            }
+            let (collection, doc_id) = (conflict.collection, conflict.doc_id.as_str());
+            match (conflict.kind, resolution, conflict.field.as_deref()) {
+                (ConflictKind::Field, Resolution::KeepMine, Some(field)) => {
+                    let changes = doc! { field: conflict.mine.clone() };
+                    rules::apply_changes(tx, collection, doc_id, changes, &actor)?;
+                }
+                (ConflictKind::Field, Resolution::KeepBoth, Some(field)) => {
+                    let changes = doc! { field: conflict.mine.clone() };
+                    rules::duplicate(tx, collection, doc_id, changes)?;
+                }
+                (ConflictKind::EditVsDelete, Resolution::KeepTheirs, _)
+                | (ConflictKind::DeleteVsEdit, Resolution::KeepMine, _) => {
+                    let live = tx
+                        .get(collection, doc_id)?
+                        .is_some_and(|d| !codec::is_deleted(&d));
+                    if live {
+                        rules::soft_delete(tx, collection, doc_id, &actor)?;
+                    }
+                }
+                _ => {}
+            }
+            replica::mark_resolved(tx, &id, resolution)?;
+            replica::conflict(tx, &id)
+        })
+        .await
+    }
+
+    /// Local changes the server refused for good, with its reasons.
+    pub async fn needs_attention(&self) -> Result<Vec<AttentionItem>> {
+        self.write_untracked(|tx| replica::attention(tx)).await
+    }
+
+    /// Clears an attention item; with `retry`, uploads the change again.
+    pub async fn settle_attention(&self, mutation_id: u64, retry: bool) -> Result<()> {
+        self.write_untracked(move |tx| replica::settle_attention(tx, mutation_id, retry))
+            .await
     }
 }
 
@@ -420,7 +614,7 @@ fn profile_user(db: &Database) -> Result<String> {
             return Ok(user_id.to_owned());
         }
     }
-    let user_id = format!("local-{}", crate::schema::new_id());
+    let user_id = format!("{LOCAL_USER_PREFIX}{}", crate::schema::new_id());
     meta.insert_one(doc! { "_id": "profile", "user_id": &user_id, "created_at": bson::DateTime::now(), "schema_version": 1 })?;
     Ok(user_id)
 }

@@ -123,10 +123,18 @@ pub(crate) fn create(tx: &mut Tx, collection: Collection, mut doc: Document) -> 
 
     match collection {
         Collection::Prompts => {
+            // The prompt is written before its first version, so the upload
+            // queue creates them on the server in that order.
             let id = doc_id(collection, &doc)?;
-            let version_id = record_prompt_version(tx, &id, &doc, "Initial version", Some(1))?;
-            doc.insert("latest_version_id", version_id);
+            let version_id = new_id();
+            doc.insert("latest_version_id", version_id.clone());
             let doc = tx.insert(collection, doc)?;
+            let first = PromptVersionRecord {
+                id: version_id,
+                note: "Initial version",
+                number: Some(1),
+            };
+            record_prompt_version(tx, &id, &doc, first)?;
             link_member(tx, collection, &doc)?;
             Ok(doc)
         }
@@ -148,6 +156,18 @@ pub(crate) fn patch(
     actor: &str,
 ) -> Result<Document> {
     check_patch_keys(collection, &changes)?;
+    apply_changes(tx, collection, id, changes, actor)
+}
+
+/// Applies changes whose keys are already known to be writable (a conflict
+/// resolution re-applying this device's value), with the usual rules.
+pub(crate) fn apply_changes(
+    tx: &mut Tx,
+    collection: Collection,
+    id: &str,
+    changes: Document,
+    actor: &str,
+) -> Result<Document> {
     if collection == Collection::PromptVersions {
         return Err(StoreError::NotAllowed {
             collection,
@@ -173,6 +193,46 @@ pub(crate) fn patch(
     write_edit(tx, collection, &old, new, actor, None)
 }
 
+/// Stores a copy of a document with `changes` applied, as a new document
+/// (a prompt copy remembers its original in `parent_prompt_id`).
+pub(crate) fn duplicate(
+    tx: &mut Tx,
+    collection: Collection,
+    id: &str,
+    changes: Document,
+) -> Result<Document> {
+    let mut copy = tx.require(collection, id)?;
+    for (path, value) in changes {
+        set_path(&mut copy, &path, value)
+            .map_err(|why| ValidationError::single(collection, path.clone(), why))?;
+    }
+    for field in [
+        "_id",
+        "version",
+        "deleted_at",
+        "deleted_by",
+        "latest_version_id",
+    ] {
+        copy.remove(field);
+    }
+    if collection == Collection::Projects {
+        copy.remove("prompt_ids");
+        copy.remove("idea_ids");
+        copy.remove("stats");
+    }
+    if collection == Collection::Prompts {
+        copy.insert("parent_prompt_id", id);
+    }
+    for field in ["title", "name"] {
+        if let Ok(title) = copy.get_str(field) {
+            let title = format!("{title} (my copy)");
+            copy.insert(field, title);
+            break;
+        }
+    }
+    create(tx, collection, copy)
+}
+
 /// Writes an edited document, with the rules that follow from what changed.
 fn write_edit(
     tx: &mut Tx,
@@ -196,7 +256,12 @@ fn write_edit(
             .collect();
         if !changed.is_empty() {
             let note = version_note.unwrap_or_else(|| format!("Edited {}", changed.join(", ")));
-            let version_id = record_prompt_version(tx, &id, &new, &note, None)?;
+            let record = PromptVersionRecord {
+                id: new_id(),
+                note: &note,
+                number: None,
+            };
+            let version_id = record_prompt_version(tx, &id, &new, record)?;
             new.insert("latest_version_id", version_id);
         }
     }
@@ -316,15 +381,28 @@ fn version_number(doc: &Document) -> i64 {
     }
 }
 
-/// Records the versioned fields of `prompt` as its next version (`number`
-/// when the caller knows it, as for a new prompt); returns the version's id.
+/// A prompt version about to be recorded.
+struct PromptVersionRecord<'a> {
+    id: String,
+    /// The `changes` note.
+    note: &'a str,
+    /// The version number when the caller knows it (a new prompt's is 1).
+    number: Option<i64>,
+}
+
+/// Records the versioned fields of `prompt` as its next version; returns the
+/// version's id.
 fn record_prompt_version(
     tx: &mut Tx,
     prompt_id: &str,
     prompt: &Document,
-    changes: &str,
-    number: Option<i64>,
+    record: PromptVersionRecord<'_>,
 ) -> Result<String> {
+    let PromptVersionRecord {
+        id,
+        note: changes,
+        number,
+    } = record;
     let next = match number {
         Some(number) => number,
         None => {
@@ -336,7 +414,6 @@ fn record_prompt_version(
                 + 1
         }
     };
-    let id = new_id();
     let mut version = Document::new();
     version.insert("_id", id.clone());
     version.insert("prompt_id", prompt_id);

@@ -21,6 +21,8 @@ pub(crate) type Job = Box<dyn FnOnce(&mut Writer) + Send>;
 pub(crate) struct Writer {
     pub(crate) db: Database,
     pub(crate) catalog: Arc<RwLock<Catalog>>,
+    /// Bumped after each commit that queued local changes for upload.
+    pub(crate) outbox_changed: tokio::sync::watch::Sender<u64>,
 }
 
 impl Writer {
@@ -42,10 +44,15 @@ impl Writer {
             txn: self.db.start_transaction()?,
             now: DateTime::now(),
             touched: Vec::new(),
+            track: true,
+            queued: false,
         };
         match work(&mut tx) {
             Ok(value) => {
                 tx.txn.commit()?;
+                if tx.queued {
+                    self.outbox_changed.send_modify(|n| *n = n.wrapping_add(1));
+                }
                 let mut catalog = self
                     .catalog
                     .write()
@@ -73,6 +80,11 @@ pub(crate) struct Tx {
     txn: Transaction,
     pub(crate) now: DateTime,
     touched: Vec<(Collection, String, Option<CatalogEntry>)>,
+    /// Whether writes are local edits to upload (true) or the server's
+    /// documents being applied (false).
+    pub(crate) track: bool,
+    /// Set when this transaction queued something for upload.
+    pub(crate) queued: bool,
 }
 
 impl Tx {
@@ -123,6 +135,9 @@ impl Tx {
             .collection::<Document>(collection.name())
             .insert_one(&doc)?;
         self.touched.push((collection, id, Some(entry)));
+        if self.track {
+            super::replica::record(self, collection, None, &doc)?;
+        }
         Ok(doc)
     }
 
@@ -164,7 +179,37 @@ impl Tx {
             }
         }
         self.touched.push((collection, id, Some(entry)));
+        if self.track {
+            super::replica::record(self, collection, Some(old), &new)?;
+        }
         Ok(new)
+    }
+
+    /// Writes `doc` as given, inserting or replacing, without queueing an
+    /// upload: how the server's documents are applied.
+    pub(crate) fn put_untracked(&mut self, collection: Collection, doc: Document) -> Result<()> {
+        let id = doc_id(collection, &doc)?;
+        let track = std::mem::replace(&mut self.track, false);
+        let result = match self.get(collection, &id)? {
+            Some(old) => self.replace(collection, &old, doc).map(drop),
+            None => self.insert(collection, doc).map(drop),
+        };
+        self.track = track;
+        result
+    }
+
+    /// A bookkeeping collection of the store's own (outbox, conflicts, ...).
+    pub(crate) fn raw(&self, name: &str) -> polodb_core::TransactionalCollection<Document> {
+        self.txn.collection::<Document>(name)
+    }
+
+    /// Every document of a bookkeeping collection matching `filter`.
+    pub(crate) fn raw_find(&self, name: &str, filter: Document) -> Result<Vec<Document>> {
+        let mut docs = Vec::new();
+        for doc in self.raw(name).find(filter).run()? {
+            docs.push(doc?);
+        }
+        Ok(docs)
     }
 
     /// Removes a document outright (import replaces documents this way).

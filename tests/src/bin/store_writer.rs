@@ -66,14 +66,14 @@ async fn main() -> anyhow::Result<()> {
             0 => {
                 announce(format!("BEGIN project {tag}"))?;
                 let created = store
-                    .create(Project::new(store.user_id(), &format!("Project {tag}")))
+                    .create(Project::new(&store.user_id(), &format!("Project {tag}")))
                     .await?;
                 announce(format!("ACK project {} {tag}", created.id))?;
                 projects.push(created.id);
             }
             1 => {
                 let mut prompt = Prompt::new(
-                    store.user_id(),
+                    &store.user_id(),
                     &format!("Prompt {tag}"),
                     &format!("content {tag}"),
                 );
@@ -118,7 +118,7 @@ async fn main() -> anyhow::Result<()> {
                 if store.delete::<Prompt>(&id).await.is_err() {
                     store.restore::<Prompt>(&id).await?;
                 }
-                let mut idea = Idea::new(store.user_id(), &format!("Idea {tag}"), "");
+                let mut idea = Idea::new(&store.user_id(), &format!("Idea {tag}"), "");
                 idea.project_id = projects.first().cloned();
                 store.create(idea).await?;
                 announce(format!("ACK toggle {id}"))?;

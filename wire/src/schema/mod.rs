@@ -35,8 +35,12 @@ use serde::Serialize;
 
 pub use bson::{DateTime, Document};
 
-/// The eleven collections of the seed, in seed order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// The eleven collections of the seed, in seed order. Serialised as the
+/// collection's name (`prompt_versions`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum Collection {
     Users,
     Prompts,

@@ -1,0 +1,479 @@
+//! The sync client engine: reconciles the local store with the sync server.
+//!
+//! One round ([`SyncEngine::sync_once`]) is: handshake (which attaches the
+//! profile to the verified account), push the outbox in batches until it is
+//! drained, pull every collection page by page from its checkpoint, then push
+//! again whatever the pull rebased. Each pushed batch's results and each
+//! pulled page are applied in one local transaction, so an interrupted round
+//! resumes where it stopped and nothing is applied twice.
+//!
+//! [`SyncEngine::run`] repeats rounds: on a timer, shortly after local
+//! writes, when nudged (network back, "sync now"), and after failures with
+//! exponential backoff and jitter. Its [`SyncStatus`] is published on a
+//! watch channel the UI and CLI subscribe to.
+
+pub mod transport;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bson::DateTime;
+use promptforge_wire::protocol::{
+    HandshakeRequest, PullRequest, PushRequest, PROTOCOL_VERSION, SCHEMA_VERSION,
+};
+use rand::Rng;
+use serde::Serialize;
+use tokio::sync::{watch, Notify};
+
+use crate::error::StoreError;
+use crate::schema::Collection;
+use crate::store::{Store, SyncSummary};
+pub use transport::{HttpTransport, StaticToken, TokenProvider, Transport, TransportError};
+
+/// The time source for ages and stamps, replaceable in tests (a clock that
+/// jumps backwards must never produce negative ages).
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> DateTime;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime {
+        DateTime::now()
+    }
+}
+
+/// Tuning; the defaults suit a desktop.
+#[derive(Debug, Clone)]
+pub struct SyncConfig {
+    /// Most mutations per push request.
+    pub push_batch: usize,
+    /// About how many bytes of mutations per push request.
+    pub push_max_bytes: usize,
+    /// Page size asked of the server, in bytes of documents.
+    pub pull_page_bytes: Option<u64>,
+    /// How often `run` syncs when nothing else prompts it.
+    pub poll_interval: Duration,
+    /// How long `run` waits after a local write before pushing, so a burst
+    /// of typing becomes one upload.
+    pub write_debounce: Duration,
+    /// First and largest wait between failed rounds.
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        SyncConfig {
+            push_batch: 200,
+            push_max_bytes: 4 << 20,
+            pull_page_bytes: None,
+            poll_interval: Duration::from_secs(30),
+            write_debounce: Duration::from_millis(300),
+            backoff_min: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What the engine is doing.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum SyncState {
+    /// No round has run yet.
+    Idle,
+    /// The server cannot be reached; rounds are retried with backoff.
+    Offline {
+        reason: String,
+    },
+    Connecting,
+    /// Uploading or downloading; `total` is an estimate when known.
+    Syncing {
+        phase: SyncPhase,
+        done: u64,
+        total: Option<u64>,
+    },
+    UpToDate,
+    /// The last round failed; `retrying` says whether it is retried by itself.
+    Error {
+        code: String,
+        message: String,
+        retrying: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncPhase {
+    Push,
+    Pull,
+}
+
+/// Everything the UI shows about sync.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SyncStatus {
+    #[serde(flatten)]
+    pub state: SyncState,
+    /// Local changes not yet confirmed by the server.
+    pub pending: u64,
+    /// Age of the oldest of them, in seconds.
+    pub oldest_pending_age_secs: Option<u64>,
+    pub needs_attention: u64,
+    pub open_conflicts: u64,
+    pub last_synced_at: Option<DateTime>,
+}
+
+impl SyncStatus {
+    fn from_summary(state: SyncState, summary: &SyncSummary, now: DateTime) -> SyncStatus {
+        let age = summary.oldest_pending.map(|oldest| {
+            // A clock moved backwards gives an age of zero, never a negative one.
+            let millis = now
+                .timestamp_millis()
+                .saturating_sub(oldest.timestamp_millis());
+            u64::try_from(millis).unwrap_or(0) / 1000
+        });
+        SyncStatus {
+            state,
+            pending: summary.pending,
+            oldest_pending_age_secs: age,
+            needs_attention: summary.needs_attention,
+            open_conflicts: summary.open_conflicts,
+            last_synced_at: summary.last_synced_at,
+        }
+    }
+}
+
+/// Why a round failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the sync server speaks protocol {server}, this app {client}; update the app")]
+    ProtocolMismatch { server: u32, client: u32 },
+    #[error("the sync server's answer does not fit the request: {0}")]
+    BadAnswer(String),
+}
+
+impl SyncError {
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            SyncError::Transport(err) => err.is_retryable(),
+            SyncError::Store(err) => err.is_retryable(),
+            SyncError::ProtocolMismatch { .. } | SyncError::BadAnswer(_) => false,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            SyncError::Transport(err) => err.code(),
+            SyncError::Store(StoreError::OtherAccount { .. }) => "other_account",
+            SyncError::Store(_) => "local_store",
+            SyncError::ProtocolMismatch { .. } => "upgrade_required",
+            SyncError::BadAnswer(_) => "protocol",
+        }
+    }
+}
+
+/// What one round did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SyncReport {
+    pub pushed: usize,
+    pub pulled: usize,
+    pub conflicts: usize,
+    pub rejected: usize,
+}
+
+/// The engine for one profile and one server.
+pub struct SyncEngine<T: Transport> {
+    store: Store,
+    transport: T,
+    clock: Arc<dyn Clock>,
+    config: SyncConfig,
+    status: watch::Sender<SyncStatus>,
+    nudge: Notify,
+}
+
+impl<T: Transport> std::fmt::Debug for SyncEngine<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncEngine")
+            .field("endpoint", &self.transport.endpoint())
+            .finish()
+    }
+}
+
+/// Upper bound on push requests in one round, so a server that answers
+/// without clearing anything cannot keep a round going for ever.
+const MAX_PUSH_REQUESTS_PER_ROUND: usize = 10_000;
+
+impl<T: Transport> SyncEngine<T> {
+    pub fn new(store: Store, transport: T, config: SyncConfig) -> SyncEngine<T> {
+        SyncEngine::with_clock(store, transport, config, Arc::new(SystemClock))
+    }
+
+    pub fn with_clock(
+        store: Store,
+        transport: T,
+        config: SyncConfig,
+        clock: Arc<dyn Clock>,
+    ) -> SyncEngine<T> {
+        let initial = SyncStatus {
+            state: SyncState::Idle,
+            pending: 0,
+            oldest_pending_age_secs: None,
+            needs_attention: 0,
+            open_conflicts: 0,
+            last_synced_at: None,
+        };
+        SyncEngine {
+            store,
+            transport,
+            clock,
+            config,
+            status: watch::channel(initial).0,
+            nudge: Notify::new(),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The current status, and every change to it.
+    pub fn status(&self) -> watch::Receiver<SyncStatus> {
+        self.status.subscribe()
+    }
+
+    /// Asks a running [`SyncEngine::run`] to sync now (network back, a
+    /// "sync now" button).
+    pub fn nudge(&self) {
+        self.nudge.notify_one();
+    }
+
+    /// Publishes `state` with fresh counts from the store.
+    pub async fn publish(&self, state: SyncState) {
+        match self.store.sync_summary().await {
+            Ok(summary) => {
+                let status = SyncStatus::from_summary(state, &summary, self.clock.now());
+                self.status.send_replace(status);
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot read sync counts");
+                self.status.send_modify(|s| s.state = state);
+            }
+        }
+    }
+
+    /// Changes only the state (cheap, for progress during a round).
+    fn set_state(&self, state: SyncState) {
+        self.status.send_modify(|s| s.state = state);
+    }
+
+    /// One full round: handshake, push, pull, push.
+    pub async fn sync_once(&self) -> Result<SyncReport, SyncError> {
+        let result = self.round().await;
+        let state = match &result {
+            Ok(_) => SyncState::UpToDate,
+            Err(SyncError::Transport(err)) if err.is_offline() => SyncState::Offline {
+                reason: err.to_string(),
+            },
+            Err(err) => SyncState::Error {
+                code: err.code().to_owned(),
+                message: err.to_string(),
+                retrying: err.is_retryable(),
+            },
+        };
+        self.publish(state).await;
+        result
+    }
+
+    async fn round(&self) -> Result<SyncReport, SyncError> {
+        self.set_state(SyncState::Connecting);
+        let client_id = self.store.sync_client_id().await?;
+        let hello = self
+            .transport
+            .handshake(&HandshakeRequest {
+                client_id: client_id.clone(),
+                protocol_version: PROTOCOL_VERSION,
+                schema_version: SCHEMA_VERSION,
+                app_version: Some(env!("CARGO_PKG_VERSION").to_owned()),
+            })
+            .await?;
+        if hello.protocol_version != PROTOCOL_VERSION {
+            return Err(SyncError::ProtocolMismatch {
+                server: hello.protocol_version,
+                client: PROTOCOL_VERSION,
+            });
+        }
+        self.store.attach_account(&hello.user_id).await?;
+        self.store
+            .ensure_mutation_ids_after(hello.last_mutation_id)
+            .await?;
+        let mut report = SyncReport::default();
+        self.push_all(&client_id, &mut report).await?;
+        self.pull_all(&hello.collections, &mut report).await?;
+        // The pull may have rebased pending edits or restored documents.
+        self.push_all(&client_id, &mut report).await?;
+        self.store
+            .mark_synced(Some(self.transport.endpoint()))
+            .await?;
+        tracing::info!(
+            pushed = report.pushed,
+            pulled = report.pulled,
+            conflicts = report.conflicts,
+            rejected = report.rejected,
+            "sync round complete"
+        );
+        Ok(report)
+    }
+
+    async fn push_all(&self, client_id: &str, report: &mut SyncReport) -> Result<(), SyncError> {
+        let mut pushed_this_phase = 0_u64;
+        for _ in 0..MAX_PUSH_REQUESTS_PER_ROUND {
+            let batch = self
+                .store
+                .next_push_batch(self.config.push_batch, self.config.push_max_bytes)
+                .await?;
+            if batch.is_empty() {
+                return Ok(());
+            }
+            self.set_state(SyncState::Syncing {
+                phase: SyncPhase::Push,
+                done: pushed_this_phase,
+                total: None,
+            });
+            let sent: Vec<u64> = batch.iter().map(|m| m.mutation_id).collect();
+            let answer = self
+                .transport
+                .push(&PushRequest {
+                    client_id: client_id.to_owned(),
+                    mutations: batch,
+                })
+                .await?;
+            if answer
+                .results
+                .iter()
+                .any(|r| !sent.contains(&r.mutation_id))
+            {
+                return Err(SyncError::BadAnswer(
+                    "a push result names a mutation that was not sent".into(),
+                ));
+            }
+            if answer.results.is_empty() {
+                return Err(SyncError::BadAnswer(
+                    "the server answered a push with no results".into(),
+                ));
+            }
+            let applied = self.store.apply_push_results(answer.results).await?;
+            pushed_this_phase += (applied.applied + applied.conflicts + applied.rejected) as u64;
+            report.pushed += applied.applied;
+            report.conflicts += applied.conflicts;
+            report.rejected += applied.rejected;
+        }
+        Err(SyncError::BadAnswer(
+            "the outbox did not drain after many pushes".into(),
+        ))
+    }
+
+    async fn pull_all(
+        &self,
+        collections: &[String],
+        report: &mut SyncReport,
+    ) -> Result<(), SyncError> {
+        let mut done = 0_u64;
+        for name in collections {
+            let Some(collection) = Collection::from_name(name) else {
+                tracing::warn!(collection = %name, "the server offers a collection this app does not know");
+                continue;
+            };
+            loop {
+                let checkpoint = self.store.checkpoint(collection).await?;
+                let page = self
+                    .transport
+                    .pull(&PullRequest {
+                        collection: collection.name().to_owned(),
+                        checkpoint,
+                        max_bytes: self.config.pull_page_bytes,
+                    })
+                    .await?;
+                if page.collection != collection.name() || page.checkpoint < checkpoint {
+                    return Err(SyncError::BadAnswer(format!(
+                        "asked for {collection} after {checkpoint}, got {} up to {}",
+                        page.collection, page.checkpoint
+                    )));
+                }
+                let has_more = page.has_more;
+                let remaining = page.remaining_estimate;
+                let applied = self
+                    .store
+                    .apply_pull_page(collection, page.changes, page.checkpoint)
+                    .await?;
+                report.pulled += applied;
+                done += applied as u64;
+                self.set_state(SyncState::Syncing {
+                    phase: SyncPhase::Pull,
+                    done,
+                    total: Some(done + remaining),
+                });
+                if !has_more {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Syncs until `shutdown` resolves: after local writes, on nudges, on the
+    /// poll timer, and after failures with exponential backoff and jitter.
+    /// Never gives up and never blocks the store.
+    pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let mut writes = self.store.outbox_changes();
+        let mut backoff = self.config.backoff_min;
+        loop {
+            writes.mark_unchanged();
+            let wait = match self.sync_once().await {
+                Ok(_) => {
+                    backoff = self.config.backoff_min;
+                    self.config.poll_interval
+                }
+                Err(err) => {
+                    let retryable = err.is_retryable();
+                    tracing::warn!(code = err.code(), error = %err, retryable, "sync round failed");
+                    let wait = if retryable {
+                        jittered(backoff)
+                    } else {
+                        self.config.poll_interval
+                    };
+                    backoff = (backoff * 2).min(self.config.backoff_max);
+                    wait
+                }
+            };
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = tokio::time::sleep(wait) => {}
+                () = self.nudge.notified() => {}
+                changed = writes.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    // Let a burst of edits settle into one upload.
+                    tokio::select! {
+                        () = &mut shutdown => return,
+                        () = tokio::time::sleep(self.config.write_debounce) => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `base` ± 50 %, so many desktops coming back at once do not retry in step.
+fn jittered(base: Duration) -> Duration {
+    let factor = rand::thread_rng().gen_range(0.5..1.5);
+    base.mul_f64(factor)
+}

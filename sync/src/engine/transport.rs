@@ -1,0 +1,250 @@
+//! How the engine reaches the sync server: the [`Transport`] seam, and its
+//! real implementation over HTTP with reqwest (timeouts, gzip, one token
+//! refresh on 401). Every failure is a [`TransportError`] that says whether
+//! trying again later can help.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use promptforge_wire::protocol::{
+    ErrorBody, ErrorCode, HandshakeRequest, HandshakeResponse, PullRequest, PullResponse,
+    PushRequest, PushResponse, PROTOCOL_HEADER, PROTOCOL_VERSION,
+};
+use serde::{de::DeserializeOwned, Serialize};
+
+/// Why an exchange with the server failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TransportError {
+    #[error("cannot reach the sync server: {0}")]
+    Offline(String),
+    #[error("the sync server did not answer in time")]
+    Timeout,
+    #[error("the connection broke during the exchange: {0}")]
+    Interrupted(String),
+    #[error("the sync server refused the sign-in: {0}")]
+    Unauthenticated(String),
+    #[error("the sync server needs a newer app: {0}")]
+    UpgradeRequired(String),
+    #[error("the sync server answered {status}: {message}")]
+    Server {
+        status: u16,
+        code: Option<ErrorCode>,
+        message: String,
+    },
+    #[error("unexpected answer from the sync server: {0}")]
+    Protocol(String),
+}
+
+impl TransportError {
+    /// Whether the same request may succeed later without the user doing anything.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            TransportError::Offline(_)
+            | TransportError::Timeout
+            | TransportError::Interrupted(_) => true,
+            TransportError::Server { status, code, .. } => {
+                code.is_some_and(ErrorCode::is_retryable) || *status == 429 || *status >= 500
+            }
+            TransportError::Unauthenticated(_)
+            | TransportError::UpgradeRequired(_)
+            | TransportError::Protocol(_) => false,
+        }
+    }
+
+    /// A short stable code for the UI and logs.
+    pub fn code(&self) -> &'static str {
+        match self {
+            TransportError::Offline(_) => "offline",
+            TransportError::Timeout => "timeout",
+            TransportError::Interrupted(_) => "interrupted",
+            TransportError::Unauthenticated(_) => "unauthenticated",
+            TransportError::UpgradeRequired(_) => "upgrade_required",
+            TransportError::Server { .. } => "server_error",
+            TransportError::Protocol(_) => "protocol",
+        }
+    }
+
+    /// Whether the failure means the server could not be reached at all.
+    pub fn is_offline(&self) -> bool {
+        matches!(self, TransportError::Offline(_) | TransportError::Timeout)
+    }
+}
+
+/// A boxed future, for the object-safe [`TokenProvider`].
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Supplies the bearer token for each request. `refresh` is set after the
+/// server refused the previous token, asking for a new one.
+pub trait TokenProvider: Send + Sync + 'static {
+    fn token(&self, refresh: bool) -> BoxFuture<'_, Result<String, TransportError>>;
+}
+
+/// A fixed token (tests, the CLI with `--token`).
+#[derive(Clone)]
+pub struct StaticToken(pub String);
+
+impl std::fmt::Debug for StaticToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StaticToken(<redacted>)")
+    }
+}
+
+impl TokenProvider for StaticToken {
+    fn token(&self, _refresh: bool) -> BoxFuture<'_, Result<String, TransportError>> {
+        let token = self.0.clone();
+        Box::pin(async move { Ok(token) })
+    }
+}
+
+/// The three protocol calls. Tests wrap or replace it to go offline, drop
+/// or cut responses.
+pub trait Transport: Send + Sync + 'static {
+    fn handshake(
+        &self,
+        request: &HandshakeRequest,
+    ) -> impl Future<Output = Result<HandshakeResponse, TransportError>> + Send;
+    fn push(
+        &self,
+        request: &PushRequest,
+    ) -> impl Future<Output = Result<PushResponse, TransportError>> + Send;
+    fn pull(
+        &self,
+        request: &PullRequest,
+    ) -> impl Future<Output = Result<PullResponse, TransportError>> + Send;
+    /// Where it connects, for status displays.
+    fn endpoint(&self) -> String;
+}
+
+/// The protocol over HTTP(S).
+#[derive(Clone)]
+pub struct HttpTransport {
+    client: reqwest::Client,
+    base_url: String,
+    tokens: Arc<dyn TokenProvider>,
+}
+
+impl std::fmt::Debug for HttpTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpTransport")
+            .field("base_url", &self.base_url)
+            .finish()
+    }
+}
+
+impl HttpTransport {
+    /// A transport to the server at `base_url` (e.g. `http://127.0.0.1:8080`).
+    pub fn new(
+        base_url: &str,
+        tokens: Arc<dyn TokenProvider>,
+        timeout: Duration,
+    ) -> Result<HttpTransport, TransportError> {
+        let url = reqwest::Url::parse(base_url)
+            .map_err(|e| TransportError::Protocol(format!("server URL `{base_url}`: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(TransportError::Protocol(format!(
+                "server URL `{base_url}` must start with http:// or https://"
+            )));
+        }
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10).min(timeout))
+            .timeout(timeout)
+            .gzip(true)
+            .user_agent(concat!("PromptForge-Desktop/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| TransportError::Protocol(format!("HTTP client: {e}")))?;
+        Ok(HttpTransport {
+            client,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            tokens,
+        })
+    }
+
+    async fn call<Req: Serialize + Sync, Resp: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &Req,
+    ) -> Result<Resp, TransportError> {
+        let url = format!("{}{path}", self.base_url);
+        let mut refreshed = false;
+        loop {
+            let token = self.tokens.token(refreshed).await?;
+            let response = self
+                .client
+                .post(&url)
+                .bearer_auth(token)
+                .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
+                .json(body)
+                .send()
+                .await
+                .map_err(classify)?;
+            let status = response.status();
+            let bytes = response.bytes().await.map_err(classify)?;
+            if status.is_success() {
+                return serde_json::from_slice(&bytes).map_err(|e| {
+                    if e.is_eof() {
+                        TransportError::Interrupted(format!("the answer was cut short: {e}"))
+                    } else {
+                        TransportError::Protocol(e.to_string())
+                    }
+                });
+            }
+            let error: Option<ErrorBody> = serde_json::from_slice(&bytes).ok();
+            let message = error
+                .as_ref()
+                .map(|e| e.message.clone())
+                .unwrap_or_else(|| String::from_utf8_lossy(&bytes).chars().take(200).collect());
+            match (status.as_u16(), error.map(|e| e.code)) {
+                (401, _) if !refreshed => {
+                    refreshed = true;
+                    continue;
+                }
+                (401, _) => return Err(TransportError::Unauthenticated(message)),
+                (_, Some(ErrorCode::UpgradeRequired)) | (426, _) => {
+                    return Err(TransportError::UpgradeRequired(message))
+                }
+                (status, code) => {
+                    return Err(TransportError::Server {
+                        status,
+                        code,
+                        message,
+                    })
+                }
+            }
+        }
+    }
+}
+
+fn classify(err: reqwest::Error) -> TransportError {
+    if err.is_timeout() {
+        TransportError::Timeout
+    } else if err.is_connect() {
+        TransportError::Offline(err.to_string())
+    } else {
+        // A reset connection or a body that ends early: the request may or
+        // may not have been applied, which resending makes safe.
+        TransportError::Interrupted(err.to_string())
+    }
+}
+
+impl Transport for HttpTransport {
+    async fn handshake(
+        &self,
+        request: &HandshakeRequest,
+    ) -> Result<HandshakeResponse, TransportError> {
+        self.call("/v1/handshake", request).await
+    }
+
+    async fn push(&self, request: &PushRequest) -> Result<PushResponse, TransportError> {
+        self.call("/v1/push", request).await
+    }
+
+    async fn pull(&self, request: &PullRequest) -> Result<PullResponse, TransportError> {
+        self.call("/v1/pull", request).await
+    }
+
+    fn endpoint(&self) -> String {
+        self.base_url.clone()
+    }
+}

@@ -1,0 +1,1068 @@
+//! The local side of sync, kept inside the store's own transactions: the
+//! outbox of local changes awaiting upload, the per-collection pull
+//! checkpoints, conflicts and the "needs attention" list, and how a server
+//! document is absorbed under pending local edits (the rebase).
+//!
+//! Outbox model. Each document has at most one entry in flight (sent, frozen,
+//! resent unchanged until answered, so the server's exactly-once record holds)
+//! and at most one unsent entry, which absorbs every further local edit. An
+//! unsent entry stores the document as the server last confirmed it
+//! (`base_doc`, at `base_version`); what it uploads is computed when it is
+//! sent, as the difference between that snapshot and the document then.
+
+use std::collections::HashSet;
+
+use bson::{doc, Bson, DateTime, Document};
+use polodb_core::CollectionT;
+use promptforge_wire::access::{always_server_owned, is_server_owned, server_owned, writable};
+use promptforge_wire::codec::{derived_fields, get_path, is_deleted, set_path};
+use promptforge_wire::protocol::{
+    Change, FieldConflict, Mutation, MutationOp, MutationOutcome, MutationResult,
+};
+use serde::Serialize;
+
+use super::writer::{doc_id, Tx};
+use super::META_COLLECTION;
+use crate::error::{Result, StoreError};
+use crate::schema::{new_id, Collection};
+
+pub(crate) const OUTBOX: &str = "_sync_outbox";
+pub(crate) const CONFLICTS: &str = "_sync_conflicts";
+pub(crate) const ATTENTION: &str = "_sync_attention";
+const STATE_ID: &str = "sync";
+
+/// What an outbox entry does to its document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PendingOp {
+    Create,
+    Patch,
+    Delete,
+    Restore,
+}
+
+impl PendingOp {
+    fn name(self) -> &'static str {
+        match self {
+            PendingOp::Create => "create",
+            PendingOp::Patch => "patch",
+            PendingOp::Delete => "delete",
+            PendingOp::Restore => "restore",
+        }
+    }
+
+    fn parse(name: &str) -> Option<PendingOp> {
+        Some(match name {
+            "create" => PendingOp::Create,
+            "patch" => PendingOp::Patch,
+            "delete" => PendingOp::Delete,
+            "restore" => PendingOp::Restore,
+            _ => return None,
+        })
+    }
+}
+
+/// How a conflict arose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConflictKind {
+    /// Both sides changed one field; the server's value was kept.
+    Field,
+    /// This device edited a document another deleted; it was restored with the edit.
+    EditVsDelete,
+    /// This device deleted a document another edited; the edit was kept.
+    DeleteVsEdit,
+}
+
+impl ConflictKind {
+    fn name(self) -> &'static str {
+        match self {
+            ConflictKind::Field => "field",
+            ConflictKind::EditVsDelete => "edit_vs_delete",
+            ConflictKind::DeleteVsEdit => "delete_vs_edit",
+        }
+    }
+
+    fn parse(name: &str) -> ConflictKind {
+        match name {
+            "edit_vs_delete" => ConflictKind::EditVsDelete,
+            "delete_vs_edit" => ConflictKind::DeleteVsEdit,
+            _ => ConflictKind::Field,
+        }
+    }
+}
+
+/// The user's answer to a conflict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resolution {
+    KeepMine,
+    KeepTheirs,
+    KeepBoth,
+}
+
+impl Resolution {
+    pub fn name(self) -> &'static str {
+        match self {
+            Resolution::KeepMine => "keep_mine",
+            Resolution::KeepTheirs => "keep_theirs",
+            Resolution::KeepBoth => "keep_both",
+        }
+    }
+}
+
+/// A recorded conflict: what both sides wanted and what was kept.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Conflict {
+    pub id: String,
+    pub collection: Collection,
+    pub doc_id: String,
+    pub kind: ConflictKind,
+    /// The field both sides changed (field conflicts only).
+    pub field: Option<String>,
+    /// This device's value (`null` when absent or deleted).
+    pub mine: Bson,
+    /// The other side's value.
+    pub theirs: Bson,
+    /// How it was settled automatically, e.g. `server_wins`.
+    pub resolution: String,
+    /// Where the losing value was also kept (a prompt_versions id).
+    pub lost_saved_as: Option<String>,
+    pub at: DateTime,
+    /// The user's answer, once given.
+    pub resolved: Option<String>,
+}
+
+/// A local change the server refused for good, with its reason.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AttentionItem {
+    pub mutation_id: u64,
+    pub collection: Collection,
+    pub doc_id: String,
+    pub op: PendingOp,
+    /// The server's reason code (e.g. `invalid`, `forbidden`).
+    pub reason: String,
+    pub message: String,
+    pub at: DateTime,
+}
+
+/// The outbox and bookkeeping at a glance.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SyncSummary {
+    pub client_id: Option<String>,
+    /// The account this profile syncs with, once attached.
+    pub account: Option<String>,
+    pub pending: u64,
+    pub in_flight: u64,
+    pub oldest_pending: Option<DateTime>,
+    pub needs_attention: u64,
+    pub open_conflicts: u64,
+    pub last_synced_at: Option<DateTime>,
+    pub server_url: Option<String>,
+}
+
+/// What applying one batch of push results did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PushApplied {
+    pub applied: usize,
+    pub conflicts: usize,
+    pub rejected: usize,
+}
+
+fn doc_key(collection: Collection, id: &str) -> String {
+    format!("{}/{id}", collection.name())
+}
+
+fn version_of(doc: &Document) -> i64 {
+    match doc.get("version") {
+        Some(Bson::Int64(v)) => *v,
+        Some(Bson::Int32(v)) => i64::from(*v),
+        _ => 0,
+    }
+}
+
+fn entry_id(entry: &Document) -> i64 {
+    entry.get_i64("_id").unwrap_or(0)
+}
+
+fn entry_op(entry: &Document) -> PendingOp {
+    PendingOp::parse(entry.get_str("op").unwrap_or("patch")).unwrap_or(PendingOp::Patch)
+}
+
+fn is_sent(entry: &Document) -> bool {
+    entry.get_bool("sent").unwrap_or(false)
+}
+
+fn entry_collection(entry: &Document) -> Option<Collection> {
+    Collection::from_name(entry.get_str("collection").unwrap_or(""))
+}
+
+/// Whether a local change to `path` is uploaded: server-owned fields, the
+/// concurrency token and server stamps never are.
+fn uploads(collection: Collection, path: &str) -> bool {
+    let top = path.split('.').next().unwrap_or(path);
+    !(always_server_owned(collection, path)
+        || is_server_owned(collection, path)
+        || matches!(top, "created_at" | "last_modified_by" | "timestamp"))
+}
+
+/// The uploadable fields in which `new` differs from `base`, as dotted paths
+/// to new values (`Null` for a removed field), descending into sub-documents
+/// so that edits to different sub-fields merge cleanly on the server.
+pub(crate) fn upload_diff(collection: Collection, base: &Document, new: &Document) -> Document {
+    let mut changes = Document::new();
+    diff_into(collection, "", base, new, &mut changes);
+    changes
+}
+
+fn diff_into(collection: Collection, prefix: &str, a: &Document, b: &Document, out: &mut Document) {
+    let empty = Document::new();
+    let keys: Vec<&String> = b
+        .keys()
+        .chain(a.keys().filter(|k| !b.contains_key(*k)))
+        .collect();
+    for key in keys {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        let (old, new) = (a.get(key), b.get(key));
+        match (old, new) {
+            (Some(Bson::Document(x)), Some(Bson::Document(y))) => {
+                diff_into(collection, &path, x, y, out)
+            }
+            (None | Some(Bson::Null), Some(Bson::Document(y))) if !y.is_empty() => {
+                diff_into(collection, &path, &empty, y, out)
+            }
+            (Some(Bson::Document(x)), None | Some(Bson::Null)) if !x.is_empty() => {
+                diff_into(collection, &path, x, &empty, out)
+            }
+            _ => {
+                let same = old.filter(|v| **v != Bson::Null) == new.filter(|v| **v != Bson::Null);
+                if !same && uploads(collection, &path) {
+                    out.insert(path, new.cloned().unwrap_or(Bson::Null));
+                }
+            }
+        }
+    }
+}
+
+/// A new document as uploaded: no version, no server-owned fields.
+fn create_document(collection: Collection, local: &Document) -> Document {
+    let mut doc = local.clone();
+    doc.remove("version");
+    for owned in server_owned(collection) {
+        let _ = set_path(&mut doc, owned, Bson::Null);
+    }
+    doc
+}
+
+fn state(tx: &Tx) -> Result<Document> {
+    Ok(tx
+        .raw(META_COLLECTION)
+        .find_one(doc! { "_id": STATE_ID })?
+        .unwrap_or_else(|| doc! { "_id": STATE_ID }))
+}
+
+fn save_state(tx: &Tx, state: Document) -> Result<()> {
+    let meta = tx.raw(META_COLLECTION);
+    if meta.find_one(doc! { "_id": STATE_ID })?.is_some() {
+        let mut set = state;
+        set.remove("_id");
+        meta.update_one(doc! { "_id": STATE_ID }, doc! { "$set": set })?;
+    } else {
+        meta.insert_one(state)?;
+    }
+    Ok(())
+}
+
+/// This profile's sync identity, created on first use.
+pub(crate) fn client_id(tx: &Tx) -> Result<String> {
+    let mut st = state(tx)?;
+    if let Ok(id) = st.get_str("client_id") {
+        return Ok(id.to_owned());
+    }
+    let id = format!("desktop-{}", new_id());
+    st.insert("client_id", id.clone());
+    save_state(tx, st)?;
+    Ok(id)
+}
+
+fn next_mutation_id(tx: &Tx) -> Result<i64> {
+    let mut st = state(tx)?;
+    let next = st.get_i64("next_mutation_id").unwrap_or(1).max(1);
+    st.insert("next_mutation_id", next + 1);
+    save_state(tx, st)?;
+    Ok(next)
+}
+
+/// Makes sure new mutation ids start after `last` (what the server has
+/// applied), for a profile whose bookkeeping is older than the server's.
+pub(crate) fn ensure_mutation_ids_after(tx: &Tx, last: u64) -> Result<()> {
+    let mut st = state(tx)?;
+    let next = st.get_i64("next_mutation_id").unwrap_or(1);
+    let floor = i64::try_from(last).unwrap_or(i64::MAX - 1) + 1;
+    if next < floor {
+        st.insert("next_mutation_id", floor);
+        save_state(tx, st)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn checkpoint(tx: &Tx, collection: &str) -> Result<i64> {
+    Ok(state(tx)?
+        .get_document("checkpoints")
+        .ok()
+        .and_then(|c| c.get_i64(collection).ok())
+        .unwrap_or(0))
+}
+
+pub(crate) fn set_sync_field(tx: &Tx, field: &str, value: Bson) -> Result<()> {
+    let mut st = state(tx)?;
+    st.insert(field, value);
+    save_state(tx, st)
+}
+
+fn entries_for(tx: &Tx, key: &str) -> Result<Vec<Document>> {
+    let mut entries = tx.raw_find(OUTBOX, doc! { "doc_key": key })?;
+    entries.sort_by_key(entry_id);
+    Ok(entries)
+}
+
+/// Queues the upload a local write implies. Called by the store for every
+/// tracked write, inside the same transaction as the write itself.
+pub(crate) fn record(
+    tx: &mut Tx,
+    collection: Collection,
+    old: Option<&Document>,
+    new: &Document,
+) -> Result<()> {
+    let access = writable(collection);
+    if !(access.create || access.patch || access.delete) {
+        return Ok(());
+    }
+    let id = doc_id(collection, new)?;
+    let key = doc_key(collection, &id);
+    let entries = entries_for(tx, &key)?;
+    let was_deleted = old.is_some_and(is_deleted);
+    let now_deleted = is_deleted(new);
+    if let Some(unsent) = entries.iter().find(|e| !is_sent(e)) {
+        let op = entry_op(unsent);
+        let next = match (op, was_deleted, now_deleted) {
+            // Never reached the server: a local trash item only.
+            (PendingOp::Create, _, true) | (PendingOp::Restore, false, true) => None,
+            (PendingOp::Patch, false, true) => Some(PendingOp::Delete),
+            (PendingOp::Delete, true, false) => Some(PendingOp::Patch),
+            _ => Some(op),
+        };
+        let filter = doc! { "_id": entry_id(unsent) };
+        match next {
+            None => {
+                tx.raw(OUTBOX).delete_one(filter)?;
+            }
+            Some(next) if next != op => {
+                tx.raw(OUTBOX)
+                    .update_one(filter, doc! { "$set": { "op": next.name() } })?;
+            }
+            Some(_) => {}
+        }
+        tx.queued = true;
+        return Ok(());
+    }
+    let version = version_of(new);
+    if old.is_none() && version > 0 {
+        // A document the server already has, put back whole (an import).
+        return Ok(());
+    }
+    let create_in_flight = entries.iter().any(|e| entry_op(e) == PendingOp::Create);
+    let op = if version == 0 && !create_in_flight {
+        if now_deleted || !access.create {
+            return Ok(());
+        }
+        PendingOp::Create
+    } else if !was_deleted && now_deleted {
+        PendingOp::Delete
+    } else if was_deleted && !now_deleted {
+        PendingOp::Restore
+    } else {
+        let base = old.cloned().unwrap_or_default();
+        if upload_diff(collection, &base, new).is_empty() {
+            return Ok(());
+        }
+        PendingOp::Patch
+    };
+    let allowed = match op {
+        PendingOp::Create => access.create,
+        PendingOp::Patch => access.patch,
+        PendingOp::Delete | PendingOp::Restore => access.delete,
+    };
+    if !allowed {
+        return Ok(());
+    }
+    let base_doc = match op {
+        PendingOp::Create => Bson::Null,
+        _ => old.cloned().map(Bson::Document).unwrap_or(Bson::Null),
+    };
+    let entry = doc! {
+        "_id": next_mutation_id(tx)?,
+        "doc_key": &key,
+        "collection": collection.name(),
+        "doc_id": &id,
+        "op": op.name(),
+        "base_version": old.map(version_of).unwrap_or(0),
+        "base_doc": base_doc,
+        "sent": false,
+        "created_at": tx.now,
+    };
+    tx.raw(OUTBOX).insert_one(entry)?;
+    tx.queued = true;
+    Ok(())
+}
+
+/// The mutation an unsent entry uploads now, or `None` when nothing is left
+/// to upload (the edits cancelled out, or the document is gone).
+fn build_mutation(tx: &Tx, entry: &Document) -> Result<Option<Mutation>> {
+    let Some(collection) = entry_collection(entry) else {
+        return Ok(None);
+    };
+    let id = entry.get_str("doc_id").unwrap_or_default().to_owned();
+    let Some(local) = tx.get(collection, &id)? else {
+        return Ok(None);
+    };
+    let base_doc = entry.get_document("base_doc").cloned().unwrap_or_default();
+    let diff = || {
+        let changes = upload_diff(collection, &base_doc, &local);
+        let mut base = Document::new();
+        for path in changes.keys() {
+            base.insert(
+                path.clone(),
+                get_path(&base_doc, path).cloned().unwrap_or(Bson::Null),
+            );
+        }
+        (changes, base)
+    };
+    let op = match entry_op(entry) {
+        PendingOp::Create => MutationOp::Create {
+            document: create_document(collection, &local),
+        },
+        PendingOp::Patch => {
+            let (changes, base) = diff();
+            if changes.is_empty() {
+                return Ok(None);
+            }
+            MutationOp::Patch { changes, base }
+        }
+        PendingOp::Delete => MutationOp::Delete,
+        PendingOp::Restore => {
+            let (changes, base) = diff();
+            MutationOp::Restore { changes, base }
+        }
+    };
+    Ok(Some(Mutation {
+        mutation_id: u64::try_from(entry_id(entry)).unwrap_or(0),
+        collection: collection.name().to_owned(),
+        id,
+        base_version: entry.get_i64("base_version").unwrap_or(0),
+        op,
+    }))
+}
+
+/// The next mutations to upload: for each document its oldest entry (resent
+/// as frozen if already sent, frozen now otherwise), in mutation order, at
+/// most `max` of them and about `max_bytes` of JSON.
+pub(crate) fn take_batch(tx: &mut Tx, max: usize, max_bytes: usize) -> Result<Vec<Mutation>> {
+    let mut entries = tx.raw_find(OUTBOX, doc! {})?;
+    entries.sort_by_key(entry_id);
+    let mut seen = HashSet::new();
+    let mut batch = Vec::new();
+    let mut bytes = 0;
+    for entry in entries {
+        if batch.len() >= max {
+            break;
+        }
+        if !seen.insert(entry.get_str("doc_key").unwrap_or_default().to_owned()) {
+            continue;
+        }
+        let filter = doc! { "_id": entry_id(&entry) };
+        let (mutation, frozen) = if is_sent(&entry) {
+            let frozen = entry.get_str("frozen").unwrap_or_default().to_owned();
+            match serde_json::from_str::<Mutation>(&frozen) {
+                Ok(mutation) => (mutation, frozen),
+                Err(err) => {
+                    tracing::error!(error = %err, "unreadable sent mutation dropped");
+                    tx.raw(OUTBOX).delete_one(filter)?;
+                    continue;
+                }
+            }
+        } else {
+            match build_mutation(tx, &entry)? {
+                None => {
+                    tx.raw(OUTBOX).delete_one(filter)?;
+                    continue;
+                }
+                Some(mutation) => {
+                    let json = serde_json::to_string(&mutation).map_err(|e| {
+                        StoreError::Storage(format!("cannot encode a mutation: {e}").into())
+                    })?;
+                    (mutation, json)
+                }
+            }
+        };
+        if !batch.is_empty() && bytes + frozen.len() > max_bytes {
+            break;
+        }
+        bytes += frozen.len();
+        if !is_sent(&entry) {
+            tx.raw(OUTBOX).update_one(
+                filter,
+                doc! { "$set": { "sent": true, "frozen": frozen, "sent_at": tx.now } },
+            )?;
+        }
+        batch.push(mutation);
+    }
+    Ok(batch)
+}
+
+fn conflict_doc(
+    collection: Collection,
+    doc_id: &str,
+    kind: ConflictKind,
+    field: Option<&str>,
+    (mine, theirs): (Bson, Bson),
+    resolution: &str,
+    now: DateTime,
+) -> Document {
+    doc! {
+        "_id": new_id(),
+        "collection": collection.name(),
+        "doc_id": doc_id,
+        "kind": kind.name(),
+        "field": field.map(|f| Bson::String(f.to_owned())).unwrap_or(Bson::Null),
+        "mine": mine,
+        "theirs": theirs,
+        "resolution": resolution,
+        "lost_saved_as": Bson::Null,
+        "at": now,
+        "resolved": Bson::Null,
+    }
+}
+
+fn record_conflict(tx: &mut Tx, conflict: Document) -> Result<()> {
+    // Derived fields follow the fields they derive from: no separate record.
+    let collection = entry_collection(&conflict);
+    if let (Some(collection), Ok(field)) = (collection, conflict.get_str("field")) {
+        if derived_fields(collection).contains(&field) {
+            return Ok(());
+        }
+    }
+    tx.raw(CONFLICTS).insert_one(conflict)?;
+    Ok(())
+}
+
+/// Applies the server's document `server` for a document of this device,
+/// keeping pending local edits on top (rebased onto it). Where both sides
+/// changed a field, the server's value wins, as it does on the server, and
+/// the conflict is recorded with both values.
+pub(crate) fn absorb(tx: &mut Tx, collection: Collection, server: Document) -> Result<()> {
+    let id = doc_id(collection, &server)?;
+    let local = tx.get(collection, &id)?;
+    if local
+        .as_ref()
+        .is_some_and(|l| version_of(l) > version_of(&server))
+    {
+        return Ok(());
+    }
+    let key = doc_key(collection, &id);
+    let entries = entries_for(tx, &key)?;
+    let (Some(local), Some(first)) = (local, entries.first()) else {
+        return tx.put_untracked(collection, server);
+    };
+    let base = first.get_document("base_doc").cloned().unwrap_or_default();
+    let mine = upload_diff(collection, &base, &local);
+    let mut merged = server.clone();
+    for (path, value) in &mine {
+        let theirs = get_path(&server, path).filter(|v| **v != Bson::Null);
+        let at_base = get_path(&base, path).filter(|v| **v != Bson::Null);
+        let wanted = Some(value).filter(|v| **v != Bson::Null);
+        if theirs != at_base && theirs != wanted {
+            let conflict = conflict_doc(
+                collection,
+                &id,
+                ConflictKind::Field,
+                Some(path),
+                (value.clone(), theirs.cloned().unwrap_or(Bson::Null)),
+                "server_wins",
+                tx.now,
+            );
+            record_conflict(tx, conflict)?;
+            continue;
+        }
+        if set_path(&mut merged, path, value.clone()).is_err() {
+            tracing::warn!(%collection, %id, %path, "pending edit no longer fits the document");
+        }
+    }
+    let pending_delete = entries.iter().any(|e| entry_op(e) == PendingOp::Delete);
+    let unsent = entries.iter().find(|e| !is_sent(e));
+    let mut unsent_op = unsent.map(entry_op);
+    let server_version = version_of(&server);
+    let restoring = unsent_op == Some(PendingOp::Restore);
+    if is_deleted(&server) && !is_deleted(&local) && !pending_delete && !restoring {
+        // Edited here, deleted there: the edit is kept and brings it back.
+        for field in ["deleted_at", "deleted_by"] {
+            merged.remove(field);
+        }
+        let conflict = conflict_doc(
+            collection,
+            &id,
+            ConflictKind::EditVsDelete,
+            None,
+            (
+                Bson::String("edited".into()),
+                Bson::String("deleted".into()),
+            ),
+            "restored_with_edit",
+            tx.now,
+        );
+        record_conflict(tx, conflict)?;
+        unsent_op = Some(PendingOp::Restore);
+    } else if !is_deleted(&server) && is_deleted(&local) {
+        let edited_since =
+            unsent.is_some_and(|e| server_version > e.get_i64("base_version").unwrap_or(i64::MAX));
+        if unsent_op == Some(PendingOp::Delete) && edited_since {
+            // Deleted here, edited there: the edit is kept.
+            let conflict = conflict_doc(
+                collection,
+                &id,
+                ConflictKind::DeleteVsEdit,
+                None,
+                (
+                    Bson::String("deleted".into()),
+                    Bson::String("edited".into()),
+                ),
+                "kept_edit",
+                tx.now,
+            );
+            record_conflict(tx, conflict)?;
+            if let Some(entry) = unsent {
+                tx.raw(OUTBOX).delete_one(doc! { "_id": entry_id(entry) })?;
+            }
+            unsent_op = None;
+        } else if pending_delete {
+            // The delete in flight will be answered; show it deleted till then.
+            for field in ["deleted_at", "deleted_by"] {
+                if let Some(value) = local.get(field) {
+                    merged.insert(field, value.clone());
+                }
+            }
+        }
+    }
+    match (unsent, unsent_op) {
+        (Some(entry), Some(op)) => {
+            let op = if op == PendingOp::Create {
+                PendingOp::Patch
+            } else {
+                op
+            };
+            tx.raw(OUTBOX).update_one(
+                doc! { "_id": entry_id(entry) },
+                doc! { "$set": {
+                    "op": op.name(),
+                    "base_doc": server.clone(),
+                    "base_version": server_version,
+                } },
+            )?;
+        }
+        (None, Some(PendingOp::Restore)) if !restoring => {
+            let entry = doc! {
+                "_id": next_mutation_id(tx)?,
+                "doc_key": &key,
+                "collection": collection.name(),
+                "doc_id": &id,
+                "op": PendingOp::Restore.name(),
+                "base_version": server_version,
+                "base_doc": server.clone(),
+                "sent": false,
+                "created_at": tx.now,
+            };
+            tx.raw(OUTBOX).insert_one(entry)?;
+            tx.queued = true;
+        }
+        _ => {}
+    }
+    match tx.put_untracked(collection, merged) {
+        Ok(()) => Ok(()),
+        Err(StoreError::Invalid(err)) => {
+            // The rebased edits and the server's document do not fit together:
+            // the server's document is applied and the local edit stays queued.
+            tracing::warn!(%collection, %id, error = %err, "rebased document invalid; applying the server's");
+            tx.put_untracked(collection, server)
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// Applies the server's answers to one push, each clearing its outbox entry.
+pub(crate) fn apply_results(tx: &mut Tx, results: Vec<MutationResult>) -> Result<PushApplied> {
+    let mut summary = PushApplied::default();
+    for result in results {
+        let Ok(mutation_id) = i64::try_from(result.mutation_id) else {
+            continue;
+        };
+        let Some(entry) = tx.raw(OUTBOX).find_one(doc! { "_id": mutation_id })? else {
+            continue;
+        };
+        let Some(collection) = entry_collection(&entry) else {
+            continue;
+        };
+        let doc_id = entry.get_str("doc_id").unwrap_or_default().to_owned();
+        tx.raw(OUTBOX).delete_one(doc! { "_id": mutation_id })?;
+        match result.outcome {
+            MutationOutcome::Applied { document, .. } => {
+                summary.applied += 1;
+                absorb(tx, collection, document)?;
+            }
+            MutationOutcome::Merged {
+                document,
+                conflicts,
+                ..
+            } => {
+                summary.applied += 1;
+                summary.conflicts += conflicts.len();
+                for conflict in conflicts {
+                    record_server_conflict(tx, collection, &doc_id, conflict)?;
+                }
+                absorb(tx, collection, document)?;
+            }
+            MutationOutcome::Conflict {
+                server_document, ..
+            } => {
+                summary.conflicts += 1;
+                absorb_refusal(tx, collection, &doc_id, &entry, server_document)?;
+            }
+            MutationOutcome::Rejected { reason, message } => {
+                summary.rejected += 1;
+                let reason = serde_json::to_value(reason)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_else(|| "rejected".into());
+                tracing::warn!(%collection, %doc_id, %reason, "the server refused a local change");
+                let mut item = entry.clone();
+                item.insert("reason", reason);
+                item.insert("message", message);
+                item.insert("at", tx.now);
+                tx.raw(ATTENTION).delete_one(doc! { "_id": mutation_id })?;
+                tx.raw(ATTENTION).insert_one(item)?;
+            }
+        }
+    }
+    Ok(summary)
+}
+
+fn record_server_conflict(
+    tx: &mut Tx,
+    collection: Collection,
+    doc_id: &str,
+    conflict: FieldConflict,
+) -> Result<()> {
+    let value = |json: serde_json::Value| Bson::try_from(json).unwrap_or(Bson::Null);
+    let mut record = conflict_doc(
+        collection,
+        doc_id,
+        ConflictKind::Field,
+        Some(&conflict.field),
+        (value(conflict.lost), value(conflict.kept)),
+        &conflict.resolution,
+        tx.now,
+    );
+    if let Some(saved) = conflict.lost_saved_as {
+        record.insert("lost_saved_as", saved);
+    }
+    record_conflict(tx, record)
+}
+
+/// The server refused an edit or delete because the document changed state
+/// on another device: an edit meets a delete (restore it, with the edit), or
+/// a delete meets an edit (keep the edited document).
+fn absorb_refusal(
+    tx: &mut Tx,
+    collection: Collection,
+    doc_id: &str,
+    refused: &Document,
+    server: Document,
+) -> Result<()> {
+    if entry_op(refused) == PendingOp::Delete {
+        let conflict = conflict_doc(
+            collection,
+            doc_id,
+            ConflictKind::DeleteVsEdit,
+            None,
+            (
+                Bson::String("deleted".into()),
+                Bson::String("edited".into()),
+            ),
+            "kept_edit",
+            tx.now,
+        );
+        record_conflict(tx, conflict)?;
+        // The delete is answered; what remains pending rebases on the server's.
+        for entry in entries_for(tx, &doc_key(collection, doc_id))? {
+            if entry_op(&entry) == PendingOp::Delete && !is_sent(&entry) {
+                tx.raw(OUTBOX)
+                    .delete_one(doc! { "_id": entry_id(&entry) })?;
+            }
+        }
+        return absorb(tx, collection, server);
+    }
+    // An edit met a delete. The refused entry is answered, so its edits
+    // become pending again (from its base), and absorbing the tombstone under
+    // them restores the document with the edit and records the conflict.
+    let key = doc_key(collection, doc_id);
+    let base_doc = refused.get("base_doc").cloned().unwrap_or(Bson::Null);
+    let base_version = refused.get_i64("base_version").unwrap_or(0);
+    match entries_for(tx, &key)?.into_iter().find(|e| !is_sent(e)) {
+        Some(unsent) => {
+            tx.raw(OUTBOX).update_one(
+                doc! { "_id": entry_id(&unsent) },
+                doc! { "$set": { "base_doc": base_doc, "base_version": base_version } },
+            )?;
+        }
+        None => {
+            let entry = doc! {
+                "_id": next_mutation_id(tx)?,
+                "doc_key": &key,
+                "collection": collection.name(),
+                "doc_id": doc_id,
+                "op": PendingOp::Patch.name(),
+                "base_version": base_version,
+                "base_doc": base_doc,
+                "sent": false,
+                "created_at": tx.now,
+            };
+            tx.raw(OUTBOX).insert_one(entry)?;
+            tx.queued = true;
+        }
+    }
+    absorb(tx, collection, server)
+}
+
+/// Applies one pulled page and its checkpoint together.
+pub(crate) fn apply_page(
+    tx: &mut Tx,
+    collection: Collection,
+    changes: Vec<Change>,
+    checkpoint: i64,
+) -> Result<usize> {
+    let count = changes.len();
+    for change in changes {
+        if change.left_scope {
+            leave_scope(tx, collection, &change.id)?;
+        } else {
+            absorb(tx, collection, change.document)?;
+        }
+    }
+    let mut st = state(tx)?;
+    let mut checkpoints = st.get_document("checkpoints").cloned().unwrap_or_default();
+    checkpoints.insert(collection.name(), checkpoint);
+    st.insert("checkpoints", checkpoints);
+    save_state(tx, st)?;
+    Ok(count)
+}
+
+/// The document is no longer visible to this user: its local copy goes, and
+/// local edits that can no longer be uploaded are listed for attention.
+fn leave_scope(tx: &mut Tx, collection: Collection, id: &str) -> Result<()> {
+    for entry in entries_for(tx, &doc_key(collection, id))? {
+        tx.raw(OUTBOX)
+            .delete_one(doc! { "_id": entry_id(&entry) })?;
+        let mut item = entry;
+        item.insert("reason", "left_scope");
+        item.insert(
+            "message",
+            "you no longer have access to this document; your unsynced edits to it were not uploaded",
+        );
+        item.insert("at", tx.now);
+        tx.raw(ATTENTION)
+            .delete_one(doc! { "_id": entry_id(&item) })?;
+        tx.raw(ATTENTION).insert_one(item)?;
+    }
+    if tx.get(collection, id)?.is_some() {
+        tx.remove(collection, id)?;
+    }
+    Ok(())
+}
+
+fn read_conflict(doc: &Document) -> Option<Conflict> {
+    Some(Conflict {
+        id: doc.get_str("_id").ok()?.to_owned(),
+        collection: entry_collection(doc)?,
+        doc_id: doc.get_str("doc_id").ok()?.to_owned(),
+        kind: ConflictKind::parse(doc.get_str("kind").unwrap_or("field")),
+        field: doc.get_str("field").ok().map(str::to_owned),
+        mine: doc.get("mine").cloned().unwrap_or(Bson::Null),
+        theirs: doc.get("theirs").cloned().unwrap_or(Bson::Null),
+        resolution: doc.get_str("resolution").unwrap_or_default().to_owned(),
+        lost_saved_as: doc.get_str("lost_saved_as").ok().map(str::to_owned),
+        at: doc.get_datetime("at").copied().unwrap_or(DateTime::MIN),
+        resolved: doc.get_str("resolved").ok().map(str::to_owned),
+    })
+}
+
+pub(crate) fn conflicts(tx: &Tx, include_resolved: bool) -> Result<Vec<Conflict>> {
+    let mut all: Vec<Conflict> = tx
+        .raw_find(CONFLICTS, doc! {})?
+        .iter()
+        .filter_map(read_conflict)
+        .filter(|c| include_resolved || c.resolved.is_none())
+        .collect();
+    all.sort_by_key(|c| (c.at, c.id.clone()));
+    Ok(all)
+}
+
+pub(crate) fn conflict(tx: &Tx, id: &str) -> Result<Conflict> {
+    tx.raw(CONFLICTS)
+        .find_one(doc! { "_id": id })?
+        .as_ref()
+        .and_then(read_conflict)
+        .ok_or_else(|| StoreError::NoSuchRecord {
+            what: "conflict",
+            id: id.to_owned(),
+        })
+}
+
+pub(crate) fn mark_resolved(tx: &Tx, id: &str, resolution: Resolution) -> Result<()> {
+    tx.raw(CONFLICTS).update_one(
+        doc! { "_id": id },
+        doc! { "$set": { "resolved": resolution.name(), "resolved_at": tx.now } },
+    )?;
+    Ok(())
+}
+
+pub(crate) fn attention(tx: &Tx) -> Result<Vec<AttentionItem>> {
+    let mut items: Vec<AttentionItem> = tx
+        .raw_find(ATTENTION, doc! {})?
+        .iter()
+        .filter_map(|d| {
+            Some(AttentionItem {
+                mutation_id: u64::try_from(entry_id(d)).ok()?,
+                collection: entry_collection(d)?,
+                doc_id: d.get_str("doc_id").ok()?.to_owned(),
+                op: entry_op(d),
+                reason: d.get_str("reason").unwrap_or_default().to_owned(),
+                message: d.get_str("message").unwrap_or_default().to_owned(),
+                at: d.get_datetime("at").copied().unwrap_or(DateTime::MIN),
+            })
+        })
+        .collect();
+    items.sort_by_key(|i| i.mutation_id);
+    Ok(items)
+}
+
+/// Takes an item off the attention list; with `retry`, queues its change again
+/// (under a new mutation id, computed from the document as it is now).
+pub(crate) fn settle_attention(tx: &mut Tx, mutation_id: u64, retry: bool) -> Result<()> {
+    let id = i64::try_from(mutation_id).unwrap_or(-1);
+    let Some(item) = tx.raw(ATTENTION).find_one(doc! { "_id": id })? else {
+        return Err(StoreError::NoSuchRecord {
+            what: "needs-attention item",
+            id: mutation_id.to_string(),
+        });
+    };
+    tx.raw(ATTENTION).delete_one(doc! { "_id": id })?;
+    if retry {
+        let mut entry = Document::new();
+        for field in [
+            "doc_key",
+            "collection",
+            "doc_id",
+            "op",
+            "base_version",
+            "base_doc",
+        ] {
+            entry.insert(field, item.get(field).cloned().unwrap_or(Bson::Null));
+        }
+        entry.insert("_id", next_mutation_id(tx)?);
+        entry.insert("sent", false);
+        entry.insert("created_at", tx.now);
+        tx.raw(OUTBOX).insert_one(entry)?;
+        tx.queued = true;
+    }
+    Ok(())
+}
+
+pub(crate) fn summary(tx: &Tx) -> Result<SyncSummary> {
+    let st = state(tx)?;
+    let outbox = tx.raw_find(OUTBOX, doc! {})?;
+    let in_flight = outbox.iter().filter(|e| is_sent(e)).count() as u64;
+    let oldest_pending = outbox
+        .iter()
+        .filter_map(|e| e.get_datetime("created_at").ok().copied())
+        .min();
+    let open_conflicts = tx
+        .raw_find(CONFLICTS, doc! { "resolved": Bson::Null })?
+        .len() as u64;
+    Ok(SyncSummary {
+        client_id: st.get_str("client_id").ok().map(str::to_owned),
+        account: st.get_str("account").ok().map(str::to_owned),
+        pending: outbox.len() as u64,
+        in_flight,
+        oldest_pending,
+        needs_attention: tx.raw_find(ATTENTION, doc! {})?.len() as u64,
+        open_conflicts,
+        last_synced_at: st.get_datetime("last_synced_at").ok().copied(),
+        server_url: st.get_str("server_url").ok().map(str::to_owned),
+    })
+}
+
+/// Replaces `from` with `to` in every string and map key of `value`.
+fn rename_user(value: &mut Bson, from: &str, to: &str) {
+    match value {
+        Bson::String(s) if s == from => *s = to.to_owned(),
+        Bson::Document(doc) => {
+            let renamed: Document = std::mem::take(doc)
+                .into_iter()
+                .map(|(k, mut v)| {
+                    rename_user(&mut v, from, to);
+                    (if k == from { to.to_owned() } else { k }, v)
+                })
+                .collect();
+            *doc = renamed;
+        }
+        Bson::Array(items) => items.iter_mut().for_each(|v| rename_user(v, from, to)),
+        _ => {}
+    }
+}
+
+/// Attaches a local profile to `account`: every reference to the local user
+/// id becomes the account's, in documents and queued uploads alike.
+pub(crate) fn attach_account(tx: &mut Tx, local_user: &str, account: &str) -> Result<()> {
+    if local_user != account {
+        for collection in Collection::ALL {
+            for doc in tx.raw_find(collection.name(), doc! {})? {
+                let mut renamed = Bson::Document(doc.clone());
+                rename_user(&mut renamed, local_user, account);
+                if let Bson::Document(renamed) = renamed {
+                    if renamed != doc {
+                        tx.put_untracked(collection, renamed)?;
+                    }
+                }
+            }
+        }
+        for entry in tx.raw_find(OUTBOX, doc! { "sent": false })? {
+            let mut renamed = Bson::Document(entry.clone());
+            rename_user(&mut renamed, local_user, account);
+            if let Bson::Document(renamed) = renamed {
+                if renamed != entry {
+                    tx.raw(OUTBOX)
+                        .delete_one(doc! { "_id": entry_id(&entry) })?;
+                    tx.raw(OUTBOX).insert_one(renamed)?;
+                }
+            }
+        }
+        tx.raw(META_COLLECTION).update_one(
+            doc! { "_id": "profile" },
+            doc! { "$set": { "user_id": account } },
+        )?;
+    }
+    set_sync_field(tx, "account", Bson::String(account.to_owned()))
+}

@@ -1,0 +1,105 @@
+//! A desktop for tests: a real local store in its own directory, and a sync
+//! engine talking HTTP to a test server (directly or through a proxy).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bson::Document;
+use promptforge_sync::engine::{HttpTransport, StaticToken};
+use promptforge_sync::schema::Collection;
+use promptforge_sync::{Store, SyncConfig, SyncEngine, SyncError, SyncReport};
+
+use crate::tokens::token;
+
+/// The collections every replica of one account must agree on.
+pub const SYNCED: [Collection; 4] = [
+    Collection::Prompts,
+    Collection::PromptVersions,
+    Collection::Ideas,
+    Collection::Projects,
+];
+
+#[derive(Debug)]
+pub struct Desktop {
+    pub dir: PathBuf,
+    pub engine: SyncEngine<HttpTransport>,
+}
+
+impl Desktop {
+    /// Opens (or reopens) the profile in `dir`, syncing as `user` with `base`.
+    pub async fn open(dir: &Path, base: &str, user: &str) -> Desktop {
+        Self::open_with(dir, base, user, SyncConfig::default()).await
+    }
+
+    pub async fn open_with(dir: &Path, base: &str, user: &str, config: SyncConfig) -> Desktop {
+        let store = Store::open(dir).await.expect("open the local store");
+        let transport = HttpTransport::new(
+            base,
+            Arc::new(StaticToken(token(user))),
+            Duration::from_secs(20),
+        )
+        .expect("transport");
+        Desktop {
+            dir: dir.to_owned(),
+            engine: SyncEngine::new(store, transport, config),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        self.engine.store()
+    }
+
+    pub async fn sync(&self) -> Result<SyncReport, SyncError> {
+        self.engine.sync_once().await
+    }
+
+    /// Syncs, panicking with the error if the round fails.
+    pub async fn synced(&self) -> SyncReport {
+        match self.sync().await {
+            Ok(report) => report,
+            Err(err) => panic!("sync of {} failed: {err}", self.dir.display()),
+        }
+    }
+
+    /// The synced collections, as exported (what replicas must agree on).
+    pub async fn replica(&self) -> BTreeMap<Collection, Vec<Document>> {
+        let export = self.store().export().await.expect("export");
+        SYNCED
+            .iter()
+            .map(|c| (*c, export.collections.get(c).cloned().unwrap_or_default()))
+            .collect()
+    }
+}
+
+/// Describes how two replicas differ, or `None` when they are identical.
+pub fn replica_difference(
+    a: &BTreeMap<Collection, Vec<Document>>,
+    b: &BTreeMap<Collection, Vec<Document>>,
+) -> Option<String> {
+    for collection in SYNCED {
+        let (left, right) = (&a[&collection], &b[&collection]);
+        if left == right {
+            continue;
+        }
+        let ids = |docs: &Vec<Document>| -> Vec<String> {
+            docs.iter()
+                .map(|d| d.get_str("_id").unwrap_or_default().to_owned())
+                .collect()
+        };
+        if ids(left) != ids(right) {
+            return Some(format!(
+                "{collection}: ids differ: {:?} vs {:?}",
+                ids(left),
+                ids(right)
+            ));
+        }
+        for (x, y) in left.iter().zip(right) {
+            if x != y {
+                return Some(format!("{collection}: {x} vs {y}"));
+            }
+        }
+    }
+    None
+}

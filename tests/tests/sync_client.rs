@@ -1,0 +1,324 @@
+//! The sync client engine against the real sync server and SecantusDB:
+//! several desktops of one account with separate local stores, offline edits
+//! that meet, conflicts recorded and resolved, and replicas that end identical.
+
+use std::sync::LazyLock;
+
+use bson::{doc, Bson};
+use promptforge_sync::engine::SyncState;
+use promptforge_sync::schema::{Idea, Project, Prompt};
+use promptforge_sync::{ConflictKind, Resolution};
+use promptforge_tests::desktop::{replica_difference, Desktop};
+use promptforge_tests::mongo::MongoServer;
+use promptforge_tests::server::TestServer;
+
+static MONGO: LazyLock<MongoServer> =
+    LazyLock::new(|| MongoServer::start().expect("start SecantusDB"));
+
+async fn assert_converged(desktops: &[&Desktop]) {
+    // Two quiet rounds each: the first carries the last uploads, the second
+    // brings everyone the result.
+    for _ in 0..2 {
+        for desktop in desktops {
+            desktop.synced().await;
+        }
+    }
+    let first = desktops[0].replica().await;
+    for other in &desktops[1..] {
+        if let Some(diff) = replica_difference(&first, &other.replica().await) {
+            panic!("replicas differ: {diff}");
+        }
+        let summary = other.store().sync_summary().await.expect("summary");
+        assert_eq!(summary.pending, 0, "outbox drained");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_desktops_merge_offline_edits_and_record_conflicts() {
+    let server = TestServer::start(&MONGO).await;
+    let dirs = [
+        tempfile::tempdir().expect("temp dir"),
+        tempfile::tempdir().expect("temp dir"),
+    ];
+    let a = Desktop::open(dirs[0].path(), &server.base, "alice").await;
+    let b = Desktop::open(dirs[1].path(), &server.base, "alice").await;
+
+    // A library made offline on A, with a project holding a prompt and an idea.
+    let project = a
+        .store()
+        .create(Project::new(&a.store().user_id(), "Launch"))
+        .await
+        .expect("local store call");
+    let mut prompt = Prompt::new(&a.store().user_id(), "Tagline", "Write a tagline");
+    prompt.project_id = Some(project.id.clone());
+    let prompt = a.store().create(prompt).await.expect("local store call");
+    let mut idea = Idea::new(&a.store().user_id(), "Video", "A launch video");
+    idea.project_id = Some(project.id.clone());
+    a.store().create(idea).await.expect("local store call");
+    assert_eq!(
+        a.store()
+            .sync_summary()
+            .await
+            .expect("local store call")
+            .pending,
+        4
+    );
+
+    let report = a.synced().await;
+    assert_eq!(
+        report.rejected,
+        0,
+        "{report:?}: {:?}",
+        a.store().needs_attention().await
+    );
+    assert_eq!(
+        a.store().user_id(),
+        "alice",
+        "the local profile is attached"
+    );
+    b.synced().await;
+    let on_b: Prompt = b
+        .store()
+        .require(&prompt.id)
+        .await
+        .expect("local store call");
+    assert_eq!(on_b.title, "Tagline");
+    let project_on_b: Project = b
+        .store()
+        .require(&project.id)
+        .await
+        .expect("local store call");
+    assert_eq!(project_on_b.prompt_ids, vec![prompt.id.clone()]);
+    assert_eq!(project_on_b.idea_ids.len(), 1);
+    assert_converged(&[&a, &b]).await;
+
+    // Different fields of one prompt, edited offline on both: both survive.
+    a.store()
+        .patch::<Prompt>(&prompt.id, doc! { "title": "Tagline v2" })
+        .await
+        .expect("local store call");
+    b.store()
+        .patch::<Prompt>(&prompt.id, doc! { "description": "For the launch page" })
+        .await
+        .expect("local store call");
+    a.synced().await;
+    b.synced().await;
+    a.synced().await;
+    for desktop in [&a, &b] {
+        let p: Prompt = desktop
+            .store()
+            .require(&prompt.id)
+            .await
+            .expect("local store call");
+        assert_eq!(p.title, "Tagline v2");
+        assert_eq!(p.description.as_deref(), Some("For the launch page"));
+    }
+    assert!(b
+        .store()
+        .conflicts(false)
+        .await
+        .expect("local store call")
+        .is_empty());
+
+    // The same field on both: the first to sync wins, the other's value is
+    // recorded as a conflict and kept as a prompt version.
+    a.store()
+        .patch::<Prompt>(&prompt.id, doc! { "content": "from A" })
+        .await
+        .expect("local store call");
+    b.store()
+        .patch::<Prompt>(&prompt.id, doc! { "content": "from B" })
+        .await
+        .expect("local store call");
+    a.synced().await;
+    b.synced().await;
+    let conflicts = b.store().conflicts(false).await.expect("local store call");
+    let content = conflicts
+        .iter()
+        .find(|c| c.field.as_deref() == Some("content"))
+        .unwrap_or_else(|| panic!("a content conflict on B: {conflicts:?}"));
+    assert_eq!(content.kind, ConflictKind::Field);
+    assert_eq!(content.mine, Bson::String("from B".into()));
+    assert_eq!(content.theirs, Bson::String("from A".into()));
+    let p: Prompt = b
+        .store()
+        .require(&prompt.id)
+        .await
+        .expect("local store call");
+    assert_eq!(p.content, "from A");
+    let versions = b
+        .store()
+        .prompt_versions(&prompt.id)
+        .await
+        .expect("local store call");
+    assert!(
+        versions.iter().any(|v| v.content == "from B"),
+        "B's losing text stays in the history"
+    );
+    assert_converged(&[&a, &b]).await;
+
+    // B keeps its own: that becomes the content everywhere.
+    b.store()
+        .resolve_conflict(&content.id, Resolution::KeepMine)
+        .await
+        .expect("local store call");
+    assert_converged(&[&a, &b]).await;
+    let p: Prompt = a
+        .store()
+        .require(&prompt.id)
+        .await
+        .expect("local store call");
+    assert_eq!(p.content, "from B");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edits_meeting_deletes_are_kept_and_recorded() {
+    let server = TestServer::start(&MONGO).await;
+    let dirs = [
+        tempfile::tempdir().expect("temp dir"),
+        tempfile::tempdir().expect("temp dir"),
+    ];
+    let a = Desktop::open(dirs[0].path(), &server.base, "bob").await;
+    let b = Desktop::open(dirs[1].path(), &server.base, "bob").await;
+    let user = a.store().user_id();
+    let first = a
+        .store()
+        .create(Prompt::new(&user, "First", "one"))
+        .await
+        .expect("local store call");
+    let second = a
+        .store()
+        .create(Prompt::new(&user, "Second", "two"))
+        .await
+        .expect("local store call");
+    a.synced().await;
+    b.synced().await;
+
+    // Edit (B) against delete (A): the edit brings the prompt back.
+    a.store()
+        .delete::<Prompt>(&first.id)
+        .await
+        .expect("local store call");
+    b.store()
+        .patch::<Prompt>(&first.id, doc! { "title": "First, edited" })
+        .await
+        .expect("local store call");
+    // Delete (B) against edit (A): the edit is kept.
+    a.store()
+        .patch::<Prompt>(&second.id, doc! { "title": "Second, edited" })
+        .await
+        .expect("local store call");
+    b.store()
+        .delete::<Prompt>(&second.id)
+        .await
+        .expect("local store call");
+    a.synced().await;
+    b.synced().await;
+
+    let conflicts = b.store().conflicts(false).await.expect("local store call");
+    let kinds: Vec<ConflictKind> = conflicts.iter().map(|c| c.kind).collect();
+    assert!(kinds.contains(&ConflictKind::EditVsDelete), "{conflicts:?}");
+    assert!(kinds.contains(&ConflictKind::DeleteVsEdit), "{conflicts:?}");
+    assert_converged(&[&a, &b]).await;
+    for desktop in [&a, &b] {
+        let p: Prompt = desktop
+            .store()
+            .require(&first.id)
+            .await
+            .expect("local store call");
+        assert!(p.deleted_at.is_none(), "the edited prompt is alive");
+        assert_eq!(p.title, "First, edited");
+        let p: Prompt = desktop
+            .store()
+            .require(&second.id)
+            .await
+            .expect("local store call");
+        assert!(p.deleted_at.is_none(), "the edit beat the delete");
+        assert_eq!(p.title, "Second, edited");
+    }
+
+    // Keep theirs on the edit-versus-delete: the delete wins after all.
+    let edit_vs_delete = conflicts
+        .iter()
+        .find(|c| c.kind == ConflictKind::EditVsDelete)
+        .expect("local store call");
+    b.store()
+        .resolve_conflict(&edit_vs_delete.id, Resolution::KeepTheirs)
+        .await
+        .expect("local store call");
+    assert_converged(&[&a, &b]).await;
+    let p: Prompt = a
+        .store()
+        .require(&first.id)
+        .await
+        .expect("local store call");
+    assert!(p.deleted_at.is_some());
+    assert!(
+        b.store()
+            .conflicts(false)
+            .await
+            .expect("local store call")
+            .len()
+            == 1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_desktops_creating_and_editing_converge() {
+    let server = TestServer::start(&MONGO).await;
+    let dirs: Vec<_> = (0..3)
+        .map(|_| tempfile::tempdir().expect("temp dir"))
+        .collect();
+    let mut desktops = Vec::new();
+    for dir in &dirs {
+        desktops.push(Desktop::open(dir.path(), &server.base, "carol").await);
+    }
+    // Each creates offline, including one project they all file into later.
+    let mut prompts = Vec::new();
+    for (i, desktop) in desktops.iter().enumerate() {
+        let user = desktop.store().user_id();
+        for n in 0..3 {
+            let p = desktop
+                .store()
+                .create(Prompt::new(&user, &format!("P{i}.{n}"), "text"))
+                .await
+                .expect("local store call");
+            prompts.push(p.id);
+        }
+    }
+    let project = desktops[0]
+        .store()
+        .create(Project::new(&desktops[0].store().user_id(), "Shared"))
+        .await
+        .expect("local store call");
+    let refs: Vec<&Desktop> = desktops.iter().collect();
+    assert_converged(&refs).await;
+    // Everyone files a different prompt into the project while offline.
+    for (i, desktop) in desktops.iter().enumerate() {
+        desktop
+            .store()
+            .patch::<Prompt>(&prompts[i * 3], doc! { "project_id": &project.id })
+            .await
+            .expect("local store call");
+    }
+    assert_converged(&refs).await;
+    let shared: Project = desktops[2]
+        .store()
+        .require(&project.id)
+        .await
+        .expect("local store call");
+    assert_eq!(shared.prompt_ids.len(), 3, "{:?}", shared.prompt_ids);
+    assert_eq!(shared.stats.prompt_count, 3);
+    for desktop in &desktops {
+        assert_eq!(
+            desktop
+                .store()
+                .count(promptforge_sync::schema::Collection::Prompts),
+            9
+        );
+        let status = desktop.engine.status().borrow().clone();
+        assert_eq!(status.state, SyncState::UpToDate);
+        assert_eq!(status.pending, 0);
+        assert!(status.last_synced_at.is_some());
+    }
+}
