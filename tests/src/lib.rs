@@ -5,5 +5,6 @@
 
 pub mod desktop;
 pub mod mongo;
+pub mod proxy;
 pub mod server;
 pub mod tokens;

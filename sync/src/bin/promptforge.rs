@@ -1,5 +1,6 @@
 //! `promptforge`: the command line over the local store, for scripts, tests
-//! and power users. Every command works offline on the profile's PoloDB.
+//! and power users. Every command works offline on the profile's PoloDB,
+//! except `sync`, which reconciles it with a sync server.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,7 +9,13 @@ use anyhow::{bail, Context};
 use bson::{Bson, Document};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use promptforge_sync::schema::{Collection, Idea, Model, Project, Prompt};
-use promptforge_sync::{DeletedFilter, Export, ListQuery, SortBy, Store};
+use std::sync::Arc;
+use std::time::Duration;
+
+use promptforge_sync::engine::{HttpTransport, StaticToken};
+use promptforge_sync::{
+    DeletedFilter, Export, ListQuery, Resolution, SortBy, Store, SyncConfig, SyncEngine, SyncState,
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -44,6 +51,65 @@ enum Command {
     Import { file: PathBuf },
     /// Where the profile is and what it holds.
     Info,
+    /// Reconcile with the sync server: once, or continuously with --watch.
+    Sync(SyncArgs),
+    /// Sync state: pending changes, conflicts, items needing attention.
+    Status,
+    /// Conflicts recorded by sync (open ones unless --all), and resolving them.
+    Conflicts {
+        #[command(subcommand)]
+        action: Option<ConflictAction>,
+        /// Include resolved conflicts.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Local changes the server refused, and retrying or dismissing them.
+    Attention {
+        #[command(subcommand)]
+        action: Option<AttentionAction>,
+    },
+}
+
+#[derive(Debug, Args)]
+struct SyncArgs {
+    /// The sync server's URL (remembered in the profile once used).
+    #[arg(long, env = "PROMPTFORGE_SERVER")]
+    server: Option<String>,
+    /// The account's ID token (never printed or logged).
+    #[arg(long, env = "PROMPTFORGE_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Read the token from this file instead.
+    #[arg(long, conflicts_with = "token")]
+    token_file: Option<PathBuf>,
+    /// Keep syncing (after local changes, every 30 s, with backoff when
+    /// offline) until interrupted.
+    #[arg(long)]
+    watch: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum ConflictAction {
+    /// Settle a conflict: keep mine, keep theirs, or keep both (a copy).
+    Resolve {
+        id: String,
+        #[arg(long, value_enum)]
+        keep: Keep,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Keep {
+    Mine,
+    Theirs,
+    Both,
+}
+
+#[derive(Debug, Subcommand)]
+enum AttentionAction {
+    /// Upload the refused change again (after fixing the document).
+    Retry { mutation_id: u64 },
+    /// Drop the item; the local document stays as it is.
+    Dismiss { mutation_id: u64 },
 }
 
 #[derive(Debug, Subcommand)]
@@ -481,7 +547,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     };
     let store = Store::open(&profile).await?;
     let out = Output { json: cli.json };
-    let user = store.user_id().to_owned();
+    let user = store.user_id();
     match cli.command {
         Command::Prompt(command) => match command {
             PromptCommand::Create {
@@ -610,6 +676,119 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Sync(args) => sync(&store, args).await,
+        Command::Status => {
+            let summary = store.sync_summary().await?;
+            if out.json {
+                println!("{}", serde_json::to_string_pretty(&summary)?);
+                return Ok(());
+            }
+            println!(
+                "account:          {}",
+                summary
+                    .account
+                    .as_deref()
+                    .unwrap_or("(local profile, not attached)")
+            );
+            println!(
+                "server:           {}",
+                summary.server_url.as_deref().unwrap_or("(none yet)")
+            );
+            println!(
+                "last synced:      {}",
+                summary
+                    .last_synced_at
+                    .map(|t| t.to_string())
+                    .unwrap_or_else(|| "never".into())
+            );
+            println!(
+                "pending changes:  {} ({} sent, awaiting an answer)",
+                summary.pending, summary.in_flight
+            );
+            if let Some(oldest) = summary.oldest_pending {
+                let age = (bson::DateTime::now().timestamp_millis() - oldest.timestamp_millis())
+                    .max(0)
+                    / 1000;
+                println!("oldest pending:   {age} s ago");
+            }
+            println!("needs attention:  {}", summary.needs_attention);
+            println!("open conflicts:   {}", summary.open_conflicts);
+            Ok(())
+        }
+        Command::Conflicts { action: None, all } => {
+            let conflicts = store.conflicts(all).await?;
+            if out.json {
+                println!("{}", serde_json::to_string_pretty(&conflicts)?);
+                return Ok(());
+            }
+            if conflicts.is_empty() {
+                println!("no conflicts");
+            }
+            for c in conflicts {
+                let what = c.field.as_deref().unwrap_or("the document");
+                println!(
+                    "{}  {} {}  {}: mine {} / theirs {}  [{}{}]",
+                    c.id,
+                    c.collection,
+                    c.doc_id,
+                    what,
+                    c.mine.clone().into_relaxed_extjson(),
+                    c.theirs.clone().into_relaxed_extjson(),
+                    c.resolution,
+                    c.resolved
+                        .map(|r| format!(", resolved: {r}"))
+                        .unwrap_or_default()
+                );
+            }
+            Ok(())
+        }
+        Command::Conflicts {
+            action: Some(ConflictAction::Resolve { id, keep }),
+            ..
+        } => {
+            let resolution = match keep {
+                Keep::Mine => Resolution::KeepMine,
+                Keep::Theirs => Resolution::KeepTheirs,
+                Keep::Both => Resolution::KeepBoth,
+            };
+            let conflict = store.resolve_conflict(&id, resolution).await?;
+            println!("conflict {} resolved: {}", conflict.id, resolution.name());
+            Ok(())
+        }
+        Command::Attention { action } => match action {
+            None => {
+                let items = store.needs_attention().await?;
+                if out.json {
+                    println!("{}", serde_json::to_string_pretty(&items)?);
+                    return Ok(());
+                }
+                if items.is_empty() {
+                    println!("nothing needs attention");
+                }
+                for item in items {
+                    println!(
+                        "{}  {:?} {} {}: {} ({})",
+                        item.mutation_id,
+                        item.op,
+                        item.collection,
+                        item.doc_id,
+                        item.message,
+                        item.reason
+                    );
+                }
+                Ok(())
+            }
+            Some(AttentionAction::Retry { mutation_id }) => {
+                store.settle_attention(mutation_id, true).await?;
+                println!("queued again; it uploads at the next sync");
+                Ok(())
+            }
+            Some(AttentionAction::Dismiss { mutation_id }) => {
+                store.settle_attention(mutation_id, false).await?;
+                println!("dismissed");
+                Ok(())
+            }
+        },
         Command::Info => {
             println!("profile: {}", store.dir().display());
             println!("user:    {}", store.user_id());
@@ -619,6 +798,60 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn sync(store: &Store, args: SyncArgs) -> anyhow::Result<()> {
+    let summary = store.sync_summary().await?;
+    let Some(server) = args.server.or(summary.server_url) else {
+        bail!("no sync server: pass --server URL (or set PROMPTFORGE_SERVER)");
+    };
+    let token = match (args.token, args.token_file) {
+        (Some(token), _) => token,
+        (None, Some(file)) => std::fs::read_to_string(&file)
+            .with_context(|| format!("cannot read the token file {}", file.display()))?
+            .trim()
+            .to_owned(),
+        (None, None) => bail!("no token: pass --token, --token-file or set PROMPTFORGE_TOKEN"),
+    };
+    let transport = HttpTransport::new(
+        &server,
+        Arc::new(StaticToken(token)),
+        Duration::from_secs(60),
+    )?;
+    store.set_server_url(&server).await?;
+    let engine = SyncEngine::new(store.clone(), transport, SyncConfig::default());
+    if !args.watch {
+        let report = engine.sync_once().await?;
+        let summary = store.sync_summary().await?;
+        println!(
+            "synced with {server}: {} uploaded, {} downloaded, {} conflicts, {} refused; {} pending, {} open conflicts",
+            report.pushed, report.pulled, report.conflicts, report.rejected, summary.pending, summary.open_conflicts
+        );
+        return Ok(());
+    }
+    let mut status = engine.status();
+    let printer = async {
+        while status.changed().await.is_ok() {
+            let now = status.borrow_and_update().clone();
+            if !matches!(now.state, SyncState::Syncing { .. } | SyncState::Connecting) {
+                eprintln!(
+                    "{}  pending {}  conflicts {}  attention {}",
+                    serde_json::to_string(&now.state).unwrap_or_default(),
+                    now.pending,
+                    now.open_conflicts,
+                    now.needs_attention
+                );
+            }
+        }
+    };
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    tokio::select! {
+        () = engine.run(shutdown) => {}
+        () = printer => {}
+    }
+    Ok(())
 }
 
 fn created<T: Model>(out: &Output, model: &T) -> anyhow::Result<()> {
