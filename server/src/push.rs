@@ -205,8 +205,19 @@ async fn create(
             format!("{collection} `{}` already exists", m.id),
         ));
     }
-    document.remove("deleted_at");
+    // A document created and trashed offline arrives as a tombstone, so
+    // every replica ends with the same trash; only its time is the client's.
     document.remove("deleted_by");
+    match document.get("deleted_at") {
+        Some(Bson::DateTime(_)) if collection.soft_deletes() => {
+            if collection.has_field("deleted_by") {
+                document.insert("deleted_by", user);
+            }
+        }
+        _ => {
+            document.remove("deleted_at");
+        }
+    }
     document.insert("version", 1_i64);
     // Authorship is the signed-in user's, whatever the client claims.
     for field in ["created_by", "last_modified_by"] {

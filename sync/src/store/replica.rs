@@ -350,22 +350,20 @@ pub(crate) fn record(
     if let Some(unsent) = entries.iter().find(|e| !is_sent(e)) {
         let op = entry_op(unsent);
         let next = match (op, was_deleted, now_deleted) {
-            // Never reached the server: a local trash item only.
-            (PendingOp::Create, _, true) | (PendingOp::Restore, false, true) => None,
-            (PendingOp::Patch, false, true) => Some(PendingOp::Delete),
-            (PendingOp::Delete, true, false) => Some(PendingOp::Patch),
-            _ => Some(op),
+            // Created and trashed before it was uploaded: it is uploaded as
+            // a tombstone, so every replica has the same trash.
+            (PendingOp::Create, _, _) => PendingOp::Create,
+            // Restored and deleted again: the server's copy is still deleted,
+            // and the delete brings this one back to exactly that.
+            (PendingOp::Patch | PendingOp::Restore, false, true) => PendingOp::Delete,
+            (PendingOp::Delete, true, false) => PendingOp::Patch,
+            _ => op,
         };
-        let filter = doc! { "_id": entry_id(unsent) };
-        match next {
-            None => {
-                tx.raw(OUTBOX).delete_one(filter)?;
-            }
-            Some(next) if next != op => {
-                tx.raw(OUTBOX)
-                    .update_one(filter, doc! { "$set": { "op": next.name() } })?;
-            }
-            Some(_) => {}
+        if next != op {
+            tx.raw(OUTBOX).update_one(
+                doc! { "_id": entry_id(unsent) },
+                doc! { "$set": { "op": next.name() } },
+            )?;
         }
         tx.queued = true;
         return Ok(());
@@ -377,7 +375,7 @@ pub(crate) fn record(
     }
     let create_in_flight = entries.iter().any(|e| entry_op(e) == PendingOp::Create);
     let op = if version == 0 && !create_in_flight {
-        if now_deleted || !access.create {
+        if !access.create {
             return Ok(());
         }
         PendingOp::Create
@@ -386,10 +384,13 @@ pub(crate) fn record(
     } else if was_deleted && !now_deleted {
         PendingOp::Restore
     } else {
-        let base = old.cloned().unwrap_or_default();
-        if upload_diff(collection, &base, new).is_empty() {
+        if old == Some(new) {
             return Ok(());
         }
+        // Even a change to fields only the server writes (a project's
+        // membership, kept locally for display) gets an entry: when it is
+        // sent and found to upload nothing, the copy goes back to exactly
+        // the server's, so no replica keeps a drift of its own.
         PendingOp::Patch
     };
     let allowed = match op {
@@ -498,7 +499,11 @@ pub(crate) fn take_batch(tx: &mut Tx, max: usize, max_bytes: usize) -> Result<Ve
         } else {
             match build_mutation(tx, &entry)? {
                 None => {
+                    // The edits cancelled out (say, deleted then restored):
+                    // nothing to upload, and the stamps they left go too,
+                    // so this copy is again exactly the server's.
                     tx.raw(OUTBOX).delete_one(filter)?;
+                    settle_unchanged(tx, &entry)?;
                     continue;
                 }
                 Some(mutation) => {
@@ -522,6 +527,25 @@ pub(crate) fn take_batch(tx: &mut Tx, max: usize, max_bytes: usize) -> Result<Ve
         batch.push(mutation);
     }
     Ok(batch)
+}
+
+/// Puts back the server's copy of a document whose pending edits came to
+/// nothing, if no other change is queued for it.
+fn settle_unchanged(tx: &mut Tx, entry: &Document) -> Result<()> {
+    let (Some(collection), Ok(base)) = (entry_collection(entry), entry.get_document("base_doc"))
+    else {
+        return Ok(());
+    };
+    let id = entry.get_str("doc_id").unwrap_or_default();
+    if !entries_for(tx, &doc_key(collection, id))?.is_empty() {
+        return Ok(());
+    }
+    if let Some(local) = tx.get(collection, id)? {
+        if version_of(&local) == version_of(base) && local != *base {
+            tx.put_untracked(collection, base.clone())?;
+        }
+    }
+    Ok(())
 }
 
 fn conflict_doc(

@@ -1,0 +1,386 @@
+//! Randomized simulation of several desktops of one account: random edits to
+//! prompts, ideas and projects, syncs through proxies that partition them or
+//! inject faults, and crashes (a sync cut at a random point, the profile
+//! closed and reopened). Then the network heals and every desktop syncs.
+//!
+//! Asserted for every seed: all replicas are identical; every acknowledged
+//! create is there; outboxes are empty and nothing needs attention; and no
+//! acknowledged edit vanished silently: each desktop's last value of each
+//! field it edited is the final value, or is recorded in one of its
+//! conflicts, or another desktop edited the same field too.
+//!
+//! `SYNC_SIM_SEEDS=N` runs N seeds (default 250); `SYNC_SIM_SEED=S` runs one,
+//! as printed on failure.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::LazyLock;
+use std::time::{Duration, Instant};
+
+use bson::{doc, Bson, Document};
+use promptforge_sync::schema::{Collection, Idea, Project, Prompt};
+use promptforge_sync::{ConflictKind, SyncConfig};
+use promptforge_tests::desktop::{replica_difference, Desktop};
+use promptforge_tests::mongo::MongoServer;
+use promptforge_tests::proxy::FaultProxy;
+use promptforge_tests::server::TestServer;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+
+static MONGO: LazyLock<MongoServer> =
+    LazyLock::new(|| MongoServer::start().expect("start SecantusDB"));
+
+const DESKTOPS: usize = 3;
+const OPERATIONS: usize = 14;
+const WORDS: [&str; 8] = [
+    "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel",
+];
+
+fn config() -> SyncConfig {
+    SyncConfig {
+        push_batch: 3,
+        pull_page_bytes: Some(2048),
+        ..SyncConfig::default()
+    }
+}
+
+/// What one desktop did, for the checks at the end.
+#[derive(Debug, Default)]
+struct Journal {
+    created: BTreeSet<(Collection, String)>,
+    /// (collection, id, field) to the last value this desktop wrote.
+    edits: BTreeMap<(Collection, String, String), Bson>,
+    /// Documents this desktop deleted last (and did not restore).
+    deletes: BTreeSet<(Collection, String)>,
+}
+
+struct Sim {
+    rng: StdRng,
+    base: String,
+    user: String,
+    dirs: Vec<tempfile::TempDir>,
+    proxies: Vec<FaultProxy>,
+    desktops: Vec<Option<Desktop>>,
+    journals: Vec<Journal>,
+    /// Ids known to exist somewhere, per collection.
+    known: BTreeMap<Collection, Vec<String>>,
+}
+
+impl Sim {
+    fn desktop(&self, i: usize) -> &Desktop {
+        self.desktops[i].as_ref().expect("desktop open")
+    }
+
+    fn pick(&mut self, collection: Collection) -> Option<String> {
+        self.known
+            .get(&collection)
+            .and_then(|ids| ids.choose(&mut self.rng).cloned())
+    }
+
+    fn word(&mut self) -> String {
+        let n: u32 = self.rng.gen_range(0..1000);
+        format!("{} {n}", WORDS.choose(&mut self.rng).unwrap_or(&"x"))
+    }
+
+    async fn create(&mut self, i: usize) {
+        let user = self.desktop(i).store().user_id();
+        let title = self.word();
+        let choice = self.rng.gen_range(0..10);
+        let store = self.desktop(i).store().clone();
+        let (collection, id) = if choice < 5 {
+            let mut prompt = Prompt::new(&user, &title, &self.word());
+            prompt.project_id = self
+                .pick(Collection::Projects)
+                .filter(|_| self.rng.gen_bool(0.3));
+            match store.create(prompt).await {
+                Ok(p) => (Collection::Prompts, p.id),
+                Err(_) => return, // a project not on this desktop yet
+            }
+        } else if choice < 8 {
+            match store.create(Idea::new(&user, &title, "")).await {
+                Ok(idea) => (Collection::Ideas, idea.id),
+                Err(err) => panic!("create idea: {err}"),
+            }
+        } else {
+            match store.create(Project::new(&user, &title)).await {
+                Ok(project) => (Collection::Projects, project.id),
+                Err(err) => panic!("create project: {err}"),
+            }
+        };
+        self.journals[i].created.insert((collection, id.clone()));
+        self.known.entry(collection).or_default().push(id);
+    }
+
+    async fn edit(&mut self, i: usize) {
+        let collection = *[Collection::Prompts, Collection::Ideas, Collection::Projects]
+            .choose(&mut self.rng)
+            .unwrap_or(&Collection::Prompts);
+        let Some(id) = self.pick(collection) else {
+            return;
+        };
+        let fields: &[&str] = match collection {
+            Collection::Prompts => &["title", "description", "content", "tags", "project_id"],
+            Collection::Ideas => &["title", "description", "tags"],
+            _ => &["title", "description"],
+        };
+        let field = *fields.choose(&mut self.rng).unwrap_or(&"title");
+        let value = match field {
+            "tags" => Bson::Array(vec![Bson::String(self.word().replace(' ', "-"))]),
+            "project_id" => match self.pick(Collection::Projects) {
+                Some(project) => Bson::String(project),
+                None => return,
+            },
+            _ => Bson::String(self.word()),
+        };
+        let changes = doc! { field: value.clone() };
+        let store = self.desktop(i).store().clone();
+        let result = match collection {
+            Collection::Prompts => store.patch::<Prompt>(&id, changes).await.map(drop),
+            Collection::Ideas => store.patch::<Idea>(&id, changes).await.map(drop),
+            _ => store.patch::<Project>(&id, changes).await.map(drop),
+        };
+        // Documents not here yet, deleted, or a project not yet pulled: the
+        // store refuses, nothing was acknowledged.
+        if result.is_ok() {
+            self.journals[i]
+                .edits
+                .insert((collection, id.clone(), field.to_owned()), value);
+            self.journals[i].deletes.remove(&(collection, id));
+        }
+    }
+
+    async fn delete_or_restore(&mut self, i: usize) {
+        let collection = *[Collection::Prompts, Collection::Ideas]
+            .choose(&mut self.rng)
+            .unwrap_or(&Collection::Prompts);
+        let Some(id) = self.pick(collection) else {
+            return;
+        };
+        let store = self.desktop(i).store().clone();
+        let deleted = match collection {
+            Collection::Prompts => store.delete::<Prompt>(&id).await.map(drop),
+            _ => store.delete::<Idea>(&id).await.map(drop),
+        };
+        if deleted.is_ok() {
+            self.journals[i].deletes.insert((collection, id));
+            return;
+        }
+        let restored = match collection {
+            Collection::Prompts => store.restore::<Prompt>(&id).await.map(drop),
+            _ => store.restore::<Idea>(&id).await.map(drop),
+        };
+        if restored.is_ok() {
+            self.journals[i].deletes.remove(&(collection, id));
+        }
+    }
+
+    async fn sync(&mut self, i: usize) {
+        if let Err(err) = self.desktop(i).sync().await {
+            assert!(err.is_retryable(), "desktop {i}: a final sync error: {err}");
+        }
+    }
+
+    /// A sync cut at a random point, then the profile closed and reopened.
+    async fn crash(&mut self, i: usize) {
+        let Some(desktop) = self.desktops[i].take() else {
+            return;
+        };
+        let cut_after = Duration::from_millis(self.rng.gen_range(0..40));
+        let round = tokio::spawn(async move {
+            let _ = tokio::time::timeout(cut_after, desktop.sync()).await;
+            desktop
+        });
+        let desktop = round.await.expect("sync task");
+        drop(desktop);
+        self.reopen(i).await;
+    }
+
+    async fn reopen(&mut self, i: usize) {
+        let desktop = Desktop::open_with(
+            self.dirs[i].path(),
+            &self.proxies[i].base,
+            &self.user,
+            config(),
+        )
+        .await;
+        self.desktops[i] = Some(desktop);
+    }
+
+    fn network(&mut self, i: usize) {
+        let proxy = &self.proxies[i];
+        match self.rng.gen_range(0..3) {
+            0 => proxy.set_offline(true),
+            1 => proxy.randomly(self.rng.gen(), 0.3),
+            _ => proxy.heal(),
+        }
+    }
+}
+
+async fn run_seed(server: &TestServer, seed: u64) -> usize {
+    let mut sim = Sim {
+        rng: StdRng::seed_from_u64(seed),
+        base: server.base.clone(),
+        user: format!("sim-{seed}"),
+        dirs: (0..DESKTOPS)
+            .map(|_| tempfile::tempdir().expect("dir"))
+            .collect(),
+        proxies: Vec::new(),
+        desktops: Vec::new(),
+        journals: (0..DESKTOPS).map(|_| Journal::default()).collect(),
+        known: BTreeMap::new(),
+    };
+    for i in 0..DESKTOPS {
+        sim.proxies.push(FaultProxy::start(&sim.base).await);
+        sim.desktops.push(None);
+        sim.reopen(i).await;
+    }
+    for _ in 0..OPERATIONS {
+        let i = sim.rng.gen_range(0..DESKTOPS);
+        match sim.rng.gen_range(0..100) {
+            0..=24 => sim.create(i).await,
+            25..=54 => sim.edit(i).await,
+            55..=64 => sim.delete_or_restore(i).await,
+            65..=84 => sim.sync(i).await,
+            85..=92 => sim.network(i),
+            _ => sim.crash(i).await,
+        }
+    }
+
+    // Heal, then sync everyone until quiet.
+    for proxy in &sim.proxies {
+        proxy.heal();
+    }
+    for _ in 0..3 {
+        for i in 0..DESKTOPS {
+            if let Err(err) = sim.desktop(i).sync().await {
+                panic!("seed {seed}: desktop {i} cannot sync after healing: {err}");
+            }
+        }
+    }
+    let replicas = {
+        let mut replicas = Vec::new();
+        for i in 0..DESKTOPS {
+            replicas.push(sim.desktop(i).replica().await);
+        }
+        replicas
+    };
+    for i in 0..DESKTOPS {
+        let store = sim.desktop(i).store();
+        let attention = store.needs_attention().await.expect("attention");
+        assert!(
+            attention.is_empty(),
+            "seed {seed}: desktop {i}: {attention:?}"
+        );
+        let summary = store.sync_summary().await.expect("summary");
+        assert_eq!(
+            summary.pending, 0,
+            "seed {seed}: desktop {i} outbox drained"
+        );
+    }
+    for (i, replica) in replicas.iter().enumerate().skip(1) {
+        if let Some(diff) = replica_difference(&replicas[0], replica) {
+            panic!("seed {seed}: desktops 0 and {i} differ: {diff}");
+        }
+    }
+    let find = |collection: Collection, id: &str| -> Option<Document> {
+        replicas[0][&collection]
+            .iter()
+            .find(|d| d.get_str("_id") == Ok(id))
+            .cloned()
+    };
+    for i in 0..DESKTOPS {
+        let store = sim.desktop(i).store();
+        let summary = store.sync_summary().await.expect("summary");
+        assert_eq!(
+            summary.pending, 0,
+            "seed {seed}: desktop {i} outbox drained"
+        );
+        let attention = store.needs_attention().await.expect("attention");
+        assert!(
+            attention.is_empty(),
+            "seed {seed}: desktop {i}: {attention:?}"
+        );
+        for (collection, id) in &sim.journals[i].created {
+            assert!(
+                find(*collection, id).is_some(),
+                "seed {seed}: {collection} {id} created on desktop {i} is missing"
+            );
+        }
+        let conflicts = store.conflicts(true).await.expect("conflicts");
+        for ((collection, id, field), mine) in &sim.journals[i].edits {
+            let edited_elsewhere = sim.journals.iter().enumerate().any(|(j, other)| {
+                j != i
+                    && other
+                        .edits
+                        .contains_key(&(*collection, id.clone(), field.clone()))
+            });
+            if edited_elsewhere {
+                continue;
+            }
+            let doc = find(*collection, id).expect("edited document exists");
+            let now = promptforge_sync::store::codec::get_path(&doc, field).cloned();
+            let recorded = conflicts.iter().any(|c| {
+                c.collection == *collection
+                    && c.doc_id == *id
+                    && c.field.as_deref() == Some(field.as_str())
+                    && &c.mine == mine
+            });
+            assert!(
+                now.as_ref() == Some(mine) || recorded,
+                "seed {seed}: desktop {i}'s {collection}.{field} of {id} = {mine} was lost silently (now {now:?})"
+            );
+        }
+        for (collection, id) in &sim.journals[i].deletes {
+            let touched_elsewhere = sim.journals.iter().enumerate().any(|(j, other)| {
+                j != i
+                    && other
+                        .edits
+                        .keys()
+                        .any(|(c, d, _)| c == collection && d == id)
+            });
+            let doc = find(*collection, id).expect("deleted document exists");
+            let recorded = conflicts
+                .iter()
+                .any(|c| c.doc_id == *id && c.kind == ConflictKind::DeleteVsEdit);
+            let restored_elsewhere =
+                sim.journals.iter().enumerate().any(|(j, other)| {
+                    j != i && !other.deletes.contains(&(*collection, id.clone()))
+                });
+            assert!(
+                doc.contains_key("deleted_at")
+                    || recorded
+                    || touched_elsewhere
+                    || restored_elsewhere,
+                "seed {seed}: desktop {i}'s delete of {collection} {id} vanished silently"
+            );
+        }
+    }
+    replicas[0].values().map(Vec::len).sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_desktops_partitions_and_crashes_converge() {
+    let server = TestServer::start(&MONGO).await;
+    let seeds: Vec<u64> = match std::env::var("SYNC_SIM_SEED") {
+        Ok(seed) => vec![seed.parse().expect("SYNC_SIM_SEED is a number")],
+        Err(_) => {
+            let count: u64 = std::env::var("SYNC_SIM_SEEDS")
+                .ok()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(250);
+            let start: u64 = rand::random::<u32>().into();
+            (start..start + count).collect()
+        }
+    };
+    let started = Instant::now();
+    let mut documents = 0;
+    for &seed in &seeds {
+        println!("seed {seed} (rerun with SYNC_SIM_SEED={seed})");
+        documents += run_seed(&server, seed).await;
+    }
+    println!(
+        "{} seeds converged in {:.1} s ({documents} documents in final replicas)",
+        seeds.len(),
+        started.elapsed().as_secs_f64()
+    );
+}
