@@ -225,7 +225,13 @@ async fn the_background_loop_rides_out_an_outage_and_a_server_restart() {
     let check_dir = tempfile::tempdir().expect("dir");
     let check = Desktop::open(check_dir.path(), &second.base, "erin").await;
     check.synced().await;
-    assert_eq!(titles(check.store()).await.len(), 20, "every prompt, once");
+    let summary = desktop.store().sync_summary().await.expect("summary");
+    assert_eq!(
+        titles(check.store()).await.len(),
+        20,
+        "every prompt, once; the desktop has {} and {summary:?}",
+        titles(desktop.store()).await.len()
+    );
 }
 
 /// A clock the test moves by hand.

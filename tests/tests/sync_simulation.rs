@@ -58,9 +58,11 @@ struct Sim {
     rng: StdRng,
     base: String,
     user: String,
-    dirs: Vec<tempfile::TempDir>,
-    proxies: Vec<FaultProxy>,
+    // Declared before the directories so the stores close before their
+    // directories are removed.
     desktops: Vec<Option<Desktop>>,
+    proxies: Vec<FaultProxy>,
+    dirs: Vec<tempfile::TempDir>,
     journals: Vec<Journal>,
     /// Ids known to exist somewhere, per collection.
     known: BTreeMap<Collection, Vec<String>>,
@@ -141,6 +143,12 @@ impl Sim {
         };
         // Documents not here yet, deleted, or a project not yet pulled: the
         // store refuses, nothing was acknowledged.
+        if std::env::var_os("SYNC_SIM_TRACE").is_some() {
+            println!(
+                "  {collection} {id}: {field} = {value} -> {:?}",
+                result.as_ref().err()
+            );
+        }
         if result.is_ok() {
             self.journals[i]
                 .edits
@@ -221,11 +229,11 @@ async fn run_seed(server: &TestServer, seed: u64) -> usize {
         rng: StdRng::seed_from_u64(seed),
         base: server.base.clone(),
         user: format!("sim-{seed}"),
+        desktops: Vec::new(),
+        proxies: Vec::new(),
         dirs: (0..DESKTOPS)
             .map(|_| tempfile::tempdir().expect("dir"))
             .collect(),
-        proxies: Vec::new(),
-        desktops: Vec::new(),
         journals: (0..DESKTOPS).map(|_| Journal::default()).collect(),
         known: BTreeMap::new(),
     };
@@ -236,7 +244,19 @@ async fn run_seed(server: &TestServer, seed: u64) -> usize {
     }
     for _ in 0..OPERATIONS {
         let i = sim.rng.gen_range(0..DESKTOPS);
-        match sim.rng.gen_range(0..100) {
+        let roll = sim.rng.gen_range(0..100);
+        if std::env::var_os("SYNC_SIM_TRACE").is_some() {
+            let op = match roll {
+                0..=24 => "create",
+                25..=54 => "edit",
+                55..=64 => "delete or restore",
+                65..=84 => "sync",
+                85..=92 => "network",
+                _ => "crash",
+            };
+            println!("desktop {i}: {op}");
+        }
+        match roll {
             0..=24 => sim.create(i).await,
             25..=54 => sim.edit(i).await,
             55..=64 => sim.delete_or_restore(i).await,

@@ -139,6 +139,22 @@ impl Store {
                 Err(err) => return Err(err.into()),
             }
         }
+        // The outbox is looked up by document on every write and every
+        // absorbed server document.
+        let outbox_index = IndexModel {
+            keys: doc! { "doc_key": 1 },
+            options: Some(IndexOptions {
+                name: Some("doc_key_1".into()),
+                unique: Some(false),
+            }),
+        };
+        match db
+            .collection::<Document>(replica::OUTBOX)
+            .create_index(outbox_index)
+        {
+            Ok(()) | Err(polodb_core::Error::IndexAlreadyExists(_)) => {}
+            Err(err) => return Err(err.into()),
+        }
         let user_id = profile_user(&db)?;
         let catalog = Arc::new(RwLock::new(writer::load_catalog(&db)?));
 

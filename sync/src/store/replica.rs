@@ -330,6 +330,31 @@ fn entries_for(tx: &Tx, key: &str) -> Result<Vec<Document>> {
     Ok(entries)
 }
 
+/// Queues a new unsent entry for a document.
+fn new_entry(
+    tx: &mut Tx,
+    collection: Collection,
+    id: &str,
+    op: PendingOp,
+    base_doc: Bson,
+    base_version: i64,
+) -> Result<()> {
+    let entry = doc! {
+        "_id": next_mutation_id(tx)?,
+        "doc_key": doc_key(collection, id),
+        "collection": collection.name(),
+        "doc_id": id,
+        "op": op.name(),
+        "base_version": base_version,
+        "base_doc": base_doc,
+        "sent": false,
+        "created_at": tx.now,
+    };
+    tx.raw(OUTBOX).insert_one(entry)?;
+    tx.queued = true;
+    Ok(())
+}
+
 /// Queues the upload a local write implies. Called by the store for every
 /// tracked write, inside the same transaction as the write itself.
 pub(crate) fn record(
@@ -347,23 +372,39 @@ pub(crate) fn record(
     let entries = entries_for(tx, &key)?;
     let was_deleted = old.is_some_and(is_deleted);
     let now_deleted = is_deleted(new);
-    if let Some(unsent) = entries.iter().find(|e| !is_sent(e)) {
-        let op = entry_op(unsent);
-        let next = match (op, was_deleted, now_deleted) {
-            // Created and trashed before it was uploaded: it is uploaded as
-            // a tombstone, so every replica has the same trash.
-            (PendingOp::Create, _, _) => PendingOp::Create,
+    let unsent: Vec<&Document> = entries.iter().filter(|e| !is_sent(e)).collect();
+    if let Some(last) = unsent.last() {
+        let filter = doc! { "_id": entry_id(last) };
+        match (entry_op(last), was_deleted, now_deleted) {
             // Restored and deleted again: the server's copy is still deleted,
             // and the delete brings this one back to exactly that.
-            (PendingOp::Patch | PendingOp::Restore, false, true) => PendingOp::Delete,
-            (PendingOp::Delete, true, false) => PendingOp::Patch,
-            _ => op,
-        };
-        if next != op {
-            tx.raw(OUTBOX).update_one(
-                doc! { "_id": entry_id(unsent) },
-                doc! { "$set": { "op": next.name() } },
-            )?;
+            (PendingOp::Restore, false, true) => {
+                tx.raw(OUTBOX)
+                    .update_one(filter, doc! { "$set": { "op": PendingOp::Delete.name() } })?;
+            }
+            // Edited, then deleted: the edits upload first, then the delete,
+            // so the trashed copy holds them everywhere.
+            (PendingOp::Patch, false, true) => {
+                let base = old.cloned().map(Bson::Document).unwrap_or(Bson::Null);
+                new_entry(
+                    tx,
+                    collection,
+                    &id,
+                    PendingOp::Delete,
+                    base,
+                    old.map(version_of).unwrap_or(0),
+                )?;
+            }
+            // Deleted, then restored: the delete is undone.
+            (PendingOp::Delete, true, false) if unsent.len() > 1 => {
+                tx.raw(OUTBOX).delete_one(filter)?;
+            }
+            (PendingOp::Delete, true, false) => {
+                tx.raw(OUTBOX)
+                    .update_one(filter, doc! { "$set": { "op": PendingOp::Patch.name() } })?;
+            }
+            // A create uploads the document as it is when sent, tombstone or not.
+            _ => {}
         }
         tx.queued = true;
         return Ok(());
@@ -405,20 +446,8 @@ pub(crate) fn record(
         PendingOp::Create => Bson::Null,
         _ => old.cloned().map(Bson::Document).unwrap_or(Bson::Null),
     };
-    let entry = doc! {
-        "_id": next_mutation_id(tx)?,
-        "doc_key": &key,
-        "collection": collection.name(),
-        "doc_id": &id,
-        "op": op.name(),
-        "base_version": old.map(version_of).unwrap_or(0),
-        "base_doc": base_doc,
-        "sent": false,
-        "created_at": tx.now,
-    };
-    tx.raw(OUTBOX).insert_one(entry)?;
-    tx.queued = true;
-    Ok(())
+    let base_version = old.map(version_of).unwrap_or(0);
+    new_entry(tx, collection, &id, op, base_doc, base_version)
 }
 
 /// The mutation an unsent entry uploads now, or `None` when nothing is left
@@ -587,8 +616,14 @@ fn record_conflict(tx: &mut Tx, conflict: Document) -> Result<()> {
 /// Applies the server's document `server` for a document of this device,
 /// keeping pending local edits on top (rebased onto it). Where both sides
 /// changed a field, the server's value wins, as it does on the server, and
-/// the conflict is recorded with both values.
-pub(crate) fn absorb(tx: &mut Tx, collection: Collection, server: Document) -> Result<()> {
+/// the conflict is recorded with both values. `own` says `server` answers
+/// this device's own mutation.
+pub(crate) fn absorb(
+    tx: &mut Tx,
+    collection: Collection,
+    server: Document,
+    own: bool,
+) -> Result<()> {
     let id = doc_id(collection, &server)?;
     let local = tx.get(collection, &id)?;
     if local
@@ -626,11 +661,14 @@ pub(crate) fn absorb(tx: &mut Tx, collection: Collection, server: Document) -> R
             tracing::warn!(%collection, %id, %path, "pending edit no longer fits the document");
         }
     }
+    let unsent: Vec<&Document> = entries.iter().filter(|e| !is_sent(e)).collect();
     let pending_delete = entries.iter().any(|e| entry_op(e) == PendingOp::Delete);
-    let unsent = entries.iter().find(|e| !is_sent(e));
-    let mut unsent_op = unsent.map(entry_op);
+    let restoring = unsent.iter().any(|e| entry_op(e) == PendingOp::Restore);
+    // A newer version may be this device's own doing (an answer, or a change
+    // still in flight), which is no news from another device.
+    let ours = own || entries.iter().any(is_sent);
     let server_version = version_of(&server);
-    let restoring = unsent_op == Some(PendingOp::Restore);
+    let mut first_op = unsent.first().map(|e| entry_op(e));
     if is_deleted(&server) && !is_deleted(&local) && !pending_delete && !restoring {
         // Edited here, deleted there: the edit is kept and brings it back.
         for field in ["deleted_at", "deleted_by"] {
@@ -649,11 +687,24 @@ pub(crate) fn absorb(tx: &mut Tx, collection: Collection, server: Document) -> R
             tx.now,
         );
         record_conflict(tx, conflict)?;
-        unsent_op = Some(PendingOp::Restore);
+        if first_op.is_some() {
+            first_op = Some(PendingOp::Restore);
+        } else {
+            new_entry(
+                tx,
+                collection,
+                &id,
+                PendingOp::Restore,
+                Bson::Document(server.clone()),
+                server_version,
+            )?;
+        }
     } else if !is_deleted(&server) && is_deleted(&local) {
-        let edited_since =
-            unsent.is_some_and(|e| server_version > e.get_i64("base_version").unwrap_or(i64::MAX));
-        if unsent_op == Some(PendingOp::Delete) && edited_since {
+        let delete = unsent.iter().find(|e| entry_op(e) == PendingOp::Delete);
+        let edited_since = delete.is_some_and(|e| {
+            !ours && server_version > e.get_i64("base_version").unwrap_or(i64::MAX)
+        });
+        if let (Some(delete), true) = (delete, edited_since) {
             // Deleted here, edited there: the edit is kept.
             let conflict = conflict_doc(
                 collection,
@@ -668,12 +719,10 @@ pub(crate) fn absorb(tx: &mut Tx, collection: Collection, server: Document) -> R
                 tx.now,
             );
             record_conflict(tx, conflict)?;
-            if let Some(entry) = unsent {
-                tx.raw(OUTBOX).delete_one(doc! { "_id": entry_id(entry) })?;
-            }
-            unsent_op = None;
+            tx.raw(OUTBOX)
+                .delete_one(doc! { "_id": entry_id(delete) })?;
         } else if pending_delete {
-            // The delete in flight will be answered; show it deleted till then.
+            // The queued delete will be sent; show it deleted till then.
             for field in ["deleted_at", "deleted_by"] {
                 if let Some(value) = local.get(field) {
                     merged.insert(field, value.clone());
@@ -681,38 +730,25 @@ pub(crate) fn absorb(tx: &mut Tx, collection: Collection, server: Document) -> R
             }
         }
     }
-    match (unsent, unsent_op) {
-        (Some(entry), Some(op)) => {
-            let op = if op == PendingOp::Create {
-                PendingOp::Patch
-            } else {
-                op
-            };
-            tx.raw(OUTBOX).update_one(
-                doc! { "_id": entry_id(entry) },
-                doc! { "$set": {
-                    "op": op.name(),
-                    "base_doc": server.clone(),
-                    "base_version": server_version,
-                } },
-            )?;
-        }
-        (None, Some(PendingOp::Restore)) if !restoring => {
-            let entry = doc! {
-                "_id": next_mutation_id(tx)?,
-                "doc_key": &key,
-                "collection": collection.name(),
-                "doc_id": &id,
-                "op": PendingOp::Restore.name(),
-                "base_version": server_version,
+    // What is still unsent now builds on the server's document.
+    for (n, entry) in unsent.iter().enumerate() {
+        let op = match (n, first_op, entry_op(entry)) {
+            (0, Some(first), _) => first,
+            (_, _, op) => op,
+        };
+        let op = if op == PendingOp::Create {
+            PendingOp::Patch
+        } else {
+            op
+        };
+        tx.raw(OUTBOX).update_one(
+            doc! { "_id": entry_id(entry) },
+            doc! { "$set": {
+                "op": op.name(),
                 "base_doc": server.clone(),
-                "sent": false,
-                "created_at": tx.now,
-            };
-            tx.raw(OUTBOX).insert_one(entry)?;
-            tx.queued = true;
-        }
-        _ => {}
+                "base_version": server_version,
+            } },
+        )?;
     }
     match tx.put_untracked(collection, merged) {
         Ok(()) => Ok(()),
@@ -744,7 +780,7 @@ pub(crate) fn apply_results(tx: &mut Tx, results: Vec<MutationResult>) -> Result
         match result.outcome {
             MutationOutcome::Applied { document, .. } => {
                 summary.applied += 1;
-                absorb(tx, collection, document)?;
+                absorb(tx, collection, document, true)?;
             }
             MutationOutcome::Merged {
                 document,
@@ -756,7 +792,7 @@ pub(crate) fn apply_results(tx: &mut Tx, results: Vec<MutationResult>) -> Result
                 for conflict in conflicts {
                     record_server_conflict(tx, collection, &doc_id, conflict)?;
                 }
-                absorb(tx, collection, document)?;
+                absorb(tx, collection, document, true)?;
             }
             MutationOutcome::Conflict {
                 server_document, ..
@@ -836,7 +872,7 @@ fn absorb_refusal(
                     .delete_one(doc! { "_id": entry_id(&entry) })?;
             }
         }
-        return absorb(tx, collection, server);
+        return absorb(tx, collection, server, false);
     }
     // An edit met a delete. The refused entry is answered, so its edits
     // become pending again (from its base), and absorbing the tombstone under
@@ -852,22 +888,17 @@ fn absorb_refusal(
             )?;
         }
         None => {
-            let entry = doc! {
-                "_id": next_mutation_id(tx)?,
-                "doc_key": &key,
-                "collection": collection.name(),
-                "doc_id": doc_id,
-                "op": PendingOp::Patch.name(),
-                "base_version": base_version,
-                "base_doc": base_doc,
-                "sent": false,
-                "created_at": tx.now,
-            };
-            tx.raw(OUTBOX).insert_one(entry)?;
-            tx.queued = true;
+            new_entry(
+                tx,
+                collection,
+                doc_id,
+                PendingOp::Patch,
+                base_doc,
+                base_version,
+            )?;
         }
     }
-    absorb(tx, collection, server)
+    absorb(tx, collection, server, false)
 }
 
 /// Applies one pulled page and its checkpoint together.
@@ -882,7 +913,7 @@ pub(crate) fn apply_page(
         if change.left_scope {
             leave_scope(tx, collection, &change.id)?;
         } else {
-            absorb(tx, collection, change.document)?;
+            absorb(tx, collection, change.document, false)?;
         }
     }
     let mut st = state(tx)?;
