@@ -322,3 +322,95 @@ async fn three_desktops_creating_and_editing_converge() {
         assert!(status.last_synced_at.is_some());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_collaborator_edits_a_shared_prompt_until_unshared() {
+    let server = TestServer::start(&MONGO).await;
+    let dirs = [
+        tempfile::tempdir().expect("temp dir"),
+        tempfile::tempdir().expect("temp dir"),
+    ];
+    let owner = Desktop::open(dirs[0].path(), &server.base, "olivia").await;
+    let guest = Desktop::open(dirs[1].path(), &server.base, "gus").await;
+    owner.synced().await;
+    guest.synced().await;
+    let mut shared = Prompt::new("olivia", "Shared", "Draft together");
+    shared.collaboration.allowed_users = vec!["gus".into()];
+    let shared = owner
+        .store()
+        .create(shared)
+        .await
+        .expect("local store call");
+    owner
+        .store()
+        .create(Prompt::new("olivia", "Private", "Mine alone"))
+        .await
+        .expect("local store call");
+    owner.synced().await;
+    guest.synced().await;
+    assert_eq!(
+        guest
+            .store()
+            .count(promptforge_sync::schema::Collection::Prompts),
+        1,
+        "the guest sees only what is shared with them"
+    );
+
+    // The guest's edit reaches the owner.
+    guest
+        .store()
+        .patch::<Prompt>(&shared.id, doc! { "description": "Edited by Gus" })
+        .await
+        .expect("local store call");
+    guest.synced().await;
+    owner.synced().await;
+    let on_owner: Prompt = owner
+        .store()
+        .require(&shared.id)
+        .await
+        .expect("local store call");
+    assert_eq!(on_owner.description.as_deref(), Some("Edited by Gus"));
+    assert_eq!(on_owner.last_modified_by, "gus");
+
+    // Unshared while the guest has an edit pending: the guest's copy goes,
+    // and the edit that can no longer be uploaded is listed, not lost silently.
+    owner
+        .store()
+        .patch::<Prompt>(
+            &shared.id,
+            doc! { "collaboration.allowed_users": Bson::Array(Vec::new()) },
+        )
+        .await
+        .expect("local store call");
+    owner.synced().await;
+    guest
+        .store()
+        .patch::<Prompt>(&shared.id, doc! { "title": "Too late" })
+        .await
+        .expect("local store call");
+    let report = guest.sync().await.expect("sync");
+    assert!(
+        guest
+            .store()
+            .get::<Prompt>(&shared.id)
+            .await
+            .expect("get")
+            .is_none(),
+        "the unshared prompt left the guest's library ({report:?})"
+    );
+    let attention = guest.store().needs_attention().await.expect("attention");
+    assert_eq!(attention.len(), 1, "{attention:?}");
+    assert!(
+        matches!(attention[0].reason.as_str(), "left_scope" | "not_found"),
+        "{attention:?}"
+    );
+    let on_owner: Prompt = owner
+        .store()
+        .require(&shared.id)
+        .await
+        .expect("local store call");
+    assert_eq!(
+        on_owner.title, "Shared",
+        "the guest's late edit was not applied"
+    );
+}

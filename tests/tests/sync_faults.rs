@@ -8,14 +8,17 @@ use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use bson::DateTime;
-use promptforge_sync::engine::{Clock, HttpTransport, StaticToken, SyncState};
+use promptforge_sync::engine::transport::BoxFuture;
+use promptforge_sync::engine::{
+    Clock, HttpTransport, StaticToken, SyncState, TokenProvider, TransportError,
+};
 use promptforge_sync::schema::{Collection, Prompt};
 use promptforge_sync::{ListQuery, Store, SyncConfig, SyncEngine};
 use promptforge_tests::desktop::{replica_difference, Desktop};
 use promptforge_tests::mongo::MongoServer;
 use promptforge_tests::proxy::{Fault, FaultProxy};
 use promptforge_tests::server::TestServer;
-use promptforge_tests::tokens::token;
+use promptforge_tests::tokens::{token, TokenSpec};
 
 static MONGO: LazyLock<MongoServer> =
     LazyLock::new(|| MongoServer::start().expect("start SecantusDB"));
@@ -304,4 +307,75 @@ async fn a_clock_moved_backwards_never_gives_negative_ages() {
         .items
         .remove(0);
     assert_eq!(synced.user_id, "frank");
+}
+
+/// Hands out a stale token until asked to refresh, counting refreshes.
+#[derive(Debug, Default)]
+struct ExpiringTokens {
+    refreshes: std::sync::atomic::AtomicUsize,
+}
+
+impl TokenProvider for ExpiringTokens {
+    fn token(&self, refresh: bool) -> BoxFuture<'_, Result<String, TransportError>> {
+        if refresh {
+            self.refreshes
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        let stale = self.refreshes.load(std::sync::atomic::Ordering::SeqCst) == 0;
+        Box::pin(async move {
+            Ok(if stale {
+                TokenSpec {
+                    expires_in: -600,
+                    ..TokenSpec::valid("ivy")
+                }
+                .sign()
+            } else {
+                token("ivy")
+            })
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_token_is_refreshed_once_and_the_round_goes_on() {
+    let server = TestServer::start(&MONGO).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let store = Store::open(dir.path()).await.expect("open");
+    store
+        .create(Prompt::new(&store.user_id(), "Hello", "body"))
+        .await
+        .expect("create");
+    let tokens = Arc::new(ExpiringTokens::default());
+    let transport = HttpTransport::new(
+        &server.base,
+        Arc::clone(&tokens) as Arc<dyn TokenProvider>,
+        Duration::from_secs(10),
+    )
+    .expect("transport");
+    let engine = SyncEngine::new(store.clone(), transport, SyncConfig::default());
+    let report = engine.sync_once().await.expect("the refreshed token works");
+    assert_eq!(report.pushed, 2);
+    assert_eq!(
+        tokens.refreshes.load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
+
+    // A token the server keeps refusing is a final error, not a retry loop.
+    let refused = HttpTransport::new(
+        &server.base,
+        Arc::new(StaticToken(promptforge_tests::tokens::unsigned("ivy"))),
+        Duration::from_secs(10),
+    )
+    .expect("transport");
+    let engine = SyncEngine::new(store, refused, SyncConfig::default());
+    let err = engine.sync_once().await.expect_err("refused");
+    assert!(!err.is_retryable());
+    assert_eq!(err.code(), "unauthenticated");
+    assert!(matches!(
+        engine.status().borrow().state,
+        SyncState::Error {
+            retrying: false,
+            ..
+        }
+    ));
 }
