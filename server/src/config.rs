@@ -36,9 +36,27 @@ pub struct Config {
     /// Per-request time limit, in seconds.
     #[arg(long, env = "PROMPTFORGE_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
+    /// User ids allowed to approve, reject and suspend marketplace listings
+    /// (comma-separated).
+    #[arg(long, env = "PROMPTFORGE_MODERATORS", value_delimiter = ',')]
+    pub moderators: Vec<String>,
+    /// The platform's share of each sale, 0 to 1.
+    #[arg(long, env = "PROMPTFORGE_PLATFORM_FEE_RATE", default_value_t = 0.2)]
+    pub platform_fee_rate: f64,
+    /// Days after a purchase during which the buyer may ask for a refund.
+    #[arg(long, env = "PROMPTFORGE_REFUND_WINDOW_DAYS", default_value_t = 14)]
+    pub refund_window_days: i64,
 }
 
 impl Config {
+    pub fn market_rules(&self) -> crate::market::MarketRules {
+        crate::market::MarketRules {
+            moderators: self.moderators.clone(),
+            platform_fee_rate: self.platform_fee_rate.clamp(0.0, 1.0),
+            refund_window_days: self.refund_window_days.max(0),
+        }
+    }
+
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs)
     }

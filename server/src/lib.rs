@@ -9,12 +9,14 @@
 //! - [`scope`]: who may read and write what.
 //! - [`db`]: MongoDB setup, the change sequence, transactions.
 //! - [`push`], [`pull`]: the two halves of the protocol.
+//! - [`market`]: publishing, moderation, purchases, refunds and reviews.
 //! - [`sequencer`]: puts writes made straight to MongoDB on the pull cursor.
 
 pub mod auth;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod market;
 pub mod pull;
 pub mod push;
 pub mod scope;
@@ -88,6 +90,11 @@ pub fn router(db: Db, verifier: Verifier, config: Config) -> Router {
         .route("/v1/handshake", post(handshake))
         .route("/v1/push", post(push_route))
         .route("/v1/pull", post(pull_route))
+        .route("/v1/market/publish", post(market_publish))
+        .route("/v1/market/moderate", post(market_moderate))
+        .route("/v1/market/purchase", post(market_purchase))
+        .route("/v1/market/refund", post(market_refund))
+        .route("/v1/market/review", post(market_review))
         .layer(DefaultBodyLimit::max(limit))
         // Pull pages are JSON full of repeated field names: gzip shrinks them
         // several times over for clients that ask for it.
@@ -218,3 +225,59 @@ async fn pull_route(
 ) -> Result<Json<PullResponse>, ServerError> {
     Ok(Json(pull::pull(&state.db, &user, &request).await?))
 }
+
+use promptforge_wire::market::{
+    MarketOutcome, ModerateRequest, PublishRequest, PurchaseRequest, RefundRequest, ReviewRequest,
+};
+
+/// Runs one marketplace request in a transaction (retried whole on conflicts).
+macro_rules! market_route {
+    ($name:ident, $request:ty, |$db:ident, $session:ident, $rules:ident, $user:ident, $req:ident| $body:expr) => {
+        async fn $name(
+            State(state): State<Arc<AppState>>,
+            User(user): User,
+            Json(request): Json<$request>,
+        ) -> Result<Json<MarketOutcome>, ServerError> {
+            let rules = state.config.market_rules();
+            let db = state.db.clone();
+            let outcome = state
+                .db
+                .transaction(|$session| {
+                    let ($db, $rules, $user, $req) =
+                        (db.clone(), rules.clone(), user.clone(), request.clone());
+                    Box::pin(async move {
+                        let _ = &$rules;
+                        $body.await
+                    })
+                })
+                .await?;
+            Ok(Json(outcome))
+        }
+    };
+}
+
+market_route!(
+    market_publish,
+    PublishRequest,
+    |db, session, rules, user, req| { market::publish(&db, session, &user, &req) }
+);
+market_route!(
+    market_moderate,
+    ModerateRequest,
+    |db, session, rules, user, req| { market::moderate(&db, session, &rules, &user, &req) }
+);
+market_route!(
+    market_purchase,
+    PurchaseRequest,
+    |db, session, rules, user, req| { market::purchase(&db, session, &rules, &user, &req) }
+);
+market_route!(
+    market_refund,
+    RefundRequest,
+    |db, session, rules, user, req| { market::refund(&db, session, &rules, &user, &req) }
+);
+market_route!(
+    market_review,
+    ReviewRequest,
+    |db, session, rules, user, req| { market::review(&db, session, &user, &req) }
+);

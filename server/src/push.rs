@@ -246,6 +246,11 @@ async fn create(
     if !matches!(document.get(created), Some(Bson::DateTime(t)) if t.timestamp_millis() > 0) {
         document.insert(created, now);
     }
+    if collection == Collection::MarketplaceListings {
+        // A new listing is always a draft; review starts when it is published.
+        document.insert("status", "draft");
+        crate::market::fill_listing(db, session, &mut document).await?;
+    }
     let (mut canonical, _) = match canonicalize_in(collection, document) {
         Ok(ok) => ok,
         Err(err) => return Ok(invalid(err)),
@@ -465,6 +470,9 @@ async fn merge_and_write(
     if collection.has_field("last_modified_by") {
         merged.insert("last_modified_by", user);
     }
+    if collection == Collection::MarketplaceListings {
+        crate::market::fill_listing(db, session, &mut merged).await?;
+    }
     let (mut canonical, _) = match canonicalize_in(collection, strip_seq(merged)) {
         Ok(ok) => ok,
         Err(err) => return Ok(invalid(err)),
@@ -482,6 +490,14 @@ async fn merge_and_write(
     }
     replace_at_version(&coll, session, &m.id, current_version, &canonical).await?;
     keep_membership(db, session, collection, Some(&current), &canonical).await?;
+    if collection == Collection::Users
+        && ["display_name", "profile_image"]
+            .iter()
+            .any(|f| current.get(*f) != canonical.get(*f))
+    {
+        // Listings show the seller's name and picture: keep them current.
+        crate::market::refresh_seller_listings(db, session, &m.id).await?;
+    }
     let document = strip_seq(canonical);
     Ok(if conflicts.is_empty() && !stale {
         MutationOutcome::Applied { version, document }

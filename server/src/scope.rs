@@ -137,9 +137,12 @@ pub fn read_filter(collection: Collection, user: &str, teams: &TeamAccess) -> Op
             { "project_id": { "$in": &teams.projects } },
         ] },
         Collection::PromptVersions | Collection::Notifications => doc! { "user_id": user },
-        Collection::MarketplaceListings => {
-            doc! { "$or": [ { "seller_id": user }, { "status": "approved" } ] }
-        }
+        // Approved listings are public; a suspended one still reaches the
+        // desktops that had it, so they stop offering it.
+        Collection::MarketplaceListings => doc! { "$or": [
+            { "seller_id": user },
+            { "status": { "$in": ["approved", "suspended"] } },
+        ] },
         Collection::MarketplacePurchases => {
             doc! { "$or": [ { "buyer_id": user }, { "seller_id": user } ] }
         }

@@ -140,6 +140,51 @@ async fn main() -> anyhow::Result<()> {
         docs as f64 / took.as_secs_f64()
     );
 
+    // The desktop: the engine's first sync into an empty store, end to end
+    // (HTTP, gzip, validation, PoloDB), against a naive copy of the same
+    // documents (read them all from MongoDB, one insert_many into PoloDB).
+    let dir = tempfile::tempdir()?;
+    let store = promptforge_sync::Store::open(dir.path()).await?;
+    let transport = promptforge_sync::engine::HttpTransport::new(
+        &server.base,
+        std::sync::Arc::new(promptforge_sync::engine::StaticToken(token.clone())),
+        std::time::Duration::from_secs(120),
+    )?;
+    let engine = promptforge_sync::SyncEngine::new(
+        store.clone(),
+        transport,
+        promptforge_sync::SyncConfig::default(),
+    );
+    let started = Instant::now();
+    let report = engine.sync_once().await?;
+    let engine_took = started.elapsed();
+    println!(
+        "desktop first sync (engine over HTTP into PoloDB): {} documents in {engine_took:.2?} ({:.0} documents/s)",
+        report.pulled,
+        report.pulled as f64 / engine_took.as_secs_f64()
+    );
+    drop(engine);
+    drop(store);
+    let naive_dir = tempfile::tempdir()?;
+    let started = Instant::now();
+    {
+        use futures_util::TryStreamExt;
+        let all: Vec<Document> = db
+            .collection::<Document>("prompts")
+            .find(doc! { "user_id": user })
+            .await?
+            .try_collect()
+            .await?;
+        let polo = polodb_core::Database::open_path(naive_dir.path().join("db"))?;
+        use polodb_core::CollectionT;
+        polo.collection::<Document>("prompts").insert_many(all)?;
+    }
+    let naive_took = started.elapsed();
+    println!(
+        "naive copy (read all from MongoDB, one insert_many): {naive_took:.2?}; the engine took {:.2}x as long",
+        engine_took.as_secs_f64() / naive_took.as_secs_f64()
+    );
+
     let mut next_mutation = 1_u64;
     let mut edits = Vec::new();
     for i in 0..10 {

@@ -3,6 +3,7 @@
 //! `PROMPTFORGE_TEST_MONGODB_URI`), the sync server in-process on a loopback
 //! port, and signed test tokens.
 
+pub mod accounts;
 pub mod desktop;
 pub mod mongo;
 pub mod proxy;

@@ -11,6 +11,9 @@ use tokio::sync::oneshot;
 use crate::mongo::MongoServer;
 use crate::tokens::{fixture, AUDIENCE, ISSUER};
 
+/// The user the test servers accept as a marketplace moderator.
+pub const MODERATOR: &str = "moderator";
+
 pub fn config(uri: &str, database: &str) -> Config {
     Config {
         mongodb_uri: uri.to_owned(),
@@ -23,6 +26,9 @@ pub fn config(uri: &str, database: &str) -> Config {
         max_body_bytes: 4 * 1024 * 1024,
         max_mutations_per_push: 500,
         request_timeout_secs: 30,
+        moderators: vec![MODERATOR.to_owned()],
+        platform_fee_rate: 0.2,
+        refund_window_days: 14,
     }
 }
 

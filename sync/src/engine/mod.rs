@@ -28,7 +28,9 @@ use tokio::sync::{watch, Notify};
 use crate::error::StoreError;
 use crate::schema::Collection;
 use crate::store::{Store, SyncSummary};
-pub use transport::{HttpTransport, StaticToken, TokenProvider, Transport, TransportError};
+pub use transport::{
+    HttpTransport, MarketCall, StaticToken, TokenProvider, Transport, TransportError,
+};
 
 /// The time source for ages and stamps, replaceable in tests (a clock that
 /// jumps backwards must never produce negative ages).
@@ -241,6 +243,11 @@ impl<T: Transport> SyncEngine<T> {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The transport, for requests outside sync rounds (the marketplace).
+    pub fn transport(&self) -> &T {
+        &self.transport
     }
 
     /// The current status, and every change to it.

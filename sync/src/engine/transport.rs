@@ -216,6 +216,42 @@ impl HttpTransport {
     }
 }
 
+/// A marketplace request: what the desktop asks of the server, which alone
+/// decides (`/v1/market/...`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MarketCall {
+    Publish,
+    Moderate,
+    Purchase,
+    Refund,
+    Review,
+}
+
+impl MarketCall {
+    fn path(self) -> &'static str {
+        match self {
+            MarketCall::Publish => "/v1/market/publish",
+            MarketCall::Moderate => "/v1/market/moderate",
+            MarketCall::Purchase => "/v1/market/purchase",
+            MarketCall::Refund => "/v1/market/refund",
+            MarketCall::Review => "/v1/market/review",
+        }
+    }
+}
+
+impl HttpTransport {
+    /// Sends a marketplace request. A purchase or refund that fails with a
+    /// retryable error may be sent again with the same idempotency key: the
+    /// server answers it once.
+    pub async fn market<Req: Serialize + Sync>(
+        &self,
+        call: MarketCall,
+        request: &Req,
+    ) -> Result<promptforge_wire::market::MarketOutcome, TransportError> {
+        self.call(call.path(), request).await
+    }
+}
+
 fn classify(err: reqwest::Error) -> TransportError {
     if err.is_timeout() {
         TransportError::Timeout

@@ -1,0 +1,46 @@
+//! User profiles in the central database, as the web platform creates them
+//! (the sync server never creates accounts): written straight to MongoDB,
+//! then put on the pull cursor by the server's sequencer like any external
+//! write.
+
+use bson::{doc, Document};
+use promptforge_sync::schema::User;
+
+/// Creates (or replaces) the profile of `id` with `credits` to spend.
+pub async fn put_user(uri: &str, database: &str, id: &str, credits: i64) -> User {
+    let mut user = User::new(id, &format!("{id}@example.com"), &format!("User {id}"));
+    user.email_verified = true;
+    user.credits.balance = credits;
+    user.credits.total_purchased = credits;
+    user.created_at = bson::DateTime::now();
+    user.last_login_at = user.created_at;
+    user.last_active_at = user.created_at;
+    user.updated_at = user.created_at;
+    user.version = 1;
+    let client = mongodb::Client::with_uri_str(uri)
+        .await
+        .expect("connect to MongoDB");
+    let document = bson::to_document(&user).expect("encode a user");
+    client
+        .database(database)
+        .collection::<Document>("users")
+        .replace_one(doc! { "_id": id }, document)
+        .upsert(true)
+        .await
+        .expect("write a user");
+    user
+}
+
+/// A user's profile as stored now.
+pub async fn get_user(uri: &str, database: &str, id: &str) -> Document {
+    let client = mongodb::Client::with_uri_str(uri)
+        .await
+        .expect("connect to MongoDB");
+    client
+        .database(database)
+        .collection::<Document>("users")
+        .find_one(doc! { "_id": id })
+        .await
+        .expect("read a user")
+        .expect("the user exists")
+}
