@@ -124,3 +124,152 @@ async fn sync_status_and_conflicts_from_the_command_line() {
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_marketplace_from_the_command_line() {
+    let server = TestServer::start(&MONGO).await;
+    promptforge_tests::accounts::put_user(&MONGO.uri, &server.database, "sam", 0).await;
+    promptforge_tests::accounts::put_user(&MONGO.uri, &server.database, "bea", 50).await;
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("dir")).collect();
+    let (seller, buyer, moderator) = (dirs[0].path(), dirs[1].path(), dirs[2].path());
+    let (sam, bea, moderation) = (
+        token("sam"),
+        token("bea"),
+        token(promptforge_tests::server::MODERATOR),
+    );
+    let online = |profile: &Path, args: &[&str], token: &str| {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--server", &server.base]);
+        let (ok, out, err) = run(profile, &all, Some(token));
+        assert!(ok, "{args:?}: {err}");
+        out
+    };
+
+    // The seller drafts offline, then publishes.
+    let (_, prompt, _) = run(
+        seller,
+        &[
+            "prompt",
+            "create",
+            "--title",
+            "Cold email",
+            "--content",
+            "Write a cold email",
+        ],
+        None,
+    );
+    let (ok, listing, err) = run(
+        seller,
+        &[
+            "listing",
+            "create",
+            "--prompt",
+            prompt.trim(),
+            "--title",
+            "Cold emails that land",
+            "--price",
+            "15",
+            "--preview",
+            "Write a short cold email to {name}",
+        ],
+        None,
+    );
+    assert!(ok, "{err}");
+    let listing = listing.trim().to_owned();
+    let (_, mine, _) = run(seller, &["listing", "list"], None);
+    assert!(
+        mine.contains("draft") && mine.contains("Cold emails that land"),
+        "{mine}"
+    );
+    let out = online(seller, &["listing", "publish", &listing], &sam);
+    assert!(out.contains("pending"), "{out}");
+    let (ok, _, err) = run(
+        seller,
+        &[
+            "listing",
+            "moderate",
+            &listing,
+            "--action",
+            "approve",
+            "--server",
+            &server.base,
+        ],
+        Some(&sam),
+    );
+    assert!(!ok && err.contains("only moderators"), "{err}");
+    let out = online(
+        moderator,
+        &["listing", "moderate", &listing, "--action", "approve"],
+        &moderation,
+    );
+    assert!(out.contains("approved"), "{out}");
+
+    // The buyer browses, buys at the shown price, reviews.
+    online(buyer, &["sync"], &bea);
+    let (_, market, _) = run(buyer, &["listing", "list", "--market"], None);
+    assert!(
+        market.contains("Cold emails that land") && market.contains("15 credits"),
+        "{market}"
+    );
+    let out = online(buyer, &["buy", &listing], &bea);
+    assert!(out.contains("bought"), "{out}");
+    let (ok, _, err) = run(
+        buyer,
+        &["buy", &listing, "--server", &server.base],
+        Some(&bea),
+    );
+    assert!(!ok && err.contains("already own"), "{err}");
+    let (_, purchases, _) = run(buyer, &["purchases"], None);
+    assert!(
+        purchases.contains("bought") && purchases.contains("completed"),
+        "{purchases}"
+    );
+    let purchase = purchases
+        .split_whitespace()
+        .next()
+        .expect("a purchase id")
+        .to_owned();
+    let (ok, _, err) = run(
+        buyer,
+        &[
+            "review",
+            &purchase,
+            "--rating",
+            "9",
+            "--server",
+            &server.base,
+        ],
+        Some(&bea),
+    );
+    assert!(!ok && err.contains("1 to 5"), "{err}");
+    online(
+        buyer,
+        &["review", &purchase, "--rating", "5", "--text", "Great"],
+        &bea,
+    );
+    let (_, notes, _) = run(buyer, &["notifications"], None);
+    assert!(notes.contains("Purchase complete"), "{notes}");
+    let note = notes
+        .split_whitespace()
+        .nth(1)
+        .expect("a notification id")
+        .to_owned();
+    let (ok, _, err) = run(buyer, &["notifications", "read", &note], None);
+    assert!(ok, "{err}");
+    online(buyer, &["sync"], &bea);
+    let (_, notes, _) = run(buyer, &["notifications"], None);
+    assert!(!notes.contains(&format!("* {note}")), "{notes}");
+
+    // The seller sees the sale and the rating.
+    online(seller, &["sync"], &sam);
+    let (_, sales, _) = run(seller, &["purchases"], None);
+    assert!(
+        sales.contains("sold") && sales.contains("15 credits"),
+        "{sales}"
+    );
+    let (_, mine, _) = run(seller, &["listing", "list"], None);
+    assert!(
+        mine.contains("approved") && mine.contains("★5.0 (1)"),
+        "{mine}"
+    );
+}

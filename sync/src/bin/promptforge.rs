@@ -12,9 +12,14 @@ use promptforge_sync::schema::{Collection, Idea, Model, Project, Prompt};
 use std::sync::Arc;
 use std::time::Duration;
 
-use promptforge_sync::engine::{HttpTransport, StaticToken};
+use promptforge_sync::engine::{HttpTransport, MarketCall, StaticToken};
+use promptforge_sync::schema::{MarketplaceListing, MarketplacePurchase, Notification};
 use promptforge_sync::{
     DeletedFilter, Export, ListQuery, Resolution, SortBy, Store, SyncConfig, SyncEngine, SyncState,
+};
+use promptforge_wire::market::{
+    MarketOutcome, ModerateRequest, ModerationAction, PublishRequest, PurchaseRequest,
+    RefundRequest, ReviewRequest,
 };
 
 #[derive(Debug, Parser)]
@@ -68,10 +73,55 @@ enum Command {
         #[command(subcommand)]
         action: Option<AttentionAction>,
     },
+    /// Marketplace listings: draft, publish, browse.
+    #[command(subcommand)]
+    Listing(ListingCommand),
+    /// Buy a listing with credits (online), at the price your library shows.
+    Buy {
+        listing: String,
+        #[command(flatten)]
+        online: Online,
+    },
+    /// Your purchases and sales.
+    Purchases,
+    /// Ask for a purchase's credits back (online, within the refund window).
+    Refund {
+        purchase: String,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        online: Online,
+    },
+    /// Review something you bought: a rating from 1 to 5 (online).
+    Review {
+        purchase: String,
+        #[arg(long)]
+        rating: i64,
+        #[arg(long, default_value = "")]
+        text: String,
+        #[command(flatten)]
+        online: Online,
+    },
+    /// Your notifications; mark one read or dismiss it.
+    Notifications {
+        #[command(subcommand)]
+        action: Option<NotificationAction>,
+    },
 }
 
 #[derive(Debug, Args)]
 struct SyncArgs {
+    #[command(flatten)]
+    online: Online,
+    /// Keep syncing (after local changes, every 30 s, with backoff when
+    /// offline) until interrupted.
+    #[arg(long)]
+    watch: bool,
+}
+
+/// How to reach the sync server as the signed-in user.
+#[derive(Debug, Args)]
+struct Online {
     /// The sync server's URL (remembered in the profile once used).
     #[arg(long, env = "PROMPTFORGE_SERVER")]
     server: Option<String>,
@@ -81,10 +131,65 @@ struct SyncArgs {
     /// Read the token from this file instead.
     #[arg(long, conflicts_with = "token")]
     token_file: Option<PathBuf>,
-    /// Keep syncing (after local changes, every 30 s, with backoff when
-    /// offline) until interrupted.
-    #[arg(long)]
-    watch: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum ListingCommand {
+    /// Draft a listing for one of your prompts (works offline; syncs as a draft).
+    Create {
+        #[arg(long)]
+        prompt: String,
+        #[arg(long)]
+        title: String,
+        /// Price in credits.
+        #[arg(long)]
+        price: i64,
+        #[arg(long, default_value = "")]
+        description: String,
+        /// What buyers see before buying (never the prompt itself).
+        #[arg(long)]
+        preview: String,
+        #[arg(long, default_value = "general")]
+        category: String,
+        /// e.g. personal, commercial, extended.
+        #[arg(long, default_value = "personal")]
+        license: String,
+    },
+    /// Submit a draft for review (online).
+    Publish {
+        id: String,
+        #[command(flatten)]
+        online: Online,
+    },
+    /// Your listings (with their status and moderation notes), or with
+    /// --market the approved listings of others, browsable offline.
+    List {
+        #[arg(long)]
+        market: bool,
+    },
+    /// Approve, reject or suspend a listing (moderators, online).
+    Moderate {
+        id: String,
+        #[arg(long, value_enum)]
+        action: Moderation,
+        #[arg(long)]
+        notes: Option<String>,
+        #[command(flatten)]
+        online: Online,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Moderation {
+    Approve,
+    Reject,
+    Suspend,
+}
+
+#[derive(Debug, Subcommand)]
+enum NotificationAction {
+    Read { id: String },
+    Dismiss { id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -789,6 +894,119 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Ok(())
             }
         },
+        Command::Listing(command) => listing(&store, &out, command).await,
+        Command::Buy { listing, online } => {
+            let shown: MarketplaceListing = store.require(&listing).await.context(
+                "the listing is not in your library; run `promptforge sync` to fetch the marketplace",
+            )?;
+            let (_, engine) = connect(&store, online).await?;
+            let request = PurchaseRequest {
+                listing_id: listing,
+                expected_price: shown.price,
+                idempotency_key: promptforge_sync::schema::new_id(),
+            };
+            let purchase = market(&engine, MarketCall::Purchase, &request).await?;
+            println!(
+                "bought \"{}\" for {} credits; purchase {}; the prompt is in your library",
+                shown.title,
+                shown.price,
+                purchase.get_str("_id").unwrap_or_default()
+            );
+            Ok(())
+        }
+        Command::Purchases => {
+            let page = store
+                .list::<MarketplacePurchase>(ListQuery {
+                    limit: ListQuery::MAX_LIMIT,
+                    ..ListQuery::default()
+                })
+                .await?;
+            if out.json {
+                return out.docs(&page.items, None);
+            }
+            if page.items.is_empty() {
+                println!("no purchases or sales yet");
+            }
+            for p in &page.items {
+                let side = if p.buyer_id == user { "bought" } else { "sold" };
+                println!(
+                    "{}  {side:<6}  {:>5} credits  {:<9}  listing {}  prompt {}",
+                    p.id,
+                    p.amount,
+                    p.payment_status.as_str(),
+                    p.listing_id,
+                    p.prompt_id
+                );
+            }
+            Ok(())
+        }
+        Command::Refund {
+            purchase,
+            reason,
+            online,
+        } => {
+            let (_, engine) = connect(&store, online).await?;
+            let request = RefundRequest {
+                purchase_id: purchase,
+                reason,
+                idempotency_key: promptforge_sync::schema::new_id(),
+            };
+            market(&engine, MarketCall::Refund, &request).await?;
+            println!("refunded; the credits are back in your balance");
+            Ok(())
+        }
+        Command::Review {
+            purchase,
+            rating,
+            text,
+            online,
+        } => {
+            let (_, engine) = connect(&store, online).await?;
+            let request = ReviewRequest {
+                purchase_id: purchase,
+                rating,
+                review: text,
+            };
+            market(&engine, MarketCall::Review, &request).await?;
+            println!("thank you: review saved");
+            Ok(())
+        }
+        Command::Notifications { action } => match action {
+            None => {
+                let page = store.list::<Notification>(ListQuery::default()).await?;
+                if out.json {
+                    return out.docs(&page.items, None);
+                }
+                if page.items.is_empty() {
+                    println!("no notifications");
+                }
+                for n in &page.items {
+                    let mark = if n.read { " " } else { "*" };
+                    println!("{mark} {}  {}: {}", n.id, n.title, n.message);
+                }
+                Ok(())
+            }
+            Some(NotificationAction::Read { id }) => {
+                store
+                    .patch::<Notification>(
+                        &id,
+                        bson::doc! { "read": true, "read_at": bson::DateTime::now() },
+                    )
+                    .await?;
+                println!("marked read");
+                Ok(())
+            }
+            Some(NotificationAction::Dismiss { id }) => {
+                store
+                    .patch::<Notification>(
+                        &id,
+                        bson::doc! { "dismissed": true, "dismissed_at": bson::DateTime::now() },
+                    )
+                    .await?;
+                println!("dismissed");
+                Ok(())
+            }
+        },
         Command::Info => {
             println!("profile: {}", store.dir().display());
             println!("user:    {}", store.user_id());
@@ -800,12 +1018,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn sync(store: &Store, args: SyncArgs) -> anyhow::Result<()> {
+/// A sync engine for `store` with the server and token from `online`.
+async fn connect(
+    store: &Store,
+    online: Online,
+) -> anyhow::Result<(String, SyncEngine<HttpTransport>)> {
     let summary = store.sync_summary().await?;
-    let Some(server) = args.server.or(summary.server_url) else {
+    let Some(server) = online.server.or(summary.server_url) else {
         bail!("no sync server: pass --server URL (or set PROMPTFORGE_SERVER)");
     };
-    let token = match (args.token, args.token_file) {
+    let token = match (online.token, online.token_file) {
         (Some(token), _) => token,
         (None, Some(file)) => std::fs::read_to_string(&file)
             .with_context(|| format!("cannot read the token file {}", file.display()))?
@@ -819,7 +1041,44 @@ async fn sync(store: &Store, args: SyncArgs) -> anyhow::Result<()> {
         Duration::from_secs(60),
     )?;
     store.set_server_url(&server).await?;
-    let engine = SyncEngine::new(store.clone(), transport, SyncConfig::default());
+    Ok((
+        server,
+        SyncEngine::new(store.clone(), transport, SyncConfig::default()),
+    ))
+}
+
+/// Sends a marketplace request (resending the same request, with the same
+/// idempotency key, after a failure retrying can fix), then syncs so the
+/// library shows the result.
+async fn market<R: serde::Serialize + Sync>(
+    engine: &SyncEngine<HttpTransport>,
+    call: MarketCall,
+    request: &R,
+) -> anyhow::Result<bson::Document> {
+    // Whatever is pending (a new draft, say) reaches the server first.
+    engine.sync_once().await?;
+    let mut attempt = 0;
+    let outcome = loop {
+        attempt += 1;
+        match engine.transport().market(call, request).await {
+            Ok(outcome) => break outcome,
+            Err(err) if err.is_retryable() && attempt < 5 => {
+                tokio::time::sleep(Duration::from_millis(500 * attempt)).await;
+            }
+            Err(err) => return Err(err.into()),
+        }
+    };
+    match outcome {
+        MarketOutcome::Done { document, .. } => {
+            engine.sync_once().await?;
+            Ok(document)
+        }
+        MarketOutcome::Refused { message, .. } => bail!("{message}"),
+    }
+}
+
+async fn sync(store: &Store, args: SyncArgs) -> anyhow::Result<()> {
+    let (server, engine) = connect(store, args.online).await?;
     if !args.watch {
         let report = engine.sync_once().await?;
         let summary = store.sync_summary().await?;
@@ -852,6 +1111,130 @@ async fn sync(store: &Store, args: SyncArgs) -> anyhow::Result<()> {
         () = printer => {}
     }
     Ok(())
+}
+
+async fn listing(store: &Store, out: &Output, command: ListingCommand) -> anyhow::Result<()> {
+    let user = store.user_id();
+    match command {
+        ListingCommand::Create {
+            prompt,
+            title,
+            price,
+            description,
+            preview,
+            category,
+            license,
+        } => {
+            let owned: Prompt = store.require(&prompt).await?;
+            if owned.user_id != user {
+                bail!("prompt {prompt} is not yours to sell");
+            }
+            let draft: MarketplaceListing = bson::from_document(bson::doc! {
+                "_id": promptforge_sync::schema::new_id(),
+                "seller_id": &user,
+                "prompt_id": &prompt,
+                "title": title,
+                "description": description,
+                "category": category,
+                "price": price,
+                "currency": "credits",
+                "preview_content": preview,
+                "licensing": { "license_type": license },
+            })?;
+            let draft = store.create(draft).await?;
+            created(out, &draft)
+        }
+        ListingCommand::Publish { id, online } => {
+            let (_, engine) = connect(store, online).await?;
+            let listing = market(
+                &engine,
+                MarketCall::Publish,
+                &PublishRequest { listing_id: id },
+            )
+            .await?;
+            println!(
+                "submitted for review: listing {} is {}",
+                listing.get_str("_id").unwrap_or_default(),
+                listing.get_str("status").unwrap_or_default()
+            );
+            Ok(())
+        }
+        ListingCommand::Moderate {
+            id,
+            action,
+            notes,
+            online,
+        } => {
+            let (_, engine) = connect(store, online).await?;
+            let action = match action {
+                Moderation::Approve => ModerationAction::Approve,
+                Moderation::Reject => ModerationAction::Reject,
+                Moderation::Suspend => ModerationAction::Suspend,
+            };
+            let request = ModerateRequest {
+                listing_id: id,
+                action,
+                notes,
+            };
+            let listing = market(&engine, MarketCall::Moderate, &request).await?;
+            println!(
+                "listing {} is now {}",
+                listing.get_str("_id").unwrap_or_default(),
+                listing.get_str("status").unwrap_or_default()
+            );
+            Ok(())
+        }
+        ListingCommand::List { market } => {
+            let page = store
+                .list::<MarketplaceListing>(ListQuery {
+                    limit: ListQuery::MAX_LIMIT,
+                    ..ListQuery::default()
+                })
+                .await?;
+            let shown: Vec<MarketplaceListing> = page
+                .items
+                .into_iter()
+                .filter(|l| {
+                    if market {
+                        l.seller_id != user && l.status.as_str() == "approved"
+                    } else {
+                        l.seller_id == user
+                    }
+                })
+                .collect();
+            if out.json {
+                return out.docs(&shown, None);
+            }
+            if shown.is_empty() {
+                println!(
+                    "{}",
+                    if market {
+                        "no listings on sale yet; sync to fetch the marketplace"
+                    } else {
+                        "you have no listings; create one with `listing create`"
+                    }
+                );
+            }
+            for l in &shown {
+                let notes = l
+                    .moderation_notes
+                    .as_deref()
+                    .map(|n| format!("  ({n})"))
+                    .unwrap_or_default();
+                println!(
+                    "{}  {:<9}  {:>5} credits  {}  by {}  ★{:.1} ({}){notes}",
+                    l.id,
+                    l.status.as_str(),
+                    l.price,
+                    l.title,
+                    l.seller.display_name,
+                    l.reviews.average_rating,
+                    l.reviews.total_reviews
+                );
+            }
+            Ok(())
+        }
+    }
 }
 
 fn created<T: Model>(out: &Output, model: &T) -> anyhow::Result<()> {
