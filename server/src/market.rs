@@ -430,14 +430,15 @@ pub async fn moderate(
     })
 }
 
-/// Runs `decide` once per `user:kind:key`: the first answer is stored with
-/// the writes it made, and any later request with the key gets it back.
+/// Runs `decide` once per `user:kind:key`: a completed answer is stored with
+/// the writes it made (and the request it answered), and any later request
+/// with the key gets it back; the key is refused for a different request.
 async fn once<'a, F>(
     db: &'a Db,
     session: &'a mut ClientSession,
     user: &str,
     kind: &str,
-    key: &str,
+    (key, fingerprint): (&str, &str),
     decide: F,
 ) -> Result<MarketOutcome, ServerError>
 where
@@ -459,18 +460,28 @@ where
         .session(&mut *session)
         .await?
     {
+        if done.get_str("request") != Ok(fingerprint) {
+            return Err(ServerError::BadRequest(
+                "this idempotency_key was already used for a different request".into(),
+            ));
+        }
         let stored = done.get_str("outcome").map_err(internal)?;
         return serde_json::from_str(stored).map_err(internal);
     }
     let outcome = decide(session).await?;
-    let record = doc! {
-        "_id": &id,
-        "user_id": user,
-        "kind": kind,
-        "outcome": serde_json::to_string(&outcome).map_err(internal)?,
-        "at": DateTime::now(),
-    };
-    requests.insert_one(record).session(&mut *session).await?;
+    // Only what was done is remembered: a refusal changed nothing, so the
+    // same request may be tried again (after topping up credits, say).
+    if matches!(outcome, MarketOutcome::Done { .. }) {
+        let record = doc! {
+            "_id": &id,
+            "user_id": user,
+            "kind": kind,
+            "request": fingerprint,
+            "outcome": serde_json::to_string(&outcome).map_err(internal)?,
+            "at": DateTime::now(),
+        };
+        requests.insert_one(record).session(&mut *session).await?;
+    }
     Ok(outcome)
 }
 
@@ -487,12 +498,13 @@ pub async fn purchase(
         buyer_id.to_owned(),
         request.clone(),
     );
+    let fingerprint = serde_json::to_string(request).map_err(internal)?;
     once(
         db,
         session,
         buyer_id,
         "purchase",
-        &request.idempotency_key,
+        (request.idempotency_key.as_str(), fingerprint.as_str()),
         move |session| {
             Box::pin(async move { settle_purchase(&db2, session, &rules, &buyer, &request2).await })
         },
@@ -582,10 +594,14 @@ async fn settle_purchase(
         ));
     };
     let prompt_id = listing.get_str("prompt_id").unwrap_or_default().to_owned();
-    let Some(prompt) = find(db, session, Collection::Prompts, &prompt_id).await? else {
+    // Only the seller's own, live prompt is ever delivered.
+    let prompt = find(db, session, Collection::Prompts, &prompt_id).await?;
+    let Some(prompt) =
+        prompt.filter(|p| p.get_str("user_id") == Ok(seller_id.as_str()) && !is_deleted(p))
+    else {
         return Ok(refused(
             MarketRefusal::WrongState,
-            "the listed prompt is gone",
+            "the listed prompt is no longer available",
         ));
     };
 
@@ -741,12 +757,13 @@ pub async fn refund(
         buyer_id.to_owned(),
         request.clone(),
     );
+    let fingerprint = serde_json::to_string(request).map_err(internal)?;
     once(
         db,
         session,
         buyer_id,
         "refund",
-        &request.idempotency_key,
+        (request.idempotency_key.as_str(), fingerprint.as_str()),
         move |session| {
             Box::pin(async move { settle_refund(&db2, session, &rules, &buyer, &request2).await })
         },
@@ -1054,4 +1071,19 @@ pub async fn review(
         balance: None,
         delivered_prompt_id: None,
     })
+}
+
+/// Whether `prompt_id` is the delivered copy of a refunded purchase, which
+/// its buyer may not bring back.
+pub async fn is_refunded_copy(
+    db: &Db,
+    session: &mut ClientSession,
+    prompt_id: &str,
+) -> Result<bool, ServerError> {
+    Ok(db
+        .collection(Collection::MarketplacePurchases)
+        .find_one(doc! { "prompt_id": prompt_id, "payment_status": "refunded" })
+        .session(&mut *session)
+        .await?
+        .is_some())
 }

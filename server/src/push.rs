@@ -246,6 +246,10 @@ async fn create(
     if !matches!(document.get(created), Some(Bson::DateTime(t)) if t.timestamp_millis() > 0) {
         document.insert(created, now);
     }
+    if collection == Collection::Projects {
+        // Prompts and ideas may have been filed in it before it arrived.
+        filed_members(db, session, &m.id, &mut document).await?;
+    }
     if collection == Collection::MarketplaceListings {
         // A new listing is always a draft; review starts when it is published.
         document.insert("status", "draft");
@@ -472,6 +476,22 @@ async fn merge_and_write(
     }
     if collection == Collection::MarketplaceListings {
         crate::market::fill_listing(db, session, &mut merged).await?;
+        // What buyers get must be what a moderator saw: changing it sends an
+        // approved listing back to review (the price may change freely; a
+        // buyer's expected price guards it).
+        let reviewed = [
+            "prompt_id",
+            "title",
+            "description",
+            "preview_content",
+            "screenshots",
+            "demo_url",
+        ];
+        let live = matches!(current.get_str("status"), Ok("approved" | "pending"));
+        if live && reviewed.iter().any(|f| current.get(*f) != merged.get(*f)) {
+            merged.insert("status", "pending");
+            merged.insert("moderation_status", "under_review");
+        }
     }
     let (mut canonical, _) = match canonicalize_in(collection, strip_seq(merged)) {
         Ok(ok) => ok,
@@ -644,6 +664,15 @@ async fn restore(
             format!("{collection} `{}` does not exist", m.id),
         ));
     };
+    if collection == Collection::Prompts
+        && is_deleted(&current)
+        && crate::market::is_refunded_copy(db, session, &m.id).await?
+    {
+        return Ok(reject(
+            RejectReason::Forbidden,
+            "this prompt came with a purchase that was refunded",
+        ));
+    }
     let teams = scope::TeamAccess::load(db, user).await?;
     let mut start = current.clone();
     start.remove("deleted_at");
@@ -706,8 +735,9 @@ async fn keep_membership(
         stats.insert("last_activity", now);
         updated.insert(ids_field, ids);
         updated.insert("stats", stats);
+        // Membership is the server's bookkeeping, not an edit: the version
+        // stays, so a delete made against it is not taken for a stale one.
         let version = version_of(&project);
-        updated.insert("version", version + 1);
         updated.insert("updated_at", now);
         set_seq(
             Collection::Projects,
@@ -716,5 +746,39 @@ async fn keep_membership(
         );
         replace_at_version(&projects, session, &project_id, version, &updated).await?;
     }
+    Ok(())
+}
+
+/// Sets a new project's membership from the live prompts and ideas already
+/// filed in it (their uploads may have arrived before the project's).
+async fn filed_members(
+    db: &Db,
+    session: &mut ClientSession,
+    project_id: &str,
+    project: &mut Document,
+) -> Result<(), ServerError> {
+    let mut stats = project.get_document("stats").cloned().unwrap_or_default();
+    for (collection, ids_field, count_field) in [
+        (Collection::Prompts, "prompt_ids", "prompt_count"),
+        (Collection::Ideas, "idea_ids", "idea_count"),
+    ] {
+        let mut ids = Vec::new();
+        let mut cursor = db
+            .collection(collection)
+            .find(doc! { "project_id": project_id })
+            .projection(doc! { "_id": 1, "deleted_at": 1 })
+            .session(&mut *session)
+            .await?;
+        while let Some(member) = cursor.next(&mut *session).await.transpose()? {
+            if !is_deleted(&member) {
+                if let Some(id) = member.get("_id") {
+                    ids.push(id.clone());
+                }
+            }
+        }
+        stats.insert(count_field, ids.len() as i64);
+        project.insert(ids_field, ids);
+    }
+    project.insert("stats", stats);
     Ok(())
 }

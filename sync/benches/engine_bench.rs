@@ -70,7 +70,7 @@ impl Transport for MemoryServer {
             });
         }
         let checkpoint = page.last().map_or(request.checkpoint, |c| c.seq);
-        let remaining = (self.documents - start - page.len()) as u64;
+        let remaining = self.documents.saturating_sub(start + page.len()) as u64;
         Ok(PullResponse {
             collection: request.collection.clone(),
             changes: page,

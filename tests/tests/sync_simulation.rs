@@ -52,6 +52,8 @@ struct Journal {
     edits: BTreeMap<(Collection, String, String), Bson>,
     /// Documents this desktop deleted last (and did not restore).
     deletes: BTreeSet<(Collection, String)>,
+    /// Documents this desktop restored from the trash.
+    restores: BTreeSet<(Collection, String)>,
 }
 
 struct Sim {
@@ -178,7 +180,8 @@ impl Sim {
             _ => store.restore::<Idea>(&id).await.map(drop),
         };
         if restored.is_ok() {
-            self.journals[i].deletes.remove(&(collection, id));
+            self.journals[i].deletes.remove(&(collection, id.clone()));
+            self.journals[i].restores.insert((collection, id));
         }
     }
 
@@ -364,7 +367,7 @@ async fn run_seed(server: &TestServer, seed: u64) -> usize {
                 .any(|c| c.doc_id == *id && c.kind == ConflictKind::DeleteVsEdit);
             let restored_elsewhere =
                 sim.journals.iter().enumerate().any(|(j, other)| {
-                    j != i && !other.deletes.contains(&(*collection, id.clone()))
+                    j != i && other.restores.contains(&(*collection, id.clone()))
                 });
             assert!(
                 doc.contains_key("deleted_at")

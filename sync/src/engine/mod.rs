@@ -321,7 +321,14 @@ impl<T: Transport> SyncEngine<T> {
             .ensure_mutation_ids_after(hello.last_mutation_id)
             .await?;
         let mut report = SyncReport::default();
-        self.push_all(&client_id, &mut report).await?;
+        // A push the server refuses for good must not also stop downloads:
+        // the pull still runs, and the error is reported after it.
+        if let Err(err) = self.push_all(&client_id, &mut report).await {
+            if !err.is_retryable() {
+                self.pull_all(&hello.collections, &mut report).await?;
+            }
+            return Err(err);
+        }
         self.pull_all(&hello.collections, &mut report).await?;
         // The pull may have rebased pending edits or restored documents.
         self.push_all(&client_id, &mut report).await?;
@@ -407,7 +414,8 @@ impl<T: Transport> SyncEngine<T> {
                         max_bytes: self.config.pull_page_bytes,
                     })
                     .await?;
-                if page.collection != collection.name() || page.checkpoint < checkpoint {
+                let stuck = page.has_more && page.checkpoint == checkpoint;
+                if page.collection != collection.name() || page.checkpoint < checkpoint || stuck {
                     return Err(SyncError::BadAnswer(format!(
                         "asked for {collection} after {checkpoint}, got {} up to {}",
                         page.collection, page.checkpoint

@@ -14,7 +14,9 @@ use std::collections::HashSet;
 
 use bson::{doc, Bson, DateTime, Document};
 use polodb_core::CollectionT;
-use promptforge_wire::access::{always_server_owned, is_server_owned, server_owned, writable};
+use promptforge_wire::access::{
+    always_server_owned, is_server_owned, owner_field, server_owned, writable,
+};
 use promptforge_wire::codec::{derived_fields, get_path, is_deleted, set_path};
 use promptforge_wire::protocol::{
     Change, FieldConflict, Mutation, MutationOp, MutationOutcome, MutationResult,
@@ -289,6 +291,14 @@ pub(crate) fn client_id(tx: &Tx) -> Result<String> {
     Ok(id)
 }
 
+/// The profile's user id (the account's, once attached).
+fn profile_user(tx: &Tx) -> Result<Option<String>> {
+    Ok(tx
+        .raw(META_COLLECTION)
+        .find_one(doc! { "_id": "profile" })?
+        .and_then(|p| p.get_str("user_id").ok().map(str::to_owned)))
+}
+
 fn next_mutation_id(tx: &Tx) -> Result<i64> {
     let mut st = state(tx)?;
     let next = st.get_i64("next_mutation_id").unwrap_or(1).max(1);
@@ -299,13 +309,29 @@ fn next_mutation_id(tx: &Tx) -> Result<i64> {
 
 /// Makes sure new mutation ids start after `last` (what the server has
 /// applied), for a profile whose bookkeeping is older than the server's.
-pub(crate) fn ensure_mutation_ids_after(tx: &Tx, last: u64) -> Result<()> {
+pub(crate) fn ensure_mutation_ids_after(tx: &mut Tx, last: u64) -> Result<()> {
     let mut st = state(tx)?;
     let next = st.get_i64("next_mutation_id").unwrap_or(1);
     let floor = i64::try_from(last).unwrap_or(i64::MAX - 1) + 1;
     if next < floor {
         st.insert("next_mutation_id", floor);
         save_state(tx, st)?;
+    }
+    // Unsent entries numbered at or below what the server has applied (a
+    // profile restored from a backup) would be answered with another
+    // mutation's result: they get fresh numbers, in the same order. They were
+    // never sent, so nothing on the server knows their old numbers.
+    let mut stale: Vec<Document> = tx
+        .raw_find(OUTBOX, doc! { "sent": false })?
+        .into_iter()
+        .filter(|e| entry_id(e) < floor)
+        .collect();
+    stale.sort_by_key(entry_id);
+    for mut entry in stale {
+        tx.raw(OUTBOX)
+            .delete_one(doc! { "_id": entry_id(&entry) })?;
+        entry.insert("_id", next_mutation_id(tx)?);
+        tx.raw(OUTBOX).insert_one(entry)?;
     }
     Ok(())
 }
@@ -520,8 +546,18 @@ pub(crate) fn take_batch(tx: &mut Tx, max: usize, max_bytes: usize) -> Result<Ve
             match serde_json::from_str::<Mutation>(&frozen) {
                 Ok(mutation) => (mutation, frozen),
                 Err(err) => {
-                    tracing::error!(error = %err, "unreadable sent mutation dropped");
+                    tracing::error!(error = %err, "unreadable sent mutation set aside");
                     tx.raw(OUTBOX).delete_one(filter)?;
+                    let mut item = entry.clone();
+                    item.insert("reason", "unreadable");
+                    item.insert(
+                        "message",
+                        format!("this queued change could not be read back: {err}"),
+                    );
+                    item.insert("at", tx.now);
+                    tx.raw(ATTENTION)
+                        .delete_one(doc! { "_id": entry_id(&entry) })?;
+                    tx.raw(ATTENTION).insert_one(item)?;
                     continue;
                 }
             }
@@ -640,6 +676,7 @@ pub(crate) fn absorb(
     let base = first.get_document("base_doc").cloned().unwrap_or_default();
     let mine = upload_diff(collection, &base, &local);
     let mut merged = server.clone();
+    let mut rebased: Vec<(String, Bson)> = Vec::new();
     for (path, value) in &mine {
         let theirs = get_path(&server, path).filter(|v| **v != Bson::Null);
         let at_base = get_path(&base, path).filter(|v| **v != Bson::Null);
@@ -657,8 +694,21 @@ pub(crate) fn absorb(
             record_conflict(tx, conflict)?;
             continue;
         }
-        if set_path(&mut merged, path, value.clone()).is_err() {
-            tracing::warn!(%collection, %id, %path, "pending edit no longer fits the document");
+        match set_path(&mut merged, path, value.clone()) {
+            Ok(()) => rebased.push((path.clone(), value.clone())),
+            Err(_) => {
+                let theirs = get_path(&server, path).cloned().unwrap_or(Bson::Null);
+                let conflict = conflict_doc(
+                    collection,
+                    &id,
+                    ConflictKind::Field,
+                    Some(path),
+                    (value.clone(), theirs),
+                    "did_not_fit",
+                    tx.now,
+                );
+                record_conflict(tx, conflict)?;
+            }
         }
     }
     let unsent: Vec<&Document> = entries.iter().filter(|e| !is_sent(e)).collect();
@@ -669,6 +719,28 @@ pub(crate) fn absorb(
     let ours = own || entries.iter().any(is_sent);
     let server_version = version_of(&server);
     let mut first_op = unsent.first().map(|e| entry_op(e));
+    let owned = local.get_str(owner_field(collection)).ok() == profile_user(tx)?.as_deref();
+    if is_deleted(&server) && !is_deleted(&local) && !pending_delete && !restoring && !owned {
+        // Only owners restore: a collaborator's edit yields to the owner's
+        // delete, recorded with the edit so it can be kept as a copy.
+        let conflict = conflict_doc(
+            collection,
+            &id,
+            ConflictKind::EditVsDelete,
+            None,
+            (
+                Bson::Document(local.clone()),
+                Bson::String("deleted".into()),
+            ),
+            "deleted_by_owner",
+            tx.now,
+        );
+        record_conflict(tx, conflict)?;
+        for entry in &entries {
+            tx.raw(OUTBOX).delete_one(doc! { "_id": entry_id(entry) })?;
+        }
+        return tx.put_untracked(collection, server);
+    }
     if is_deleted(&server) && !is_deleted(&local) && !pending_delete && !restoring {
         // Edited here, deleted there: the edit is kept and brings it back.
         for field in ["deleted_at", "deleted_by"] {
@@ -754,8 +826,22 @@ pub(crate) fn absorb(
         Ok(()) => Ok(()),
         Err(StoreError::Invalid(err)) => {
             // The rebased edits and the server's document do not fit together:
-            // the server's document is applied and the local edit stays queued.
+            // the server's document is applied, and each edit it displaces is
+            // recorded so the user can put it back.
             tracing::warn!(%collection, %id, error = %err, "rebased document invalid; applying the server's");
+            for (path, value) in rebased {
+                let theirs = get_path(&server, &path).cloned().unwrap_or(Bson::Null);
+                let conflict = conflict_doc(
+                    collection,
+                    &id,
+                    ConflictKind::Field,
+                    Some(&path),
+                    (value, theirs),
+                    "did_not_fit",
+                    tx.now,
+                );
+                record_conflict(tx, conflict)?;
+            }
             tx.put_untracked(collection, server)
         }
         Err(err) => Err(err),
@@ -811,8 +897,25 @@ pub(crate) fn apply_results(tx: &mut Tx, results: Vec<MutationResult>) -> Result
                 item.insert("reason", reason);
                 item.insert("message", message);
                 item.insert("at", tx.now);
+                let local = tx.get(collection, &doc_id)?;
+                if let Some(local) = &local {
+                    item.insert("yours", local.clone());
+                }
                 tx.raw(ATTENTION).delete_one(doc! { "_id": mutation_id })?;
                 tx.raw(ATTENTION).insert_one(item)?;
+                // The refused change is taken back here too, so this copy
+                // stays the server's; the user's version is kept in the item
+                // and a retry puts it back. A refused create stays local.
+                let others = entries_for(tx, &doc_key(collection, &doc_id))?;
+                if let (Ok(base), true, true) = (
+                    entry.get_document("base_doc"),
+                    entry_op(&entry) != PendingOp::Create,
+                    others.is_empty(),
+                ) {
+                    if local.as_ref() != Some(base) {
+                        tx.put_untracked(collection, base.clone())?;
+                    }
+                }
             }
         }
     }
@@ -1025,6 +1128,10 @@ pub(crate) fn settle_attention(tx: &mut Tx, mutation_id: u64, retry: bool) -> Re
     };
     tx.raw(ATTENTION).delete_one(doc! { "_id": id })?;
     if retry {
+        if let (Some(collection), Ok(yours)) = (entry_collection(&item), item.get_document("yours"))
+        {
+            tx.put_untracked(collection, yours.clone())?;
+        }
         let mut entry = Document::new();
         for field in [
             "doc_key",
