@@ -13,7 +13,7 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 echo "== architecture: the core library depends on no UI or HTTP server crate"
-if cargo tree -p promptforge-sync -e normal --prefix none | grep -E '^(tauri|wry|axum|tower-http|mongodb) '; then
+if cargo tree -p promptforge-sync -e normal --prefix none | grep -E '^(tauri|wry|axum|mongodb) '; then
   echo "promptforge-sync must not depend on the crates listed above (no UI, no HTTP server, no MongoDB driver)" >&2
   exit 1
 fi

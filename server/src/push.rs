@@ -143,6 +143,9 @@ async fn create(
     match document.get(owner) {
         Some(Bson::String(value)) if value == user => {}
         None if collection == Collection::AnalyticsEvents => {}
+        // A version belongs to its prompt's owner, whoever of the prompt's
+        // writers recorded it; checked against the prompt below.
+        Some(Bson::String(_)) if collection == Collection::PromptVersions => {}
         _ => {
             return Ok(reject(
                 RejectReason::Forbidden,
@@ -186,10 +189,18 @@ async fn create(
             .session(&mut *session)
             .await?;
         let teams = scope::TeamAccess::load(db, user).await?;
-        if !prompt.is_some_and(|p| scope::may_write(Collection::Prompts, &p, user, &teams)) {
+        let Some(prompt) =
+            prompt.filter(|p| scope::may_write(Collection::Prompts, p, user, &teams))
+        else {
             return Ok(reject(
                 RejectReason::NotFound,
                 format!("prompt `{prompt_id}` does not exist"),
+            ));
+        };
+        if document.get("user_id") != prompt.get("user_id") {
+            return Ok(reject(
+                RejectReason::Forbidden,
+                "a version's user_id must be its prompt's owner",
             ));
         }
     }

@@ -372,6 +372,27 @@ async fn a_collaborator_edits_a_shared_prompt_until_unshared() {
     assert_eq!(on_owner.description.as_deref(), Some("Edited by Gus"));
     assert_eq!(on_owner.last_modified_by, "gus");
 
+    // A content edit by the guest records a version that belongs to the
+    // prompt (its owner's history), and the server accepts it.
+    guest
+        .store()
+        .patch::<Prompt>(&shared.id, doc! { "content": "Draft together, v2" })
+        .await
+        .expect("local store call");
+    guest.synced().await;
+    let attention = guest.store().needs_attention().await.expect("attention");
+    assert!(attention.is_empty(), "{attention:?}");
+    owner.synced().await;
+    let history = owner
+        .store()
+        .prompt_versions(&shared.id)
+        .await
+        .expect("versions");
+    assert!(
+        history.iter().any(|v| v.content == "Draft together, v2"),
+        "the guest's version is in the owner's history"
+    );
+
     // Unshared while the guest has an edit pending: the guest's copy goes,
     // and the edit that can no longer be uploaded is listed, not lost silently.
     owner

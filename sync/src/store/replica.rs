@@ -637,6 +637,52 @@ fn conflict_doc(
     }
 }
 
+/// Records a clash over the document's state: this device edited what
+/// another deleted, or deleted what another edited.
+fn record_state_conflict(
+    tx: &mut Tx,
+    collection: Collection,
+    id: &str,
+    kind: ConflictKind,
+    resolution: &str,
+) -> Result<()> {
+    let (mine, theirs) = match kind {
+        ConflictKind::DeleteVsEdit => ("deleted", "edited"),
+        _ => ("edited", "deleted"),
+    };
+    let conflict = conflict_doc(
+        collection,
+        id,
+        kind,
+        None,
+        (Bson::String(mine.into()), Bson::String(theirs.into())),
+        resolution,
+        tx.now,
+    );
+    record_conflict(tx, conflict)
+}
+
+/// Records a pending edit of `path` the server's document displaced.
+fn record_displaced(
+    tx: &mut Tx,
+    collection: Collection,
+    id: &str,
+    (path, mine): (&str, Bson),
+    server: &Document,
+) -> Result<()> {
+    let theirs = get_path(server, path).cloned().unwrap_or(Bson::Null);
+    let conflict = conflict_doc(
+        collection,
+        id,
+        ConflictKind::Field,
+        Some(path),
+        (mine, theirs),
+        "did_not_fit",
+        tx.now,
+    );
+    record_conflict(tx, conflict)
+}
+
 fn record_conflict(tx: &mut Tx, conflict: Document) -> Result<()> {
     // Derived fields follow the fields they derive from: no separate record.
     let collection = entry_collection(&conflict);
@@ -696,19 +742,7 @@ pub(crate) fn absorb(
         }
         match set_path(&mut merged, path, value.clone()) {
             Ok(()) => rebased.push((path.clone(), value.clone())),
-            Err(_) => {
-                let theirs = get_path(&server, path).cloned().unwrap_or(Bson::Null);
-                let conflict = conflict_doc(
-                    collection,
-                    &id,
-                    ConflictKind::Field,
-                    Some(path),
-                    (value.clone(), theirs),
-                    "did_not_fit",
-                    tx.now,
-                );
-                record_conflict(tx, conflict)?;
-            }
+            Err(_) => record_displaced(tx, collection, &id, (path, value.clone()), &server)?,
         }
     }
     let unsent: Vec<&Document> = entries.iter().filter(|e| !is_sent(e)).collect();
@@ -746,19 +780,13 @@ pub(crate) fn absorb(
         for field in ["deleted_at", "deleted_by"] {
             merged.remove(field);
         }
-        let conflict = conflict_doc(
+        record_state_conflict(
+            tx,
             collection,
             &id,
             ConflictKind::EditVsDelete,
-            None,
-            (
-                Bson::String("edited".into()),
-                Bson::String("deleted".into()),
-            ),
             "restored_with_edit",
-            tx.now,
-        );
-        record_conflict(tx, conflict)?;
+        )?;
         if first_op.is_some() {
             first_op = Some(PendingOp::Restore);
         } else {
@@ -778,19 +806,7 @@ pub(crate) fn absorb(
         });
         if let (Some(delete), true) = (delete, edited_since) {
             // Deleted here, edited there: the edit is kept.
-            let conflict = conflict_doc(
-                collection,
-                &id,
-                ConflictKind::DeleteVsEdit,
-                None,
-                (
-                    Bson::String("deleted".into()),
-                    Bson::String("edited".into()),
-                ),
-                "kept_edit",
-                tx.now,
-            );
-            record_conflict(tx, conflict)?;
+            record_state_conflict(tx, collection, &id, ConflictKind::DeleteVsEdit, "kept_edit")?;
             tx.raw(OUTBOX)
                 .delete_one(doc! { "_id": entry_id(delete) })?;
         } else if pending_delete {
@@ -830,17 +846,7 @@ pub(crate) fn absorb(
             // recorded so the user can put it back.
             tracing::warn!(%collection, %id, error = %err, "rebased document invalid; applying the server's");
             for (path, value) in rebased {
-                let theirs = get_path(&server, &path).cloned().unwrap_or(Bson::Null);
-                let conflict = conflict_doc(
-                    collection,
-                    &id,
-                    ConflictKind::Field,
-                    Some(&path),
-                    (value, theirs),
-                    "did_not_fit",
-                    tx.now,
-                );
-                record_conflict(tx, conflict)?;
+                record_displaced(tx, collection, &id, (&path, value), &server)?;
             }
             tx.put_untracked(collection, server)
         }
@@ -955,19 +961,13 @@ fn absorb_refusal(
     server: Document,
 ) -> Result<()> {
     if entry_op(refused) == PendingOp::Delete {
-        let conflict = conflict_doc(
+        record_state_conflict(
+            tx,
             collection,
             doc_id,
             ConflictKind::DeleteVsEdit,
-            None,
-            (
-                Bson::String("deleted".into()),
-                Bson::String("edited".into()),
-            ),
             "kept_edit",
-            tx.now,
-        );
-        record_conflict(tx, conflict)?;
+        )?;
         // The delete is answered; what remains pending rebases on the server's.
         for entry in entries_for(tx, &doc_key(collection, doc_id))? {
             if entry_op(&entry) == PendingOp::Delete && !is_sent(&entry) {
