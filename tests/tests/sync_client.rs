@@ -43,6 +43,8 @@ async fn two_desktops_merge_offline_edits_and_record_conflicts() {
     let a = Desktop::open(dirs[0].path(), &server.base, "alice").await;
     let b = Desktop::open(dirs[1].path(), &server.base, "alice").await;
 
+    let local_id = a.store().user_id();
+    assert!(local_id.starts_with("local-"));
     // A library made offline on A, with a project holding a prompt and an idea.
     let project = a
         .store()
@@ -76,6 +78,13 @@ async fn two_desktops_merge_offline_edits_and_record_conflicts() {
         "alice",
         "the local profile is attached"
     );
+    // A document made for the old local id after the attach is the account's.
+    let late = a
+        .store()
+        .create(Prompt::new(&local_id, "Late", "made with the old id"))
+        .await
+        .expect("local store call");
+    assert_eq!(late.user_id, "alice");
     b.synced().await;
     let on_b: Prompt = b
         .store()

@@ -292,7 +292,7 @@ pub(crate) fn client_id(tx: &Tx) -> Result<String> {
 }
 
 /// The profile's user id (the account's, once attached).
-fn profile_user(tx: &Tx) -> Result<Option<String>> {
+pub(crate) fn profile_user(tx: &Tx) -> Result<Option<String>> {
     Ok(tx
         .raw(META_COLLECTION)
         .find_one(doc! { "_id": "profile" })?
@@ -884,7 +884,9 @@ pub(crate) fn apply_results(tx: &mut Tx, results: Vec<MutationResult>) -> Result
                 for conflict in conflicts {
                     record_server_conflict(tx, collection, &doc_id, conflict)?;
                 }
-                absorb(tx, collection, document, true)?;
+                // Merged means another device changed it since this one's
+                // base: that is news, not this device's own doing.
+                absorb(tx, collection, document, false)?;
             }
             MutationOutcome::Conflict {
                 server_document, ..

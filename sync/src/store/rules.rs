@@ -7,6 +7,7 @@ use bson::{Bson, Document};
 use super::writer::{doc_id, Tx};
 use crate::error::{Result, StoreError};
 use crate::schema::{new_id, Collection, ValidationError, PROMPT_VERSIONED_FIELDS};
+use promptforge_wire::access::owner_field;
 use promptforge_wire::codec::{derived_fields, is_deleted, set_path};
 
 /// Fields no patch may touch, with the reason given to the caller.
@@ -105,6 +106,18 @@ pub(crate) fn create(tx: &mut Tx, collection: Collection, mut doc: Document) -> 
             }
         }
         _ => {}
+    }
+    // A document made for the profile's local user just before the profile
+    // was attached to its account belongs to the account.
+    let owner = owner_field(collection);
+    if let (Ok(claimed), false) = (doc.get_str(owner), collection == Collection::Users) {
+        if claimed.starts_with(super::LOCAL_USER_PREFIX) {
+            if let Some(current) = super::replica::profile_user(tx)? {
+                if current != claimed {
+                    doc.insert(owner, current);
+                }
+            }
+        }
     }
     if !matches!(doc.get("_id"), Some(Bson::String(id)) if !id.is_empty()) {
         doc.insert("_id", new_id());
