@@ -895,6 +895,11 @@ async fn settle_refund(
             "analytics.revenue",
             int(&listing, "analytics.revenue") - amount,
         )?;
+        set(
+            &mut updated,
+            "seller.total_sales",
+            (int(&seller, "stats.marketplace_sales") - 1).max(0),
+        )?;
         overwrite(
             db,
             session,

@@ -415,6 +415,29 @@ async fn a_listing_from_offline_draft_to_bought_and_reviewed() {
         copy.deleted_at.is_some(),
         "the refunded copy is in the trash"
     );
+    seller.synced().await;
+    let after_refund: MarketplaceListing =
+        seller.store().require(&listing.id).await.expect("listing");
+    assert_eq!(after_refund.analytics.refund_count, 1);
+    assert_eq!(after_refund.analytics.revenue, 0);
+    assert_eq!(after_refund.seller.total_sales, 0);
+    // The buyer cannot bring the refunded copy back.
+    buyer
+        .store()
+        .restore::<Prompt>(&copy_id)
+        .await
+        .expect("restored locally");
+    buyer.synced().await;
+    let copy: Prompt = buyer.store().require(&copy_id).await.expect("the copy");
+    assert!(
+        copy.deleted_at.is_some(),
+        "the server refused the restore and the copy is trashed again"
+    );
+    let attention = buyer.store().needs_attention().await.expect("attention");
+    assert!(
+        attention.iter().any(|a| a.reason == "forbidden"),
+        "{attention:?}"
+    );
     let late_review = market(
         &buyer,
         MarketCall::Review,
