@@ -707,17 +707,18 @@ pub(crate) fn absorb(
     own: bool,
 ) -> Result<()> {
     let id = doc_id(collection, &server)?;
-    let local = tx.get(collection, &id)?;
-    if local
-        .as_ref()
-        .is_some_and(|l| version_of(l) > version_of(&server))
-    {
+    let Some(local) = tx.get(collection, &id)? else {
+        // New here (a first sync is all this): nothing local can be pending
+        // for it, since every queued change has its document.
+        return tx.insert_untracked(collection, server);
+    };
+    if version_of(&local) > version_of(&server) {
         return Ok(());
     }
     let key = doc_key(collection, &id);
     let entries = entries_for(tx, &key)?;
-    let (Some(local), Some(first)) = (local, entries.first()) else {
-        return tx.put_untracked(collection, server);
+    let Some(first) = entries.first() else {
+        return tx.replace_untracked(collection, &local, server);
     };
     let base = first.get_document("base_doc").cloned().unwrap_or_default();
     let mine = upload_diff(collection, &base, &local);

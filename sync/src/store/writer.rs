@@ -126,9 +126,20 @@ impl Tx {
 
     /// Validates and inserts a new document; its `_id` must be free.
     pub(crate) fn insert(&mut self, collection: Collection, doc: Document) -> Result<Document> {
+        self.insert_new(collection, doc, false)
+    }
+
+    /// Like [`Tx::insert`]; `known_absent` skips the look-up when the caller
+    /// has just found no document with this id in this transaction.
+    fn insert_new(
+        &mut self,
+        collection: Collection,
+        doc: Document,
+        known_absent: bool,
+    ) -> Result<Document> {
         let (doc, entry) = canonicalize_in(collection, doc)?;
         let id = doc_id(collection, &doc)?;
-        if self.get(collection, &id)?.is_some() {
+        if !known_absent && self.get(collection, &id)?.is_some() {
             return Err(StoreError::AlreadyExists { collection, id });
         }
         self.txn
@@ -194,6 +205,28 @@ impl Tx {
             Some(old) => self.replace(collection, &old, doc).map(drop),
             None => self.insert(collection, doc).map(drop),
         };
+        self.track = track;
+        result
+    }
+
+    /// Inserts a server document the caller just found absent here, without
+    /// queueing an upload.
+    pub(crate) fn insert_untracked(&mut self, collection: Collection, doc: Document) -> Result<()> {
+        let track = std::mem::replace(&mut self.track, false);
+        let result = self.insert_new(collection, doc, true).map(drop);
+        self.track = track;
+        result
+    }
+
+    /// Writes a server document over the local `old`, without queueing an upload.
+    pub(crate) fn replace_untracked(
+        &mut self,
+        collection: Collection,
+        old: &Document,
+        doc: Document,
+    ) -> Result<()> {
+        let track = std::mem::replace(&mut self.track, false);
+        let result = self.replace(collection, old, doc).map(drop);
         self.track = track;
         result
     }
