@@ -146,6 +146,45 @@ impl Db {
         self.db.collection(collection.name())
     }
 
+    /// The document with this `_id`, read inside the caller's transaction.
+    pub async fn find_by_id(
+        &self,
+        session: &mut ClientSession,
+        collection: Collection,
+        id: &str,
+    ) -> Result<Option<Document>, ServerError> {
+        Ok(self
+            .collection(collection)
+            .find_one(doc! { "_id": id })
+            .session(&mut *session)
+            .await?)
+    }
+
+    /// Replaces the document if it still has `version`. Inside the
+    /// transaction a concurrent writer shows up as a write conflict (and the
+    /// whole transaction is retried); a miss here means the same, so it is
+    /// reported as retryable.
+    pub async fn replace_at_version(
+        &self,
+        session: &mut ClientSession,
+        collection: Collection,
+        id: &str,
+        version: i64,
+        document: &Document,
+    ) -> Result<(), ServerError> {
+        let result = self
+            .collection(collection)
+            .replace_one(doc! { "_id": id, "version": version }, document)
+            .session(&mut *session)
+            .await?;
+        if result.matched_count != 1 {
+            return Err(ServerError::Unavailable(
+                "the document changed during the write".into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// Takes the next change-sequence number inside the caller's transaction.
     /// Concurrent transactions conflict on the counter, so they commit in
     /// the order of their numbers and a reader can never pass a number whose

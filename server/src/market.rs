@@ -76,31 +76,10 @@ async fn overwrite(
     }
     let (mut canonical, _) = canonicalize_in(collection, strip_seq(updated)).map_err(internal)?;
     set_seq(collection, &mut canonical, db.next_seq(session).await?);
-    let id = current.get("_id").cloned().unwrap_or(Bson::Null);
-    let result = db
-        .collection(collection)
-        .replace_one(doc! { "_id": id, "version": version }, &canonical)
-        .session(&mut *session)
+    let id = current.get_str("_id").map_err(internal)?;
+    db.replace_at_version(session, collection, id, version, &canonical)
         .await?;
-    if result.matched_count != 1 {
-        return Err(ServerError::Unavailable(
-            "the document changed during the write".into(),
-        ));
-    }
     Ok(strip_seq(canonical))
-}
-
-async fn find(
-    db: &Db,
-    session: &mut ClientSession,
-    collection: Collection,
-    id: &str,
-) -> Result<Option<Document>, ServerError> {
-    Ok(db
-        .collection(collection)
-        .find_one(doc! { "_id": id })
-        .session(&mut *session)
-        .await?)
 }
 
 fn int(doc: &Document, path: &str) -> i64 {
@@ -208,7 +187,9 @@ pub async fn fill_listing(
     listing: &mut Document,
 ) -> Result<(), ServerError> {
     let seller_id = listing.get_str("seller_id").unwrap_or_default().to_owned();
-    let seller = find(db, session, Collection::Users, &seller_id).await?;
+    let seller = db
+        .find_by_id(session, Collection::Users, &seller_id)
+        .await?;
     listing.insert("seller", seller_block(seller.as_ref()));
     let id = listing.get_str("_id").unwrap_or_default().to_owned();
     let title = listing.get_str("title").unwrap_or_default().to_owned();
@@ -228,7 +209,7 @@ pub async fn refresh_seller_listings(
     seller_id: &str,
 ) -> Result<(), ServerError> {
     use futures_util::TryStreamExt;
-    let seller = find(db, session, Collection::Users, seller_id).await?;
+    let seller = db.find_by_id(session, Collection::Users, seller_id).await?;
     let block = seller_block(seller.as_ref());
     let listings: Vec<Document> = db
         .collection(Collection::MarketplaceListings)
@@ -292,13 +273,13 @@ pub async fn publish(
     user: &str,
     request: &PublishRequest,
 ) -> Result<MarketOutcome, ServerError> {
-    let listing = find(
-        db,
-        session,
-        Collection::MarketplaceListings,
-        &request.listing_id,
-    )
-    .await?;
+    let listing = db
+        .find_by_id(
+            session,
+            Collection::MarketplaceListings,
+            &request.listing_id,
+        )
+        .await?;
     let Some(listing) = listing.filter(|l| !is_deleted(l)) else {
         return Ok(refused(MarketRefusal::NotFound, "no such listing"));
     };
@@ -321,7 +302,9 @@ pub async fn publish(
     }
     // The prompt must be the seller's own.
     let prompt_id = listing.get_str("prompt_id").unwrap_or_default();
-    let prompt = find(db, session, Collection::Prompts, prompt_id).await?;
+    let prompt = db
+        .find_by_id(session, Collection::Prompts, prompt_id)
+        .await?;
     if !prompt.is_some_and(|p| p.get_str("user_id") == Ok(user) && !is_deleted(&p)) {
         return Ok(refused(
             MarketRefusal::Invalid,
@@ -363,13 +346,13 @@ pub async fn moderate(
             "only moderators review listings",
         ));
     }
-    let Some(listing) = find(
-        db,
-        session,
-        Collection::MarketplaceListings,
-        &request.listing_id,
-    )
-    .await?
+    let Some(listing) = db
+        .find_by_id(
+            session,
+            Collection::MarketplaceListings,
+            &request.listing_id,
+        )
+        .await?
     else {
         return Ok(refused(MarketRefusal::NotFound, "no such listing"));
     };
@@ -438,7 +421,7 @@ async fn once<'a, F>(
     session: &'a mut ClientSession,
     user: &str,
     kind: &str,
-    (key, fingerprint): (&str, &str),
+    (key, request): (&str, &(impl serde::Serialize + Sync)),
     decide: F,
 ) -> Result<MarketOutcome, ServerError>
 where
@@ -453,6 +436,8 @@ where
             "idempotency_key must be 1-128 characters".into(),
         ));
     }
+    let fingerprint = serde_json::to_string(request).map_err(internal)?;
+    let fingerprint = fingerprint.as_str();
     let id = format!("{user}:{kind}:{key}");
     let requests = db.db.collection::<Document>(MARKET_REQUESTS);
     if let Some(done) = requests
@@ -498,13 +483,12 @@ pub async fn purchase(
         buyer_id.to_owned(),
         request.clone(),
     );
-    let fingerprint = serde_json::to_string(request).map_err(internal)?;
     once(
         db,
         session,
         buyer_id,
         "purchase",
-        (request.idempotency_key.as_str(), fingerprint.as_str()),
+        (request.idempotency_key.as_str(), request),
         move |session| {
             Box::pin(async move { settle_purchase(&db2, session, &rules, &buyer, &request2).await })
         },
@@ -520,13 +504,13 @@ async fn settle_purchase(
     request: &PurchaseRequest,
 ) -> Result<MarketOutcome, ServerError> {
     use futures_util::TryStreamExt;
-    let listing = find(
-        db,
-        session,
-        Collection::MarketplaceListings,
-        &request.listing_id,
-    )
-    .await?;
+    let listing = db
+        .find_by_id(
+            session,
+            Collection::MarketplaceListings,
+            &request.listing_id,
+        )
+        .await?;
     let Some(listing) = listing.filter(|l| !is_deleted(l)) else {
         return Ok(refused(MarketRefusal::NotFound, "no such listing"));
     };
@@ -572,7 +556,7 @@ async fn settle_purchase(
             "this listing is not sold for credits",
         ));
     }
-    let Some(buyer) = find(db, session, Collection::Users, buyer_id).await? else {
+    let Some(buyer) = db.find_by_id(session, Collection::Users, buyer_id).await? else {
         return Ok(refused(
             MarketRefusal::Forbidden,
             "your account has no profile yet",
@@ -587,7 +571,10 @@ async fn settle_purchase(
             balance: Some(balance),
         });
     }
-    let Some(seller) = find(db, session, Collection::Users, &seller_id).await? else {
+    let Some(seller) = db
+        .find_by_id(session, Collection::Users, &seller_id)
+        .await?
+    else {
         return Ok(refused(
             MarketRefusal::WrongState,
             "the seller's account is gone",
@@ -595,7 +582,9 @@ async fn settle_purchase(
     };
     let prompt_id = listing.get_str("prompt_id").unwrap_or_default().to_owned();
     // Only the seller's own, live prompt is ever delivered.
-    let prompt = find(db, session, Collection::Prompts, &prompt_id).await?;
+    let prompt = db
+        .find_by_id(session, Collection::Prompts, &prompt_id)
+        .await?;
     let Some(prompt) =
         prompt.filter(|p| p.get_str("user_id") == Ok(seller_id.as_str()) && !is_deleted(p))
     else {
@@ -757,13 +746,12 @@ pub async fn refund(
         buyer_id.to_owned(),
         request.clone(),
     );
-    let fingerprint = serde_json::to_string(request).map_err(internal)?;
     once(
         db,
         session,
         buyer_id,
         "refund",
-        (request.idempotency_key.as_str(), fingerprint.as_str()),
+        (request.idempotency_key.as_str(), request),
         move |session| {
             Box::pin(async move { settle_refund(&db2, session, &rules, &buyer, &request2).await })
         },
@@ -784,13 +772,13 @@ async fn settle_refund(
             "a refund needs a reason (at most 2000 characters)",
         ));
     }
-    let purchase = find(
-        db,
-        session,
-        Collection::MarketplacePurchases,
-        &request.purchase_id,
-    )
-    .await?;
+    let purchase = db
+        .find_by_id(
+            session,
+            Collection::MarketplacePurchases,
+            &request.purchase_id,
+        )
+        .await?;
     let Some(purchase) = purchase.filter(|p| p.get_str("buyer_id") == Ok(buyer_id)) else {
         return Ok(refused(MarketRefusal::NotFound, "no such purchase"));
     };
@@ -828,8 +816,9 @@ async fn settle_refund(
     let earnings = int(&purchase, "seller_earnings");
     let seller_id = purchase.get_str("seller_id").unwrap_or_default().to_owned();
     let (Some(buyer), Some(seller)) = (
-        find(db, session, Collection::Users, buyer_id).await?,
-        find(db, session, Collection::Users, &seller_id).await?,
+        db.find_by_id(session, Collection::Users, buyer_id).await?,
+        db.find_by_id(session, Collection::Users, &seller_id)
+            .await?,
     ) else {
         return Ok(refused(
             MarketRefusal::WrongState,
@@ -880,7 +869,10 @@ async fn settle_refund(
     .await?;
 
     let listing_id = purchase.get_str("listing_id").unwrap_or_default();
-    if let Some(listing) = find(db, session, Collection::MarketplaceListings, listing_id).await? {
+    if let Some(listing) = db
+        .find_by_id(session, Collection::MarketplaceListings, listing_id)
+        .await?
+    {
         let mut updated = listing.clone();
         let refunds = int(&listing, "analytics.refund_count") + 1;
         let purchases = int(&listing, "analytics.purchase_count").max(1);
@@ -911,7 +903,7 @@ async fn settle_refund(
     }
     // The delivered copy goes to the buyer's trash.
     let copy_id = purchase.get_str("prompt_id").unwrap_or_default();
-    if let Some(copy) = find(db, session, Collection::Prompts, copy_id).await? {
+    if let Some(copy) = db.find_by_id(session, Collection::Prompts, copy_id).await? {
         if !is_deleted(&copy) && copy.get_str("user_id") == Ok(buyer_id) {
             let mut trashed = copy.clone();
             trashed.insert("deleted_at", now);
@@ -959,13 +951,13 @@ pub async fn review(
             "a review is at most 5000 characters",
         ));
     }
-    let purchase = find(
-        db,
-        session,
-        Collection::MarketplacePurchases,
-        &request.purchase_id,
-    )
-    .await?;
+    let purchase = db
+        .find_by_id(
+            session,
+            Collection::MarketplacePurchases,
+            &request.purchase_id,
+        )
+        .await?;
     let Some(purchase) = purchase.filter(|p| p.get_str("buyer_id") == Ok(buyer_id)) else {
         return Ok(refused(MarketRefusal::NotFound, "no such purchase"));
     };
@@ -988,7 +980,9 @@ pub async fn review(
         .get_str("listing_id")
         .unwrap_or_default()
         .to_owned();
-    let Some(listing) = find(db, session, Collection::MarketplaceListings, &listing_id).await?
+    let Some(listing) = db
+        .find_by_id(session, Collection::MarketplaceListings, &listing_id)
+        .await?
     else {
         return Ok(refused(MarketRefusal::NotFound, "the listing is gone"));
     };
@@ -1045,7 +1039,10 @@ pub async fn review(
     .await?;
 
     let seller_id = listing.get_str("seller_id").unwrap_or_default().to_owned();
-    if let Some(seller) = find(db, session, Collection::Users, &seller_id).await? {
+    if let Some(seller) = db
+        .find_by_id(session, Collection::Users, &seller_id)
+        .await?
+    {
         let count = int(&seller, "stats.total_reviews");
         let rating = float(&seller, "stats.average_rating");
         let mut rated = seller.clone();

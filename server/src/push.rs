@@ -109,6 +109,15 @@ async fn decide(
     }
 }
 
+/// The answer for a document that is missing or not the user's to change:
+/// the same words either way, so nobody learns what exists.
+fn not_found(collection: Collection, id: &str) -> MutationOutcome {
+    reject(
+        RejectReason::NotFound,
+        format!("{collection} `{id}` does not exist"),
+    )
+}
+
 fn invalid(err: SchemaError) -> MutationOutcome {
     reject(RejectReason::Invalid, err.to_string())
 }
@@ -184,9 +193,7 @@ async fn create(
     if collection == Collection::PromptVersions {
         let prompt_id = document.get_str("prompt_id").unwrap_or_default();
         let prompt = db
-            .collection(Collection::Prompts)
-            .find_one(doc! { "_id": prompt_id })
-            .session(&mut *session)
+            .find_by_id(session, Collection::Prompts, prompt_id)
             .await?;
         let teams = scope::TeamAccess::load(db, user).await?;
         let Some(prompt) =
@@ -205,12 +212,7 @@ async fn create(
         }
     }
     let coll = db.collection(collection);
-    if coll
-        .find_one(doc! { "_id": &m.id })
-        .session(&mut *session)
-        .await?
-        .is_some()
-    {
+    if db.find_by_id(session, collection, &m.id).await?.is_some() {
         return Ok(reject(
             RejectReason::AlreadyExists,
             format!("{collection} `{}` already exists", m.id),
@@ -279,28 +281,6 @@ async fn create(
     })
 }
 
-/// Replaces the document if it still has `version`. Inside the transaction a
-/// concurrent writer shows up as a write conflict (and the whole mutation is
-/// retried); a miss here means the same, so it is reported as retryable.
-async fn replace_at_version(
-    coll: &mongodb::Collection<Document>,
-    session: &mut ClientSession,
-    id: &str,
-    version: i64,
-    document: &Document,
-) -> Result<(), ServerError> {
-    let result = coll
-        .replace_one(doc! { "_id": id, "version": version }, document)
-        .session(&mut *session)
-        .await?;
-    if result.matched_count != 1 {
-        return Err(ServerError::Unavailable(
-            "the document changed during the write".into(),
-        ));
-    }
-    Ok(())
-}
-
 fn as_json(value: Option<&Bson>) -> serde_json::Value {
     value
         .cloned()
@@ -326,24 +306,13 @@ async fn patch(
     if let Some(refused) = check_changes(collection, changes) {
         return Ok(refused);
     }
-    let coll = db.collection(collection);
-    let Some(current) = coll
-        .find_one(doc! { "_id": &m.id })
-        .session(&mut *session)
-        .await?
-    else {
-        return Ok(reject(
-            RejectReason::NotFound,
-            format!("{collection} `{}` does not exist", m.id),
-        ));
+    let Some(current) = db.find_by_id(session, collection, &m.id).await? else {
+        return Ok(not_found(collection, &m.id));
     };
     let teams = scope::TeamAccess::load(db, user).await?;
     if !scope::may_write(collection, &current, user, &teams) {
         // Not revealing whether it exists: same answer as for a missing one.
-        return Ok(reject(
-            RejectReason::NotFound,
-            format!("{collection} `{}` does not exist", m.id),
-        ));
+        return Ok(not_found(collection, &m.id));
     }
     if is_deleted(&current) {
         return Ok(MutationOutcome::Conflict {
@@ -412,7 +381,6 @@ async fn merge_and_write(
     base: &Document,
     teams: &scope::TeamAccess,
 ) -> Result<MutationOutcome, ServerError> {
-    let coll = db.collection(collection);
     let current_version = version_of(&current);
     let stale = current_version != m.base_version;
     let mut merged = start;
@@ -519,7 +487,8 @@ async fn merge_and_write(
         let filed = scope::filed_documents(db, session, std::slice::from_ref(&m.id)).await?;
         scope::resequence(db, session, &filed).await?;
     }
-    replace_at_version(&coll, session, &m.id, current_version, &canonical).await?;
+    db.replace_at_version(session, collection, &m.id, current_version, &canonical)
+        .await?;
     keep_membership(db, session, collection, Some(&current), &canonical).await?;
     if collection == Collection::Users
         && ["display_name", "profile_image"]
@@ -597,23 +566,12 @@ async fn delete(
     collection: Collection,
     m: &Mutation,
 ) -> Result<MutationOutcome, ServerError> {
-    let coll = db.collection(collection);
-    let Some(current) = coll
-        .find_one(doc! { "_id": &m.id })
-        .session(&mut *session)
-        .await?
-    else {
-        return Ok(reject(
-            RejectReason::NotFound,
-            format!("{collection} `{}` does not exist", m.id),
-        ));
+    let Some(current) = db.find_by_id(session, collection, &m.id).await? else {
+        return Ok(not_found(collection, &m.id));
     };
     // Only owners delete; collaborators may edit but not delete.
     if current.get_str(scope::owner_field(collection)) != Ok(user) {
-        return Ok(reject(
-            RejectReason::NotFound,
-            format!("{collection} `{}` does not exist", m.id),
-        ));
+        return Ok(not_found(collection, &m.id));
     }
     let current_version = version_of(&current);
     if is_deleted(&current) {
@@ -642,7 +600,8 @@ async fn delete(
     }
     tombstone.insert("version", version);
     set_seq(collection, &mut tombstone, db.next_seq(session).await?);
-    replace_at_version(&coll, session, &m.id, current_version, &tombstone).await?;
+    db.replace_at_version(session, collection, &m.id, current_version, &tombstone)
+        .await?;
     keep_membership(db, session, collection, Some(&current), &tombstone).await?;
     Ok(MutationOutcome::Applied {
         version,
@@ -663,17 +622,10 @@ async fn restore(
     if let Some(refused) = check_changes(collection, changes) {
         return Ok(refused);
     }
-    let coll = db.collection(collection);
-    let current = coll
-        .find_one(doc! { "_id": &m.id })
-        .session(&mut *session)
-        .await?;
+    let current = db.find_by_id(session, collection, &m.id).await?;
     let Some(current) = current.filter(|c| c.get_str(scope::owner_field(collection)) == Ok(user))
     else {
-        return Ok(reject(
-            RejectReason::NotFound,
-            format!("{collection} `{}` does not exist", m.id),
-        ));
+        return Ok(not_found(collection, &m.id));
     };
     if collection == Collection::Prompts
         && is_deleted(&current)
@@ -718,14 +670,12 @@ async fn keep_membership(
         return Ok(());
     }
     let member = Bson::String(after.get_str("_id").unwrap_or_default().to_owned());
-    let projects = db.collection(Collection::Projects);
     for (project_id, present) in [(was, false), (now, true)] {
         let Some(project_id) = project_id else {
             continue;
         };
-        let Some(project) = projects
-            .find_one(doc! { "_id": &project_id })
-            .session(&mut *session)
+        let Some(project) = db
+            .find_by_id(session, Collection::Projects, &project_id)
             .await?
         else {
             continue;
@@ -755,7 +705,14 @@ async fn keep_membership(
             &mut updated,
             db.next_seq(session).await?,
         );
-        replace_at_version(&projects, session, &project_id, version, &updated).await?;
+        db.replace_at_version(
+            session,
+            Collection::Projects,
+            &project_id,
+            version,
+            &updated,
+        )
+        .await?;
     }
     Ok(())
 }

@@ -59,6 +59,21 @@ async fn market<R: serde::Serialize + Sync>(
         .expect("marketplace request")
 }
 
+/// Submits a listing and has the moderator approve it.
+async fn publish_and_approve(seller: &Desktop, moderator: &Desktop, listing_id: &str) {
+    let listing_id = listing_id.to_owned();
+    let publish = PublishRequest {
+        listing_id: listing_id.clone(),
+    };
+    done(market(seller, MarketCall::Publish, &publish).await);
+    let approve = ModerateRequest {
+        listing_id,
+        action: ModerationAction::Approve,
+        notes: None,
+    };
+    done(market(moderator, MarketCall::Moderate, &approve).await);
+}
+
 fn done(outcome: MarketOutcome) -> Document {
     match outcome {
         MarketOutcome::Done { document, .. } => document,
@@ -206,28 +221,7 @@ async fn a_listing_from_offline_draft_to_bought_and_reviewed() {
         .await
         .expect("edit listing");
     seller.synced().await;
-    done(
-        market(
-            &seller,
-            MarketCall::Publish,
-            &PublishRequest {
-                listing_id: listing.id.clone(),
-            },
-        )
-        .await,
-    );
-    done(
-        market(
-            &moderator,
-            MarketCall::Moderate,
-            &ModerateRequest {
-                listing_id: listing.id.clone(),
-                action: ModerationAction::Approve,
-                notes: None,
-            },
-        )
-        .await,
-    );
+    publish_and_approve(&seller, &moderator, &listing.id).await;
 
     // The buyer browses offline, never seeing the seller's prompt itself.
     buyer.synced().await;
@@ -515,28 +509,7 @@ async fn tampering_is_refused_and_changes_nothing() {
         .await
         .expect("listing");
     seller.synced().await;
-    done(
-        market(
-            &seller,
-            MarketCall::Publish,
-            &PublishRequest {
-                listing_id: listing.id.clone(),
-            },
-        )
-        .await,
-    );
-    done(
-        market(
-            &moderator,
-            MarketCall::Moderate,
-            &ModerateRequest {
-                listing_id: listing.id.clone(),
-                action: ModerationAction::Approve,
-                notes: None,
-            },
-        )
-        .await,
-    );
+    publish_and_approve(&seller, &moderator, &listing.id).await;
     let bought = done(
         market(
             &buyer,
@@ -727,28 +700,7 @@ async fn fifty_buyers_at_once_never_double_charge_and_the_ledger_balances() {
             .await
             .expect("listing");
         seller.synced().await;
-        done(
-            market(
-                &seller,
-                MarketCall::Publish,
-                &PublishRequest {
-                    listing_id: listing.id.clone(),
-                },
-            )
-            .await,
-        );
-        done(
-            market(
-                &moderator,
-                MarketCall::Moderate,
-                &ModerateRequest {
-                    listing_id: listing.id.clone(),
-                    action: ModerationAction::Approve,
-                    notes: None,
-                },
-            )
-            .await,
-        );
+        publish_and_approve(&seller, &moderator, &listing.id).await;
         prices.insert(listing.id.clone(), (seller_id, price));
         listing_ids.push(listing.id);
         dirs.push(dir);

@@ -200,22 +200,16 @@ impl Tx {
     /// upload: how the server's documents are applied.
     pub(crate) fn put_untracked(&mut self, collection: Collection, doc: Document) -> Result<()> {
         let id = doc_id(collection, &doc)?;
-        let track = std::mem::replace(&mut self.track, false);
-        let result = match self.get(collection, &id)? {
-            Some(old) => self.replace(collection, &old, doc).map(drop),
-            None => self.insert(collection, doc).map(drop),
-        };
-        self.track = track;
-        result
+        match self.get(collection, &id)? {
+            Some(old) => self.replace_untracked(collection, &old, doc),
+            None => self.insert_untracked(collection, doc),
+        }
     }
 
     /// Inserts a server document the caller just found absent here, without
     /// queueing an upload.
     pub(crate) fn insert_untracked(&mut self, collection: Collection, doc: Document) -> Result<()> {
-        let track = std::mem::replace(&mut self.track, false);
-        let result = self.insert_new(collection, doc, true).map(drop);
-        self.track = track;
-        result
+        self.untracked(|tx| tx.insert_new(collection, doc, true).map(drop))
     }
 
     /// Writes a server document over the local `old`, without queueing an upload.
@@ -225,8 +219,13 @@ impl Tx {
         old: &Document,
         doc: Document,
     ) -> Result<()> {
+        self.untracked(|tx| tx.replace(collection, old, doc).map(drop))
+    }
+
+    /// Runs `write` with upload tracking off, restoring it afterwards.
+    fn untracked<R>(&mut self, write: impl FnOnce(&mut Tx) -> Result<R>) -> Result<R> {
         let track = std::mem::replace(&mut self.track, false);
-        let result = self.replace(collection, old, doc).map(drop);
+        let result = write(self);
         self.track = track;
         result
     }
