@@ -9,11 +9,13 @@ use serde::{Deserialize, Serialize};
 
 /// Submit a draft (or rejected) listing for review: it becomes `pending`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PublishRequest {
     pub listing_id: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum ModerationAction {
     Approve,
@@ -23,6 +25,7 @@ pub enum ModerationAction {
 
 /// A moderator's decision on a listing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ModerateRequest {
     pub listing_id: String,
     pub action: ModerationAction,
@@ -33,6 +36,7 @@ pub struct ModerateRequest {
 /// Buy a listing with credits. `expected_price` is the price the desktop
 /// showed; `idempotency_key` makes a resent request return the first answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PurchaseRequest {
     pub listing_id: String,
     pub expected_price: i64,
@@ -41,6 +45,7 @@ pub struct PurchaseRequest {
 
 /// Ask for a purchase's credits back, within the refund window.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RefundRequest {
     pub purchase_id: String,
     pub reason: String,
@@ -49,6 +54,7 @@ pub struct RefundRequest {
 
 /// Review a completed, unrefunded purchase (once per purchase).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ReviewRequest {
     pub purchase_id: String,
     pub rating: i64,
@@ -58,6 +64,7 @@ pub struct ReviewRequest {
 
 /// Why the server would not do it. Refusals change nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum MarketRefusal {
     NotFound,
@@ -78,11 +85,13 @@ pub enum MarketRefusal {
 
 /// The answer to every marketplace request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum MarketOutcome {
     /// Done: the main document as now stored (the listing, the purchase,
     /// the review), and the buyer's balance after a purchase or refund.
     Done {
+        #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>"))]
         #[serde(with = "crate::protocol::ext_json")]
         document: Document,
         #[serde(default, skip_serializing_if = "Option::is_none")]

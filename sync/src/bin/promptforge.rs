@@ -418,6 +418,12 @@ struct ListArgs {
     priority: Option<String>,
     #[arg(long)]
     visibility: Option<String>,
+    /// beginner, intermediate, advanced or expert (prompts).
+    #[arg(long)]
+    difficulty: Option<String>,
+    /// Only templates (or, with `false`, only non-templates).
+    #[arg(long)]
+    template: Option<bool>,
     /// Words that must all appear in title, description, content or tags.
     #[arg(long)]
     search: Option<String>,
@@ -460,6 +466,8 @@ impl ListArgs {
             starred: self.starred,
             priority: self.priority,
             visibility: self.visibility,
+            difficulty: self.difficulty,
+            is_template: self.template,
             text: self.search,
             deleted: match self.deleted {
                 Deleted::Exclude => DeletedFilter::Exclude,
@@ -1047,32 +1055,15 @@ async fn connect(
     ))
 }
 
-/// Sends a marketplace request (resending the same request, with the same
-/// idempotency key, after a failure retrying can fix), then syncs so the
-/// library shows the result.
+/// Sends a marketplace request through the engine (which syncs around it and
+/// resends after a failure retrying can fix) and turns a refusal into an error.
 async fn market<R: serde::Serialize + Sync>(
     engine: &SyncEngine<HttpTransport>,
     call: MarketCall,
     request: &R,
 ) -> anyhow::Result<bson::Document> {
-    // Whatever is pending (a new draft, say) reaches the server first.
-    engine.sync_once().await?;
-    let mut attempt = 0;
-    let outcome = loop {
-        attempt += 1;
-        match engine.transport().market(call, request).await {
-            Ok(outcome) => break outcome,
-            Err(err) if err.is_retryable() && attempt < 5 => {
-                tokio::time::sleep(Duration::from_millis(500 * attempt)).await;
-            }
-            Err(err) => return Err(err.into()),
-        }
-    };
-    match outcome {
-        MarketOutcome::Done { document, .. } => {
-            engine.sync_once().await?;
-            Ok(document)
-        }
+    match engine.market(call, request).await? {
+        MarketOutcome::Done { document, .. } => Ok(document),
         MarketOutcome::Refused { message, .. } => bail!("{message}"),
     }
 }

@@ -12,6 +12,7 @@
 //! exponential backoff and jitter. Its [`SyncStatus`] is published on a
 //! watch channel the UI and CLI subscribe to.
 
+pub mod account;
 pub mod transport;
 
 use std::sync::Arc;
@@ -28,6 +29,7 @@ use tokio::sync::{watch, Notify};
 use crate::error::StoreError;
 use crate::schema::Collection;
 use crate::store::{Store, SyncSummary};
+use promptforge_wire::market::MarketOutcome;
 pub use transport::{
     HttpTransport, MarketCall, StaticToken, TokenProvider, Transport, TransportError,
 };
@@ -83,6 +85,7 @@ impl Default for SyncConfig {
 
 /// What the engine is doing.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum SyncState {
     /// No round has run yet.
@@ -108,6 +111,7 @@ pub enum SyncState {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum SyncPhase {
     Push,
@@ -116,6 +120,7 @@ pub enum SyncPhase {
 
 /// Everything the UI shows about sync.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SyncStatus {
     #[serde(flatten)]
     pub state: SyncState,
@@ -125,11 +130,13 @@ pub struct SyncStatus {
     pub oldest_pending_age_secs: Option<u64>,
     pub needs_attention: u64,
     pub open_conflicts: u64,
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string } | null"))]
     pub last_synced_at: Option<DateTime>,
 }
 
 impl SyncStatus {
-    fn from_summary(state: SyncState, summary: &SyncSummary, now: DateTime) -> SyncStatus {
+    /// The status shown for `state` given the store's bookkeeping at `now`.
+    pub fn from_summary(state: SyncState, summary: &SyncSummary, now: DateTime) -> SyncStatus {
         let age = summary.oldest_pending.map(|oldest| {
             // A clock moved backwards gives an age of zero, never a negative one.
             let millis = now
@@ -198,6 +205,35 @@ pub struct SyncEngine<T: Transport> {
     config: SyncConfig,
     status: watch::Sender<SyncStatus>,
     nudge: Notify,
+}
+
+impl SyncEngine<HttpTransport> {
+    /// Sends a marketplace request: whatever is pending (a new draft, say)
+    /// reaches the server first; a failure retrying can fix is resent with
+    /// the same request (its idempotency key makes the server answer once);
+    /// after a settled request the library is synced so it shows the result.
+    pub async fn market<R: Serialize + Sync>(
+        &self,
+        call: MarketCall,
+        request: &R,
+    ) -> Result<MarketOutcome, SyncError> {
+        self.sync_once().await?;
+        let mut attempt = 0;
+        let outcome = loop {
+            attempt += 1;
+            match self.transport().market(call, request).await {
+                Ok(outcome) => break outcome,
+                Err(err) if err.is_retryable() && attempt < 5 => {
+                    tokio::time::sleep(Duration::from_millis(500 * attempt)).await;
+                }
+                Err(err) => return Err(err.into()),
+            }
+        };
+        if matches!(outcome, MarketOutcome::Done { .. }) {
+            self.sync_once().await?;
+        }
+        Ok(outcome)
+    }
 }
 
 impl<T: Transport> std::fmt::Debug for SyncEngine<T> {

@@ -46,6 +46,8 @@ pub struct ListQuery {
     pub starred: Option<bool>,
     pub priority: Option<String>,
     pub visibility: Option<String>,
+    pub difficulty: Option<String>,
+    pub is_template: Option<bool>,
     /// Words that must all occur (case-insensitive) in title, description,
     /// content or tags.
     pub text: Option<String>,
@@ -202,6 +204,10 @@ fn matches_filters(entry: &CatalogEntry, query: &ListQuery) -> bool {
         && option_matches(&query.folder_id, entry.folder_id.as_deref())
         && option_matches(&query.priority, entry.priority)
         && option_matches(&query.visibility, entry.visibility)
+        && option_matches(&query.difficulty, entry.difficulty)
+        && query
+            .is_template
+            .is_none_or(|want| entry.is_template == Some(want))
         && query.starred.is_none_or(|want| entry.starred == Some(want))
         && query.tags.iter().all(|tag| entry.tags.contains(tag))
 }

@@ -365,6 +365,16 @@ impl Store {
         Ok(decode(stored)?)
     }
 
+    /// Stores a copy of a document with `changes` applied, as a new document;
+    /// a prompt's copy names its original in `parent_prompt_id` (a fork).
+    pub async fn duplicate<T: Model>(&self, id: &str, changes: Document) -> Result<T> {
+        let id = id.to_owned();
+        let stored = self
+            .write(move |tx| rules::duplicate(tx, T::COLLECTION, &id, changes))
+            .await?;
+        Ok(decode(stored)?)
+    }
+
     /// One page of documents matching `query`, in its order.
     pub async fn list<T: Model>(&self, query: ListQuery) -> Result<Page<T>> {
         let (ids, total) = self

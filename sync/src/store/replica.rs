@@ -35,6 +35,7 @@ const STATE_ID: &str = "sync";
 
 /// What an outbox entry does to its document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum PendingOp {
     Create,
@@ -66,6 +67,7 @@ impl PendingOp {
 
 /// How a conflict arose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum ConflictKind {
     /// Both sides changed one field; the server's value was kept.
@@ -96,6 +98,7 @@ impl ConflictKind {
 
 /// The user's answer to a conflict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Resolution {
     KeepMine,
@@ -115,6 +118,7 @@ impl Resolution {
 
 /// A recorded conflict: what both sides wanted and what was kept.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Conflict {
     pub id: String,
     pub collection: Collection,
@@ -123,13 +127,16 @@ pub struct Conflict {
     /// The field both sides changed (field conflicts only).
     pub field: Option<String>,
     /// This device's value (`null` when absent or deleted).
+    #[cfg_attr(feature = "ts", ts(type = "unknown"))]
     pub mine: Bson,
     /// The other side's value.
+    #[cfg_attr(feature = "ts", ts(type = "unknown"))]
     pub theirs: Bson,
     /// How it was settled automatically, e.g. `server_wins`.
     pub resolution: String,
     /// Where the losing value was also kept (a prompt_versions id).
     pub lost_saved_as: Option<String>,
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string }"))]
     pub at: DateTime,
     /// The user's answer, once given.
     pub resolved: Option<String>,
@@ -137,6 +144,7 @@ pub struct Conflict {
 
 /// A local change the server refused for good, with its reason.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct AttentionItem {
     pub mutation_id: u64,
     pub collection: Collection,
@@ -145,20 +153,24 @@ pub struct AttentionItem {
     /// The server's reason code (e.g. `invalid`, `forbidden`).
     pub reason: String,
     pub message: String,
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string }"))]
     pub at: DateTime,
 }
 
 /// The outbox and bookkeeping at a glance.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SyncSummary {
     pub client_id: Option<String>,
     /// The account this profile syncs with, once attached.
     pub account: Option<String>,
     pub pending: u64,
     pub in_flight: u64,
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string } | null"))]
     pub oldest_pending: Option<DateTime>,
     pub needs_attention: u64,
     pub open_conflicts: u64,
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string } | null"))]
     pub last_synced_at: Option<DateTime>,
     pub server_url: Option<String>,
 }

@@ -10,6 +10,7 @@ use super::{
 
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct EventContext {
     pub page: Option<String>,
@@ -24,6 +25,7 @@ pub struct EventContext {
 
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct EventPerformance {
     /// Milliseconds.
@@ -36,6 +38,7 @@ pub struct EventPerformance {
 
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct BusinessMetrics {
     pub revenue: Option<i64>,
@@ -46,6 +49,7 @@ pub struct BusinessMetrics {
 
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct AnalyticsEvent {
     #[serde(rename = "_id")]
     pub id: String,
@@ -56,8 +60,10 @@ pub struct AnalyticsEvent {
     pub event_category: String,
     pub event_name: String,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>"))]
     pub event_data: Document,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>"))]
     pub metadata: Document,
     #[serde(default)]
     pub context: EventContext,
@@ -66,7 +72,9 @@ pub struct AnalyticsEvent {
     #[serde(default)]
     pub business_metrics: BusinessMetrics,
     #[serde(default = "unset_time")]
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string }"))]
     pub timestamp: DateTime,
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string } | null"))]
     pub expires_at: Option<DateTime>,
     #[serde(default)]
     pub version: i64,

@@ -15,11 +15,13 @@ string_enum!(Priority { Low => "low", Medium => "medium", High => "high", Urgent
 
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct IdeaGeneratedBy {
     pub model: Option<String>,
     pub prompt: Option<String>,
     /// Free-form generation parameters.
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>"))]
     pub parameters: Document,
     pub session_id: Option<String>,
     pub batch_id: Option<String>,
@@ -27,9 +29,11 @@ pub struct IdeaGeneratedBy {
 
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct IdeaAiEnhancement {
     /// Free-form enhanced drafts.
+    #[cfg_attr(feature = "ts", ts(type = "Array<Record<string, unknown>>"))]
     pub enhanced_versions: Vec<Document>,
     /// Scores are percentages, 0-100.
     pub marketability_score: Option<i64>,
@@ -39,6 +43,7 @@ pub struct IdeaAiEnhancement {
 
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Idea {
     #[serde(rename = "_id")]
     pub id: String,
@@ -88,12 +93,16 @@ pub struct Idea {
     #[serde(default)]
     pub ai_enhancement: IdeaAiEnhancement,
     #[serde(default = "unset_time")]
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string }"))]
     pub created_at: DateTime,
     #[serde(default = "unset_time")]
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string }"))]
     pub updated_at: DateTime,
     #[serde(default)]
     pub created_by: String,
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string } | null"))]
     pub last_reviewed_at: Option<DateTime>,
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string } | null"))]
     pub deleted_at: Option<DateTime>,
     /// Not in the seed; patched in so every soft delete says who did it.
     pub deleted_by: Option<String>,

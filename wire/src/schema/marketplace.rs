@@ -22,6 +22,7 @@ string_enum!(RefundStatus { Requested => "requested", Approved => "approved", Re
 
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct PerformanceMetrics {
     /// Milliseconds.
@@ -33,6 +34,7 @@ pub struct PerformanceMetrics {
 
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct ListingAnalytics {
     pub view_count: i64,
@@ -46,16 +48,19 @@ pub struct ListingAnalytics {
 
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct ListingReviews {
     pub average_rating: f64,
     pub total_reviews: i64,
     /// Star count ("1".."5") to number of reviews.
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>"))]
     pub rating_distribution: Document,
 }
 
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct ListingSeo {
     pub slug: Option<String>,
@@ -67,9 +72,11 @@ pub struct ListingSeo {
 
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct ListingPromotion {
     pub is_featured: bool,
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string } | null"))]
     pub featured_until: Option<DateTime>,
     pub promotion_type: Option<String>,
     pub campaign_id: Option<String>,
@@ -78,6 +85,7 @@ pub struct ListingPromotion {
 /// Denormalised from the seller's user document by the server.
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct ListingSeller {
     pub display_name: String,
@@ -89,6 +97,7 @@ pub struct ListingSeller {
 
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct Licensing {
     pub license_type: Option<String>,
@@ -99,6 +108,7 @@ pub struct Licensing {
 
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct MarketplaceListing {
     #[serde(rename = "_id")]
     pub id: String,
@@ -136,6 +146,7 @@ pub struct MarketplaceListing {
     pub moderation_status: ModerationStatus,
     pub moderation_notes: Option<String>,
     pub moderated_by: Option<String>,
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string } | null"))]
     pub moderated_at: Option<DateTime>,
     #[serde(default)]
     pub analytics: ListingAnalytics,
@@ -150,10 +161,14 @@ pub struct MarketplaceListing {
     #[serde(default)]
     pub licensing: Licensing,
     #[serde(default = "unset_time")]
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string }"))]
     pub created_at: DateTime,
     #[serde(default = "unset_time")]
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string }"))]
     pub updated_at: DateTime,
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string } | null"))]
     pub published_at: Option<DateTime>,
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string } | null"))]
     pub deleted_at: Option<DateTime>,
     pub deleted_reason: Option<String>,
     /// Not in the seed; patched in so every soft delete says who did it.
@@ -439,21 +454,26 @@ impl Model for MarketplaceListing {
 
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct CustomerSatisfaction {
     /// 1-5 once rated.
     pub rating: Option<i64>,
     pub review: Option<String>,
     pub would_recommend: Option<bool>,
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string } | null"))]
     pub reviewed_at: Option<DateTime>,
 }
 
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Refund {
     pub amount: i64,
     pub reason: String,
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string }"))]
     pub requested_at: DateTime,
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string } | null"))]
     pub processed_at: Option<DateTime>,
     #[serde(default)]
     pub status: RefundStatus,
@@ -461,6 +481,7 @@ pub struct Refund {
 
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct MarketplacePurchase {
     #[serde(rename = "_id")]
     pub id: String,
@@ -480,8 +501,10 @@ pub struct MarketplacePurchase {
     pub payment_status: PaymentStatus,
     #[serde(default)]
     pub fulfillment_status: FulfillmentStatus,
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string } | null"))]
     pub delivered_at: Option<DateTime>,
     pub download_url: Option<String>,
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string } | null"))]
     pub download_expires_at: Option<DateTime>,
     #[serde(default)]
     pub download_count: i64,
@@ -489,9 +512,12 @@ pub struct MarketplacePurchase {
     pub customer_satisfaction: CustomerSatisfaction,
     pub refund: Option<Refund>,
     #[serde(default = "unset_time")]
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string }"))]
     pub created_at: DateTime,
     #[serde(default = "unset_time")]
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string }"))]
     pub updated_at: DateTime,
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string } | null"))]
     pub completed_at: Option<DateTime>,
     #[serde(default)]
     pub version: i64,

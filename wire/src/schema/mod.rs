@@ -40,6 +40,7 @@ pub use bson::{DateTime, Document};
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Collection {
     Users,
@@ -147,6 +148,8 @@ pub struct CatalogEntry {
     pub starred: Option<bool>,
     pub priority: Option<&'static str>,
     pub visibility: Option<&'static str>,
+    pub difficulty: Option<&'static str>,
+    pub is_template: Option<bool>,
     pub deleted: bool,
     pub created_at: i64,
     pub updated_at: i64,
@@ -216,6 +219,7 @@ macro_rules! string_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? } default $default:ident) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
         pub enum $name {
             $(#[serde(rename = $text)] $variant,)+
         }

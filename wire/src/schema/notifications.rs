@@ -14,6 +14,7 @@ string_enum!(NotificationPriority { Low => "low", Normal => "normal", High => "h
 
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Notification {
     #[serde(rename = "_id")]
     pub id: String,
@@ -30,9 +31,11 @@ pub struct Notification {
     pub priority: NotificationPriority,
     #[serde(default)]
     pub read: bool,
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string } | null"))]
     pub read_at: Option<DateTime>,
     #[serde(default)]
     pub dismissed: bool,
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string } | null"))]
     pub dismissed_at: Option<DateTime>,
     pub image_url: Option<String>,
     pub icon_name: Option<String>,
@@ -44,13 +47,17 @@ pub struct Notification {
     pub delivery_channels: Vec<String>,
     /// Free-form: channel to delivery state.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>"))]
     pub delivery_status: Document,
     pub campaign_id: Option<String>,
     pub batch_id: Option<String>,
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string } | null"))]
     pub expires_at: Option<DateTime>,
     #[serde(default = "unset_time")]
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string }"))]
     pub created_at: DateTime,
     #[serde(default = "unset_time")]
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string }"))]
     pub updated_at: DateTime,
     #[serde(default)]
     pub version: i64,

@@ -14,11 +14,13 @@ string_enum!(ProjectVisibility { Private => "private", Team => "team", Public =>
 
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct ProjectCollaboration {
     pub visibility: ProjectVisibility,
     pub allowed_users: Vec<String>,
     /// Free-form: user id or role to permission list.
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>"))]
     pub permissions: Document,
     pub team_id: Option<String>,
 }
@@ -27,6 +29,7 @@ pub struct ProjectCollaboration {
 /// the live members listed in `prompt_ids` and `idea_ids`.
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct ProjectStats {
     pub prompt_count: i64,
@@ -34,29 +37,37 @@ pub struct ProjectStats {
     pub collaborator_count: i64,
     pub test_count: i64,
     pub total_views: i64,
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string } | null"))]
     pub last_activity: Option<DateTime>,
 }
 
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct Milestone {
     pub title: String,
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string } | null"))]
     pub due_date: Option<DateTime>,
     pub completed: bool,
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string } | null"))]
     pub completed_at: Option<DateTime>,
 }
 
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct ProjectTimeline {
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string } | null"))]
     pub start_date: Option<DateTime>,
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string } | null"))]
     pub end_date: Option<DateTime>,
     pub milestones: Vec<Milestone>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct ProjectSettings {
     pub auto_save: bool,
@@ -80,6 +91,7 @@ impl Default for ProjectSettings {
 
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Project {
     #[serde(rename = "_id")]
     pub id: String,
@@ -116,13 +128,16 @@ pub struct Project {
     #[serde(default)]
     pub settings: ProjectSettings,
     #[serde(default = "unset_time")]
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string }"))]
     pub created_at: DateTime,
     #[serde(default = "unset_time")]
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string }"))]
     pub updated_at: DateTime,
     #[serde(default)]
     pub created_by: String,
     #[serde(default)]
     pub last_modified_by: String,
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string } | null"))]
     pub deleted_at: Option<DateTime>,
     pub deleted_by: Option<String>,
     #[serde(default)]

@@ -16,6 +16,7 @@ string_enum!(Visibility { Private => "private", Shared => "shared", Public => "p
 
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct PromptPerformance {
     /// Average rating, 0-5 (0 while unrated).
@@ -32,6 +33,7 @@ pub struct PromptPerformance {
 
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct PromptAnalytics {
     pub view_count: i64,
@@ -40,11 +42,13 @@ pub struct PromptAnalytics {
     pub like_count: i64,
     pub download_count: i64,
     pub comment_count: i64,
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string } | null"))]
     pub last_used_at: Option<DateTime>,
 }
 
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct PromptMarketplace {
     pub is_listed: bool,
@@ -58,32 +62,39 @@ pub struct PromptMarketplace {
 
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct PromptCollaboration {
     pub is_collaborative: bool,
     pub allowed_users: Vec<String>,
     /// Free-form: user id or role to permission list.
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>"))]
     pub permissions: Document,
     pub active_editors: Vec<String>,
     pub last_edited_by: Option<String>,
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string } | null"))]
     pub lock_expiry: Option<DateTime>,
 }
 
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct PromptAiMetadata {
     pub generated_by: Option<String>,
     pub enhanced_by: Option<String>,
     /// Free-form records of past optimisations.
+    #[cfg_attr(feature = "ts", ts(type = "Array<Record<string, unknown>>"))]
     pub optimization_history: Vec<Document>,
     pub model_compatibility: Vec<String>,
     /// Free-form model parameters (temperature, max_tokens, ...).
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>"))]
     pub parameters: Document,
 }
 
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Prompt {
     #[serde(rename = "_id")]
     pub id: String,
@@ -131,13 +142,16 @@ pub struct Prompt {
     #[serde(default)]
     pub ai_metadata: PromptAiMetadata,
     #[serde(default = "unset_time")]
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string }"))]
     pub created_at: DateTime,
     #[serde(default = "unset_time")]
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string }"))]
     pub updated_at: DateTime,
     #[serde(default)]
     pub created_by: String,
     #[serde(default)]
     pub last_modified_by: String,
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string } | null"))]
     pub deleted_at: Option<DateTime>,
     pub deleted_by: Option<String>,
 }
@@ -323,6 +337,8 @@ impl Model for Prompt {
             project_id: self.project_id.clone(),
             folder_id: self.folder_id.clone(),
             visibility: Some(self.visibility.as_str()),
+            difficulty: Some(self.difficulty.as_str()),
+            is_template: Some(self.is_template),
             deleted: self.deleted_at.is_some(),
             created_at: self.created_at.timestamp_millis(),
             updated_at: self.updated_at.timestamp_millis(),
@@ -364,6 +380,7 @@ fn default_version_type() -> String {
 /// One saved state of a prompt's content. Versions are immutable.
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PromptVersion {
     #[serde(rename = "_id")]
     pub id: String,
@@ -378,6 +395,7 @@ pub struct PromptVersion {
     #[serde(default)]
     pub changes: String,
     #[serde(default = "unset_time")]
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string }"))]
     pub created_at: DateTime,
     #[serde(default)]
     pub created_by: String,

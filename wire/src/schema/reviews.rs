@@ -10,6 +10,7 @@ use super::{
 
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Review {
     #[serde(rename = "_id")]
     pub id: String,
@@ -20,6 +21,7 @@ pub struct Review {
     #[serde(default)]
     pub review: String,
     #[serde(default = "unset_time")]
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string }"))]
     pub created_at: DateTime,
     #[serde(default)]
     pub helpful_count: i64,

@@ -17,9 +17,11 @@ string_enum!(TeamVisibility { Private => "private", Organization => "organizatio
 
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TeamMember {
     #[serde(default)]
     pub role: TeamRole,
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string }"))]
     pub joined_at: DateTime,
     pub invited_by: Option<String>,
     #[serde(default)]
@@ -28,6 +30,7 @@ pub struct TeamMember {
 
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct TeamResources {
     pub prompt_quota: i64,
@@ -41,6 +44,7 @@ pub struct TeamResources {
 
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct TeamSettings {
     pub visibility: TeamVisibility,
@@ -51,6 +55,7 @@ pub struct TeamSettings {
 
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct TeamStats {
     pub total_prompts: i64,
@@ -58,11 +63,13 @@ pub struct TeamStats {
     pub total_projects: i64,
     pub active_members: i64,
     /// Free-form: period to activity counts.
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>"))]
     pub monthly_activity: Document,
 }
 
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Team {
     #[serde(rename = "_id")]
     pub id: String,
@@ -84,10 +91,13 @@ pub struct Team {
     #[serde(default)]
     pub stats: TeamStats,
     #[serde(default = "unset_time")]
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string }"))]
     pub created_at: DateTime,
     #[serde(default = "unset_time")]
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string }"))]
     pub updated_at: DateTime,
     pub created_by: String,
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string } | null"))]
     pub deleted_at: Option<DateTime>,
     /// Not in the seed; patched in so every soft delete says who did it.
     pub deleted_by: Option<String>,

@@ -16,12 +16,14 @@ string_enum!(Theme { Light => "light", Dark => "dark", System => "system" } defa
 /// fields are the usual rest of a Stripe subscription.
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct Subscription {
     pub tier: Option<String>,
     pub status: Option<String>,
     pub stripe_customer_id: Option<String>,
     pub stripe_subscription_id: Option<String>,
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string } | null"))]
     pub current_period_end: Option<DateTime>,
     pub cancel_at_period_end: Option<bool>,
 }
@@ -29,16 +31,19 @@ pub struct Subscription {
 /// Credits are whole units; only the server changes them.
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct Credits {
     pub balance: i64,
     pub total_purchased: i64,
     pub total_spent: i64,
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string } | null"))]
     pub last_purchase_at: Option<DateTime>,
 }
 
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct UserProfile {
     pub bio: Option<String>,
@@ -48,24 +53,30 @@ pub struct UserProfile {
     pub job_title: Option<String>,
     pub expertise: Vec<String>,
     /// Network name to URL or handle.
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>"))]
     pub social_links: Document,
 }
 
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct Preferences {
     pub theme: Theme,
     pub language: Option<String>,
     pub timezone: Option<String>,
     /// Free-form per-channel switches.
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>"))]
     pub notifications: Document,
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>"))]
     pub privacy: Document,
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>"))]
     pub interface: Document,
 }
 
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct UserStats {
     pub prompts_created: i64,
@@ -83,29 +94,37 @@ pub struct UserStats {
 /// The seed lists "is_partner, partner_tier, application_status, etc.".
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct Partnership {
     pub is_partner: bool,
     pub partner_tier: Option<String>,
     pub application_status: Option<String>,
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string } | null"))]
     pub applied_at: Option<DateTime>,
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string } | null"))]
     pub approved_at: Option<DateTime>,
 }
 
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct Security {
     pub two_factor_enabled: bool,
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string } | null"))]
     pub last_password_change: Option<DateTime>,
     pub suspicious_activity_detected: bool,
     pub gdpr_consent: bool,
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string } | null"))]
     pub gdpr_consent_date: Option<DateTime>,
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string } | null"))]
     pub data_retention_until: Option<DateTime>,
 }
 
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct User {
     /// The Firebase UID.
     #[serde(rename = "_id")]
@@ -119,10 +138,13 @@ pub struct User {
     #[serde(default)]
     pub account_status: AccountStatus,
     #[serde(default = "unset_time")]
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string }"))]
     pub created_at: DateTime,
     #[serde(default = "unset_time")]
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string }"))]
     pub last_login_at: DateTime,
     #[serde(default = "unset_time")]
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string }"))]
     pub last_active_at: DateTime,
     #[serde(default)]
     pub subscription: Subscription,
@@ -139,6 +161,7 @@ pub struct User {
     #[serde(default)]
     pub security: Security,
     #[serde(default = "unset_time")]
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string }"))]
     pub updated_at: DateTime,
     #[serde(default)]
     pub version: i64,

@@ -1,0 +1,462 @@
+//! The open library the commands act on: one PoloDB profile, plus the
+//! background sync when an account is signed in. Owns opening it (off the
+//! main thread, so the window shows at once), sending sync status to the UI,
+//! and switching profiles when someone signs in or out.
+//!
+//! Profiles live in `<data dir>/profiles/<name>`: `local` is the library used
+//! without an account; an account whose user declines to attach the local
+//! library gets its own, named after the account.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use promptforge_sync::engine::account::{FirebaseAuth, FirebaseTokens, Session};
+use promptforge_sync::engine::{HttpTransport, SyncState, SyncStatus};
+use promptforge_sync::schema::Collection;
+use promptforge_sync::{Store, SyncConfig, SyncEngine};
+use serde::Serialize;
+use tauri::{AppHandle, Emitter, Runtime};
+use tokio::sync::{oneshot, watch, RwLock};
+
+use crate::error::{AppError, AppResult};
+use crate::settings::{self, AccountRecord};
+use crate::ui_json::to_ui;
+
+pub const LOCAL_PROFILE: &str = "local";
+pub const STATUS_EVENT: &str = "sync-status";
+pub const CHANGED_EVENT: &str = "library-changed";
+
+/// The collections that make up "your library" when deciding whether a
+/// local library is worth attaching to an account.
+const LIBRARY_COLLECTIONS: [Collection; 4] = [
+    Collection::Prompts,
+    Collection::Ideas,
+    Collection::Projects,
+    Collection::MarketplaceListings,
+];
+
+pub type Engine = SyncEngine<HttpTransport>;
+
+/// Where the app keeps its files.
+#[derive(Debug, Clone)]
+pub struct AppOptions {
+    pub data_dir: PathBuf,
+    pub log_dir: PathBuf,
+}
+
+/// The signed-in account, as the UI shows it (no tokens).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct AccountInfo {
+    pub user_id: String,
+    pub email: String,
+    pub server_url: String,
+}
+
+impl AccountInfo {
+    fn of(record: &AccountRecord) -> AccountInfo {
+        AccountInfo {
+            user_id: record.session.user_id.clone(),
+            email: record.session.email.clone(),
+            server_url: record.server_url.clone(),
+        }
+    }
+}
+
+struct BackgroundSync {
+    engine: Arc<Engine>,
+    stop: oneshot::Sender<()>,
+    task: tauri::async_runtime::JoinHandle<()>,
+}
+
+struct Library {
+    store: Store,
+    profile: String,
+    sync: Option<BackgroundSync>,
+}
+
+/// What a command needs: the store, and the engine when signed in.
+#[derive(Debug, Clone)]
+pub struct Current {
+    pub store: Store,
+    pub engine: Option<Arc<Engine>>,
+}
+
+impl Current {
+    pub fn engine(&self) -> AppResult<&Arc<Engine>> {
+        self.engine.as_ref().ok_or_else(AppError::local_only)
+    }
+}
+
+/// Shared by every command (Tauri's managed state).
+pub struct AppState {
+    pub options: AppOptions,
+    started: Instant,
+    library: RwLock<Option<Library>>,
+    /// `None` while the library opens; then whether it opened.
+    opened: watch::Sender<Option<Result<(), AppError>>>,
+    account: Mutex<Option<AccountRecord>>,
+    ready_reported: Mutex<bool>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("data_dir", &self.options.data_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    pub fn new(options: AppOptions, started: Instant) -> AppState {
+        AppState {
+            options,
+            started,
+            library: RwLock::new(None),
+            opened: watch::channel(None).0,
+            account: Mutex::new(None),
+            ready_reported: Mutex::new(false),
+        }
+    }
+
+    fn profile_dir(&self, profile: &str) -> PathBuf {
+        self.options.data_dir.join("profiles").join(profile)
+    }
+
+    /// The open library, waiting for it while it opens.
+    pub async fn current(&self) -> AppResult<Current> {
+        let mut opened = self.opened.subscribe();
+        let outcome = opened
+            .wait_for(Option::is_some)
+            .await
+            .map_err(|_| AppError::new("closed", "the app is shutting down"))?
+            .clone();
+        if let Some(Err(err)) = outcome {
+            return Err(err);
+        }
+        let library = self.library.read().await;
+        let library = library
+            .as_ref()
+            .ok_or_else(|| AppError::new("closed", "the library is being switched; try again"))?;
+        Ok(Current {
+            store: library.store.clone(),
+            engine: library.sync.as_ref().map(|s| s.engine.clone()),
+        })
+    }
+
+    pub fn account(&self) -> Option<AccountInfo> {
+        self.account
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(AccountInfo::of)
+    }
+
+    pub async fn profile_dir_in_use(&self) -> Option<PathBuf> {
+        let library = self.library.read().await;
+        library.as_ref().map(|l| self.profile_dir(&l.profile))
+    }
+
+    /// How many documents the library holds that would move with it.
+    pub fn library_size(store: &Store) -> u64 {
+        LIBRARY_COLLECTIONS
+            .iter()
+            .map(|c| store.count(*c) as u64)
+            .sum()
+    }
+
+    /// Milliseconds since launch, the first time the UI says it is ready.
+    pub fn first_ready(&self) -> Option<u128> {
+        let mut reported = self
+            .ready_reported
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if *reported {
+            return None;
+        }
+        *reported = true;
+        Some(self.started.elapsed().as_millis())
+    }
+
+    /// Opens the library the saved account (or none) points at, and starts
+    /// syncing when signed in. Failures are kept for every command to report.
+    pub async fn open_at_launch<R: Runtime>(&self, app: &AppHandle<R>) {
+        let record = settings::load_account(&self.options.data_dir);
+        let profile = record
+            .as_ref()
+            .map_or(LOCAL_PROFILE.to_owned(), |r| r.profile.clone());
+        *self.account.lock().unwrap_or_else(|p| p.into_inner()) = record.clone();
+        let outcome = self.switch_to(app, &profile, record.as_ref()).await;
+        if let Err(err) = &outcome {
+            tracing::error!(code = %err.code, error = %err.message, "library did not open");
+        }
+        self.opened.send_replace(Some(outcome));
+    }
+
+    /// Makes `profile` the open library, with sync for `account` if given.
+    async fn switch_to<R: Runtime>(
+        &self,
+        app: &AppHandle<R>,
+        profile: &str,
+        account: Option<&AccountRecord>,
+    ) -> AppResult<()> {
+        let mut slot = self.library.write().await;
+        let store = match slot.take() {
+            Some(mut library) => {
+                stop_sync(library.sync.take()).await;
+                if library.profile == profile {
+                    library.store
+                } else {
+                    drop(library);
+                    open_store(&self.profile_dir(profile)).await?
+                }
+            }
+            None => open_store(&self.profile_dir(profile)).await?,
+        };
+        let sync = match account {
+            Some(record) => Some(start_sync(app, &store, record, &self.options.data_dir)?),
+            None => None,
+        };
+        *slot = Some(Library {
+            store,
+            profile: profile.to_owned(),
+            sync,
+        });
+        drop(slot);
+        emit_status_now(app, self).await;
+        if app.emit(CHANGED_EVENT, ()).is_err() {
+            tracing::debug!("no window to tell that the library changed");
+        }
+        Ok(())
+    }
+
+    /// Signs in with Firebase and starts syncing. The local library moves
+    /// into the account when `attach_library` is set (or when it is empty);
+    /// otherwise the account gets a profile of its own and the local library
+    /// stays as it is.
+    pub async fn sign_in<R: Runtime>(
+        &self,
+        app: &AppHandle<R>,
+        email: &str,
+        password: &str,
+        attach_library: bool,
+    ) -> AppResult<AccountInfo> {
+        let settings = settings::load(app, &self.options.data_dir);
+        let server_url = settings.server_url.clone().ok_or_else(|| {
+            AppError::new(
+                "not_configured",
+                "Set the sync server's URL in Settings before signing in.",
+            )
+        })?;
+        let api_key = settings.firebase_api_key.clone().ok_or_else(|| {
+            AppError::new(
+                "not_configured",
+                "Set the Firebase API key in Settings before signing in.",
+            )
+        })?;
+        if email.trim().is_empty() || password.is_empty() {
+            return Err(AppError::invalid(
+                "Enter both your email and your password.",
+            ));
+        }
+        let auth = FirebaseAuth::new(&api_key, settings.auth_url.as_deref())?;
+        let session = auth.sign_in(email.trim(), password).await?;
+
+        let current = self.current().await?;
+        let summary = current.store.sync_summary().await?;
+        let current_profile = self
+            .library
+            .read()
+            .await
+            .as_ref()
+            .map_or(LOCAL_PROFILE.to_owned(), |l| l.profile.clone());
+        let profile = match summary.account.as_deref() {
+            Some(account) if account == session.user_id => current_profile,
+            Some(_) => account_profile(&session.user_id),
+            None if attach_library || Self::library_size(&current.store) == 0 => current_profile,
+            None => account_profile(&session.user_id),
+        };
+        drop(current);
+        let record = AccountRecord {
+            session,
+            server_url,
+            profile: profile.clone(),
+        };
+        settings::save_account(&self.options.data_dir, &record)?;
+        *self.account.lock().unwrap_or_else(|p| p.into_inner()) = Some(record.clone());
+        tracing::info!(user = %record.session.user_id, profile = %profile, "signed in");
+        self.switch_to(app, &profile, Some(&record)).await?;
+        Ok(AccountInfo::of(&record))
+    }
+
+    /// Stops syncing and forgets the tokens; the library stays on this
+    /// machine and keeps working offline.
+    pub async fn sign_out<R: Runtime>(&self, app: &AppHandle<R>) -> AppResult<()> {
+        settings::forget_account(&self.options.data_dir)?;
+        self.account
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        let profile = self
+            .library
+            .read()
+            .await
+            .as_ref()
+            .map_or(LOCAL_PROFILE.to_owned(), |l| l.profile.clone());
+        tracing::info!("signed out");
+        self.switch_to(app, &profile, None).await
+    }
+
+    /// Stops the background sync before the app exits, so no round is cut
+    /// short in a way that needs a retry.
+    pub async fn shut_down(&self) {
+        let mut slot = self.library.write().await;
+        if let Some(library) = slot.as_mut() {
+            stop_sync(library.sync.take()).await;
+        }
+    }
+}
+
+fn account_profile(user_id: &str) -> String {
+    let safe: String = user_id
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .take(64)
+        .collect();
+    format!("account-{safe}")
+}
+
+async fn open_store(dir: &Path) -> AppResult<Store> {
+    let started = Instant::now();
+    let store = Store::open(dir).await?;
+    tracing::info!(
+        profile = %dir.display(),
+        prompts = store.count(Collection::Prompts),
+        millis = started.elapsed().as_millis() as u64,
+        "library opened"
+    );
+    Ok(store)
+}
+
+fn start_sync<R: Runtime>(
+    app: &AppHandle<R>,
+    store: &Store,
+    record: &AccountRecord,
+    data_dir: &Path,
+) -> AppResult<BackgroundSync> {
+    let settings = settings::load(app, data_dir);
+    let api_key = settings.firebase_api_key.unwrap_or_default();
+    let auth = FirebaseAuth::new(&api_key, settings.auth_url.as_deref())?;
+    let (data_dir, server_url, profile) = (
+        data_dir.to_owned(),
+        record.server_url.clone(),
+        record.profile.clone(),
+    );
+    // A refreshed token is saved at once, so a restart does not need a new sign-in.
+    let persist: Arc<dyn Fn(&Session) + Send + Sync> = Arc::new(move |session: &Session| {
+        let record = AccountRecord {
+            session: session.clone(),
+            server_url: server_url.clone(),
+            profile: profile.clone(),
+        };
+        if let Err(err) = settings::save_account(&data_dir, &record) {
+            tracing::warn!(error = %err.message, "refreshed sign-in not saved");
+        }
+    });
+    let tokens = FirebaseTokens::new(auth, record.session.clone(), Some(persist));
+    let transport = HttpTransport::new(
+        &record.server_url,
+        Arc::new(tokens),
+        Duration::from_secs(60),
+    )?;
+    let engine = Arc::new(SyncEngine::new(
+        store.clone(),
+        transport,
+        SyncConfig::default(),
+    ));
+    let (stop, stopped) = oneshot::channel::<()>();
+    let runner = engine.clone();
+    let events = app.clone();
+    let task = tauri::async_runtime::spawn(async move {
+        let forward = forward_status(events, runner.status());
+        tokio::select! {
+            () = runner.run(async { stopped.await.ok(); }) => {}
+            () = forward => {}
+        }
+    });
+    tracing::info!(server = %record.server_url, "background sync started");
+    Ok(BackgroundSync { engine, stop, task })
+}
+
+async fn stop_sync(sync: Option<BackgroundSync>) {
+    if let Some(sync) = sync {
+        sync.engine.publish(SyncState::Idle).await;
+        if sync.stop.send(()).is_err() {
+            tracing::debug!("background sync had already stopped");
+        }
+        if tokio::time::timeout(Duration::from_secs(10), sync.task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("background sync did not stop within 10 s");
+        }
+    }
+}
+
+/// Sends every status change to the UI; a round that brought documents
+/// also tells the UI to refresh what it shows.
+async fn forward_status<R: Runtime>(app: AppHandle<R>, mut status: watch::Receiver<SyncStatus>) {
+    let mut pulling = false;
+    loop {
+        let now = status.borrow_and_update().clone();
+        let was_pulling = pulling;
+        pulling = matches!(&now.state, SyncState::Syncing { done, .. } if *done > 0)
+            || (was_pulling && matches!(now.state, SyncState::Syncing { .. }));
+        match to_ui(&now) {
+            Ok(payload) => {
+                if app.emit(STATUS_EVENT, payload).is_err() {
+                    tracing::debug!("sync status not delivered");
+                }
+            }
+            Err(err) => tracing::warn!(error = %err.message, "sync status not serialisable"),
+        }
+        if was_pulling && !pulling && app.emit(CHANGED_EVENT, ()).is_err() {
+            tracing::debug!("library change not delivered");
+        }
+        if status.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// The status right now: the engine's when syncing, else the store's
+/// bookkeeping with the library shown as local.
+pub async fn status_of(current: &Current) -> AppResult<SyncStatus> {
+    if let Some(engine) = &current.engine {
+        return Ok(engine.status().borrow().clone());
+    }
+    let summary = current.store.sync_summary().await?;
+    Ok(SyncStatus::from_summary(
+        SyncState::Idle,
+        &summary,
+        bson::DateTime::now(),
+    ))
+}
+
+async fn emit_status_now<R: Runtime>(app: &AppHandle<R>, state: &AppState) {
+    let guard = state.library.read().await;
+    let Some(library) = guard.as_ref() else {
+        return;
+    };
+    let current = Current {
+        store: library.store.clone(),
+        engine: library.sync.as_ref().map(|s| s.engine.clone()),
+    };
+    drop(guard);
+    if let Ok(payload) = status_of(&current).await.and_then(|s| to_ui(&s)) {
+        if app.emit(STATUS_EVENT, payload).is_err() {
+            tracing::debug!("sync status not delivered");
+        }
+    }
+}

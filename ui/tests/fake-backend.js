@@ -1,0 +1,486 @@
+// An in-memory stand-in for the Rust side, injected into the page before the
+// app loads. It answers every command of src/api.ts and the event plugin, and
+// exposes window.__fake for the tests: emit events, see calls, force errors.
+(() => {
+  const opts = Object.assign(
+    { signedIn: true, bulk: 150, localDocuments: 12, empty: false, status: null, balance: 100 },
+    window.__FAKE_OPTIONS__ || {},
+  );
+  const ME = "user-1";
+  const T0 = Date.parse("2026-11-20T10:00:00Z");
+  const d = (minutes) => ({ $date: new Date(T0 + minutes * 60000).toISOString() });
+  const now = () => ({ $date: new Date().toISOString() });
+  const clone = (x) => (x === undefined ? null : JSON.parse(JSON.stringify(x)));
+  let seq = 1000;
+  const newId = (p) => `${p}-${++seq}`;
+  const err = (code, message) => ({ code, message });
+
+  const db = {
+    prompts: [],
+    prompt_versions: [],
+    ideas: [],
+    projects: [],
+    marketplace_listings: [],
+    marketplace_purchases: [],
+    notifications: [],
+    reviews: [],
+    users: [],
+  };
+
+  function prompt(f) {
+    const base = {
+      _id: newId("prompt"), user_id: ME, title: "", description: null, content: "", role: null, category: "general", tags: [],
+      difficulty: "beginner", language: "en", type: "text", project_id: null, folder_id: null, parent_prompt_id: null, template_id: null,
+      status: "draft", visibility: "private", is_template: false, is_featured: false, version: 1, latest_version_id: "",
+      has_unsaved_changes: false,
+      performance: { rating: 0, effectiveness: 0, test_count: 0, success_rate: 0, avg_response_time: 0, token_count: 0 },
+      analytics: { view_count: 0, use_count: 0, share_count: 0, like_count: 0, download_count: 0, comment_count: 0, last_used_at: null },
+      marketplace: { is_listed: false, listing_id: null, price: 0, sales_count: 0, revenue: 0, average_rating: 0, review_count: 0 },
+      collaboration: { is_collaborative: false, allowed_users: [], permissions: {}, active_editors: [], last_edited_by: null, lock_expiry: null },
+      ai_metadata: { generated_by: null, enhanced_by: null, optimization_history: [], model_compatibility: [], parameters: {} },
+      created_at: d(0), updated_at: d(0), created_by: ME, last_modified_by: ME, deleted_at: null, deleted_by: null,
+    };
+    return Object.assign(base, f);
+  }
+  function addVersion(p, changes, at) {
+    const v = {
+      _id: newId("ver"), prompt_id: p._id, user_id: ME, version_number: p.version, content: p.content, role: p.role,
+      type: p.type, changes, created_at: at || now(), created_by: ME, version: 1,
+    };
+    db.prompt_versions.push(v);
+    p.latest_version_id = v._id;
+  }
+  function idea(f) {
+    return Object.assign({
+      _id: newId("idea"), user_id: ME, title: "", description: "", content: null,
+      generated_by: { model: null, prompt: null, parameters: {}, session_id: null, batch_id: null },
+      category: "general", tags: [], complexity: "simple", viral_potential: 0, feasibility: 0, status: "raw", development_stage: 0,
+      implementation_notes: null, project_id: null, related_prompt_ids: [], inspiration_source_ids: [], derived_idea_ids: [],
+      starred: false, priority: "medium", personal_notes: null, shared_with: [], comment_count: 0, like_count: 0,
+      ai_enhancement: { enhanced_versions: [], marketability_score: null, technical_feasibility: null, business_potential: null },
+      created_at: d(0), updated_at: d(0), created_by: ME, last_reviewed_at: null, deleted_at: null, deleted_by: null, version: 1,
+    }, f);
+  }
+  function project(f) {
+    return Object.assign({
+      _id: newId("project"), user_id: ME, title: "", description: null, color: null, icon: null, category: "general", tags: [],
+      parent_project_id: null, template_id: null, prompt_ids: [], idea_ids: [], resource_ids: [], status: "planning", progress: 0,
+      priority: "medium", collaboration: { visibility: "private", allowed_users: [], permissions: {}, team_id: null },
+      stats: { prompt_count: 0, idea_count: 0, collaborator_count: 0, test_count: 0, total_views: 0, last_activity: null },
+      timeline: { start_date: null, end_date: null, milestones: [] },
+      settings: { auto_save: true, version_control: true, enable_comments: false, public_readonly: false, allow_forks: false },
+      created_at: d(0), updated_at: d(0), created_by: ME, last_modified_by: ME, deleted_at: null, deleted_by: null, version: 1,
+    }, f);
+  }
+  function listing(f) {
+    return Object.assign({
+      _id: newId("listing"), seller_id: ME, prompt_id: "", title: "", description: "", short_description: "", category: "general", tags: [],
+      price: 0, currency: "credits", original_price: null, discount_percentage: null, preview_content: "", screenshots: [], demo_url: null,
+      quality_score: 0, performance_metrics: { average_response_time: 0, success_rate: 0, user_satisfaction: 0 },
+      status: "draft", moderation_status: "not_reviewed", moderation_notes: null, moderated_by: null, moderated_at: null,
+      analytics: { view_count: 0, purchase_count: 0, revenue: 0, conversion_rate: 0, refund_count: 0, refund_rate: 0 },
+      reviews: { average_rating: 0, total_reviews: 0, rating_distribution: {} },
+      seo: { slug: null, meta_title: null, meta_description: null, keywords: [], searchable_content: null },
+      promotion: { is_featured: false, featured_until: null, promotion_type: null, campaign_id: null },
+      seller: { display_name: "Ada", profile_image: null, verified_seller: false, seller_rating: 0, total_sales: 0 },
+      licensing: { license_type: null, usage_rights: [], restrictions: [], attribution_required: false },
+      created_at: d(0), updated_at: d(0), published_at: null, deleted_at: null, deleted_reason: null, deleted_by: null, version: 1,
+    }, f);
+  }
+  function purchase(f) {
+    return Object.assign({
+      _id: newId("purchase"), buyer_id: ME, seller_id: "user-2", listing_id: "", prompt_id: "", amount: 0, currency: "credits",
+      payment_method: "credits", platform_fee_rate: 0.2, platform_fee: 0, seller_earnings: 0, payment_status: "completed",
+      fulfillment_status: "delivered", delivered_at: d(0), download_url: null, download_expires_at: null, download_count: 0,
+      customer_satisfaction: { rating: null, review: null, would_recommend: null, reviewed_at: null }, refund: null,
+      created_at: d(0), updated_at: d(0), completed_at: d(0), version: 1,
+    }, f);
+  }
+  function notification(f) {
+    return Object.assign({
+      _id: newId("note"), user_id: ME, type: "info", title: "", message: "", action_text: null, action_url: null, category: "general",
+      priority: "normal", read: false, read_at: null, dismissed: false, dismissed_at: null, image_url: null, icon_name: null, icon_color: null,
+      targeted_features: [], user_segment: null, delivery_channels: ["in_app"], delivery_status: {}, campaign_id: null, batch_id: null,
+      expires_at: null, created_at: d(0), updated_at: d(0), version: 1,
+    }, f);
+  }
+
+  db.users.push({
+    _id: ME, email: "ada@example.com", display_name: "Ada", photo_url: null, email_verified: true, account_status: "active",
+    created_at: d(0), last_login_at: d(0), last_active_at: d(0),
+    subscription: { tier: "pro", status: "active", stripe_customer_id: null, stripe_subscription_id: null, current_period_end: null, cancel_at_period_end: null },
+    credits: { balance: opts.balance, total_purchased: 200, total_spent: 100, last_purchase_at: null },
+    profile: { bio: "I write prompts.", website: null, location: "Berlin", company: null, job_title: null, expertise: ["writing"], social_links: {} },
+    preferences: { theme: "system", language: "en", timezone: null, notifications: {}, privacy: {}, interface: {} },
+    stats: { prompts_created: 5, ideas_generated: 2, tests_run: 0, marketplace_sales: 1, total_earnings: 40, average_rating: 4.5, total_reviews: 2, followers_count: 0, following_count: 0 },
+    partnership: { is_partner: false, partner_tier: null, application_status: null, applied_at: null, approved_at: null },
+    security: { two_factor_enabled: false, last_password_change: null, suspicious_activity_detected: false, gdpr_consent: true, gdpr_consent_date: null, data_retention_until: null },
+    updated_at: d(0), version: 1,
+  });
+
+  if (!opts.empty) {
+    const p1 = prompt({ _id: "p1", title: "Blog post outline", description: "Outlines for posts", content: "Write an outline\nfor a blog post\nabout cats", category: "writing", tags: ["blog", "seo"], status: "active", updated_at: d(300), created_at: d(10) });
+    addVersion(p1, "First draft", d(10));
+    p1.version = 2; p1.content = "Write an outline\nfor a blog post\nabout dogs"; addVersion(p1, "Dogs now", d(100));
+    p1.version = 3; p1.content = "Write a detailed outline\nfor a blog post\nabout dogs\nwith headings"; addVersion(p1, "More detail", d(300));
+    const p2 = prompt({ _id: "p2", title: "Code reviewer", content: "Review this code", category: "coding", tags: ["code"], difficulty: "advanced", project_id: "proj1", updated_at: d(200) });
+    addVersion(p2, "Created");
+    const p3 = prompt({ _id: "p3", title: "Email template", content: "Dear {name},\n{body}", category: "writing", is_template: true, visibility: "public", status: "active", updated_at: d(150) });
+    addVersion(p3, "Created");
+    const p4 = prompt({ _id: "p4", title: "Old deleted prompt", content: "gone", deleted_at: d(50), deleted_by: ME, updated_at: d(50) });
+    addVersion(p4, "Created");
+    const p5 = prompt({ _id: "p5", title: "Tweet writer", content: "Write a tweet", category: "marketing", visibility: "marketplace", folder_id: "social", status: "active", updated_at: d(120) });
+    addVersion(p5, "Created");
+    // A template someone else owns (shared with Ada): templates are not only her own.
+    const p6 = prompt({ _id: "p6", user_id: "user-2", created_by: "user-2", last_modified_by: "user-2", title: "Support reply template", content: "Hi {name}, thanks for writing.", category: "support", is_template: true, visibility: "shared", updated_at: d(110) });
+    addVersion(p6, "Created");
+    db.prompts.push(p1, p2, p3, p4, p5, p6);
+    for (let i = 1; i <= opts.bulk; i++) {
+      const p = prompt({ _id: "bulk" + i, title: "Bulk prompt " + String(i).padStart(4, "0"), content: "Bulk content " + i, category: "misc", updated_at: d(-i) });
+      db.prompts.push(p);
+    }
+    db.ideas.push(
+      idea({ _id: "i1", title: "Recipe chatbot", description: "A bot that suggests recipes", priority: "high", project_id: "proj1", related_prompt_ids: ["p1"], updated_at: d(20) }),
+      idea({ _id: "i2", title: "SEO assistant", description: "Keyword helper", status: "developing", priority: "low", starred: true, updated_at: d(30) }),
+    );
+    db.projects.push(
+      project({
+        _id: "proj1", title: "Launch kit", description: "Everything for the launch", status: "active", progress: 50, prompt_ids: ["p2"], idea_ids: ["i1"],
+        stats: { prompt_count: 1, idea_count: 1, collaborator_count: 0, test_count: 0, total_views: 0, last_activity: null },
+        timeline: { start_date: null, end_date: null, milestones: [
+          { title: "Draft copy", due_date: d(1000), completed: true, completed_at: d(900) },
+          { title: "Review", due_date: null, completed: false, completed_at: null },
+        ] },
+        updated_at: d(40),
+      }),
+      project({ _id: "proj2", title: "Side project", updated_at: d(10) }),
+    );
+    db.marketplace_listings.push(
+      listing({ _id: "l1", title: "Blog outline pack", prompt_id: "p1", price: 50, description: "Great outlines", updated_at: d(60) }),
+      listing({ _id: "l2", seller_id: "user-2", seller: { display_name: "Bob", profile_image: null, verified_seller: true, seller_rating: 4, total_sales: 3 }, title: "Poem generator", prompt_id: "x1", price: 30, status: "approved", moderation_status: "approved", description: "Poems", updated_at: d(70) }),
+      listing({ _id: "l3", seller_id: "user-2", title: "SQL helper", prompt_id: "x2", price: 500, status: "approved", moderation_status: "approved", description: "Queries", updated_at: d(65) }),
+      listing({ _id: "l4", seller_id: "user-3", title: "Resume polisher", prompt_id: "x3", price: 20, status: "approved", moderation_status: "approved", description: "CVs", updated_at: d(5) }),
+      listing({ _id: "l5", title: "Rejected pack", prompt_id: "p5", price: 10, status: "rejected", moderation_status: "flagged", moderation_notes: "Preview is missing.", updated_at: d(3) }),
+    );
+    db.marketplace_purchases.push(
+      purchase({ _id: "pu1", listing_id: "l4", seller_id: "user-3", prompt_id: "x3copy", amount: 20, created_at: d(6) }),
+      // Someone else's purchase of Ada's listing (the seller sees it synced too).
+      purchase({ _id: "pu2", buyer_id: "user-3", seller_id: ME, listing_id: "l1", prompt_id: "x9", amount: 50, created_at: d(7) }),
+    );
+    db.notifications.push(
+      notification({ _id: "n1", title: "Your listing sold", message: "Someone bought Blog outline pack.", type: "success", created_at: d(500) }),
+      notification({ _id: "n2", title: "Welcome to PromptForge", message: "Start by writing a prompt.", created_at: d(400) }),
+      notification({ _id: "n3", title: "Old news", message: "Already read.", read: true, read_at: d(350), created_at: d(300) }),
+      notification({ _id: "n4", title: "Dismissed news", message: "Put away.", read: true, read_at: d(250), dismissed: true, dismissed_at: d(260), created_at: d(200) }),
+      notification({ _id: "n5", title: "Dismissed unread", message: "Put away unread.", dismissed: true, dismissed_at: d(210), created_at: d(190) }),
+      notification({ _id: "n6", user_id: "user-2", title: "Bob's news", message: "Not for Ada.", created_at: d(450) }),
+    );
+  }
+
+  let settings = { server_url: "https://sync.example.com", theme: "light", language: "en", firebase_api_key: null, firebase_project_id: null, auth_url: null };
+  let account = opts.signedIn ? { user_id: ME, email: "ada@example.com", server_url: "https://sync.example.com" } : null;
+  let conflicts = opts.empty ? [] : [
+    { id: "c1", collection: "prompts", doc_id: "p1", kind: "field", field: "title", mine: "My title", theirs: "Their title", resolution: "server_wins", lost_saved_as: null, at: d(600), resolved: null },
+    { id: "c2", collection: "ideas", doc_id: "i1", kind: "field", field: "description", mine: "mine desc", theirs: "their desc", resolution: "server_wins", lost_saved_as: null, at: d(601), resolved: null },
+    { id: "c3", collection: "prompts", doc_id: "p2", kind: "edit_vs_delete", field: null, mine: { title: "Code reviewer" }, theirs: null, resolution: "delete_wins", lost_saved_as: null, at: d(602), resolved: null },
+  ];
+  let attention = opts.empty ? [] : [
+    { mutation_id: 7, collection: "prompts", doc_id: "p2", op: "patch", reason: "invalid", message: "The title is longer than 200 characters.", at: d(610) },
+    { mutation_id: 8, collection: "ideas", doc_id: "i2", op: "delete", reason: "forbidden", message: "You may not delete this idea.", at: d(611) },
+  ];
+  let status = Object.assign(
+    { pending: 2, oldest_pending_age_secs: 30, needs_attention: attention.length, open_conflicts: conflicts.length, last_synced_at: { $date: new Date(Date.now() - 120000).toISOString() }, state: "up_to_date" },
+    opts.status || {},
+  );
+
+  const calls = [];
+  const failures = {};
+  const callbacks = new Map();
+  const listeners = {};
+  let cbId = 1;
+  let evId = 1;
+
+  function get(col, id) {
+    return db[col].find((x) => x._id === id) || null;
+  }
+  function must(col, id) {
+    const doc = get(col, id);
+    if (!doc) throw err("not_found", "That item no longer exists.");
+    return doc;
+  }
+  function setPath(doc, path, value) {
+    const parts = path.split(".");
+    let o = doc;
+    for (let i = 0; i < parts.length - 1; i++) {
+      if (o[parts[i]] == null || typeof o[parts[i]] !== "object") o[parts[i]] = {};
+      o = o[parts[i]];
+    }
+    o[parts[parts.length - 1]] = clone(value);
+  }
+  function dateOf(x) {
+    return x && x.$date ? Date.parse(x.$date) : 0;
+  }
+  // Who owns a document, as the back end's `mine` filter sees it.
+  const OWNER = {
+    prompts: "user_id", ideas: "user_id", projects: "user_id", notifications: "user_id", prompt_versions: "user_id", reviews: "user_id",
+    marketplace_listings: "seller_id", marketplace_purchases: "buyer_id", users: "_id",
+  };
+  // A notification's `status` is derived from its flags.
+  const noteStatus = (n) => (n.dismissed ? "dismissed" : n.read ? "read" : "unread");
+  function list(col, q) {
+    q = q || {};
+    const limit = q.limit == null ? 50 : q.limit;
+    if (limit > 1000 || limit < 0) throw err("invalid", "A page holds at most 1000 items.");
+    const offset = q.offset || 0;
+    let items = db[col].slice();
+    const del = q.deleted || "exclude";
+    if ("deleted_at" in (items[0] || {}) || col === "prompts" || col === "ideas" || col === "projects") {
+      if (del === "exclude") items = items.filter((x) => x.deleted_at == null);
+      if (del === "only") items = items.filter((x) => x.deleted_at != null);
+    }
+    if (q.mine) items = items.filter((x) => x[OWNER[col]] === ME);
+    if (q.text) {
+      const t = q.text.toLowerCase();
+      items = items.filter((x) => ["title", "description", "content", "message"].some((k) => typeof x[k] === "string" && x[k].toLowerCase().includes(t)));
+    }
+    if (q.status != null && col === "notifications") items = items.filter((x) => noteStatus(x) === q.status);
+    for (const k of ["status", "category", "project_id", "folder_id", "priority", "visibility", "difficulty"]) {
+      if (k === "status" && col === "notifications") continue;
+      if (q[k] != null) items = items.filter((x) => x[k] === q[k]);
+    }
+    if (q.starred != null) items = items.filter((x) => !!x.starred === q.starred);
+    // Like the catalog: only documents that have the flag (prompts) can match.
+    if (q.is_template != null) items = items.filter((x) => typeof x.is_template === "boolean" && x.is_template === q.is_template);
+    if (q.tags && q.tags.length) items = items.filter((x) => q.tags.every((t) => (x.tags || []).includes(t)));
+    const sort = q.sort || "updated_at";
+    const keyed = items.map((x, i) => ({ x, i, k: sort === "title" ? String(x.title) : dateOf(x[sort]) }));
+    keyed.sort((a, b) => (sort === "title" ? a.k.localeCompare(b.k) : a.k - b.k) || a.i - b.i);
+    items = keyed.map((e) => e.x);
+    // Like the Rust catalog: dates newest first, titles A-Z, unless reversed.
+    const newestFirst = sort !== "title";
+    if (newestFirst !== !!q.reverse) items.reverse();
+    return { items: clone(items.slice(offset, offset + limit)), total: items.length, offset, limit };
+  }
+  function touch(doc) {
+    doc.updated_at = now();
+  }
+  function balance() {
+    return db.users[0].credits.balance;
+  }
+
+  function emit(event, payload) {
+    for (const l of listeners[event] || []) {
+      const cb = callbacks.get(l.handler);
+      if (cb) cb({ event, id: l.id, payload: clone(payload) });
+    }
+  }
+  function setStatus(patch) {
+    status = Object.assign({}, status, patch);
+    if (patch.state && patch.state !== "syncing") {
+      delete status.phase; delete status.done; delete status.total;
+    }
+    emit("sync-status", status);
+  }
+
+  const commands = {
+    app_info: () => ({ version: "0.1.0", profile_dir: "/home/ada/.promptforge", log_dir: "/home/ada/.promptforge/logs", user_id: ME, account, local_documents: opts.localDocuments }),
+    ui_ready: () => null,
+    list_documents: ({ collection, query }) => list(collection, query),
+    get_document: ({ collection, id }) => clone(get(collection, id)),
+    create_document: ({ collection, fields }) => {
+      let doc;
+      if (collection === "prompts") {
+        if (!fields.title || typeof fields.content !== "string") throw err("invalid", "A prompt needs a title and content.");
+        doc = prompt({ created_at: now(), updated_at: now() });
+        for (const [k, v] of Object.entries(fields)) setPath(doc, k, v);
+        addVersion(doc, "Created");
+      } else if (collection === "ideas") {
+        if (!fields.title) throw err("invalid", "An idea needs a title.");
+        doc = idea({ created_at: now(), updated_at: now() });
+        for (const [k, v] of Object.entries(fields)) setPath(doc, k, v);
+      } else if (collection === "projects") {
+        if (!fields.title) throw err("invalid", "A project needs a title.");
+        doc = project({ created_at: now(), updated_at: now() });
+        for (const [k, v] of Object.entries(fields)) setPath(doc, k, v);
+      } else if (collection === "marketplace_listings") {
+        if (!fields.prompt_id || !fields.title) throw err("invalid", "A listing needs a prompt and a title.");
+        doc = listing({ created_at: now(), updated_at: now() });
+        for (const [k, v] of Object.entries(fields)) setPath(doc, k, v);
+      } else throw err("forbidden", "That kind of document can't be created here.");
+      db[collection].push(doc);
+      return clone(doc);
+    },
+    update_document: ({ collection, id, changes }) => {
+      const doc = must(collection, id);
+      if (collection === "prompts" && "title" in changes && !changes.title) throw err("invalid", "A prompt needs a title.");
+      const before = collection === "prompts" ? { content: doc.content, role: doc.role } : null;
+      for (const [k, v] of Object.entries(changes)) setPath(doc, k, v);
+      touch(doc);
+      if (before && (before.content !== doc.content || before.role !== doc.role)) {
+        doc.version += 1;
+        addVersion(doc, "Edited");
+      }
+      return clone(doc);
+    },
+    delete_document: ({ collection, id }) => {
+      const doc = must(collection, id);
+      doc.deleted_at = now();
+      doc.deleted_by = ME;
+      return clone(doc);
+    },
+    restore_document: ({ collection, id }) => {
+      const doc = must(collection, id);
+      doc.deleted_at = null;
+      doc.deleted_by = null;
+      return clone(doc);
+    },
+    prompt_versions: ({ promptId }) => clone(db.prompt_versions.filter((v) => v.prompt_id === promptId).sort((a, b) => a.version_number - b.version_number)),
+    restore_prompt_version: ({ promptId, number }) => {
+      const p = must("prompts", promptId);
+      const v = db.prompt_versions.find((x) => x.prompt_id === promptId && x.version_number === number);
+      if (!v) throw err("not_found", "That version does not exist.");
+      p.content = v.content;
+      p.role = v.role;
+      p.version += 1;
+      touch(p);
+      addVersion(p, "Restored v" + number);
+      return clone(p);
+    },
+    fork_prompt: ({ promptId, changes }) => {
+      const src = must("prompts", promptId);
+      const doc = Object.assign(clone(src), { _id: newId("prompt"), parent_prompt_id: src._id, version: 1, created_at: now(), updated_at: now(), is_template: false, deleted_at: null });
+      for (const [k, v] of Object.entries(changes || {})) setPath(doc, k, v);
+      db.prompts.push(doc);
+      addVersion(doc, "Forked");
+      return clone(doc);
+    },
+    sync_status: () => clone(status),
+    sync_now: () => {
+      if (!account) throw err("not_signed_in", "Sign in to sync your library.");
+      return null;
+    },
+    list_conflicts: ({ includeResolved }) => clone(conflicts.filter((c) => includeResolved || c.resolved == null)),
+    resolve_conflict: ({ id, resolution }) => {
+      const c = conflicts.find((x) => x.id === id);
+      if (!c) throw err("not_found", "That conflict is gone.");
+      c.resolved = resolution;
+      setStatus({ open_conflicts: conflicts.filter((x) => x.resolved == null).length });
+      return clone(c);
+    },
+    list_attention: () => clone(attention),
+    settle_attention: ({ mutationId }) => {
+      attention = attention.filter((a) => a.mutation_id !== mutationId);
+      setStatus({ needs_attention: attention.length });
+      return null;
+    },
+    get_settings: () => clone(settings),
+    save_settings: ({ settings: s }) => {
+      settings = clone(s);
+      return clone(settings);
+    },
+    sign_in: ({ email, password }) => {
+      if (password === "wrong") throw err("auth_failed", "The email or password is not right.");
+      account = { user_id: ME, email, server_url: settings.server_url || "" };
+      return clone(account);
+    },
+    sign_out: () => {
+      account = null;
+      return null;
+    },
+    publish_listing: ({ listingId }) => {
+      const l = must("marketplace_listings", listingId);
+      if (l.status !== "draft" && l.status !== "rejected") throw err("wrong_state", "Only drafts can be published.");
+      l.status = "pending";
+      l.moderation_status = "under_review";
+      l.published_at = now();
+      touch(l);
+      return { document: clone(l), balance: null, delivered_prompt_id: null };
+    },
+    buy_listing: ({ listingId, expectedPrice }) => {
+      const l = must("marketplace_listings", listingId);
+      if (l.seller_id === ME) throw err("own_listing", "You can't buy your own listing.");
+      if (l.price !== expectedPrice) throw err("price_changed", `The price changed to ${l.price} credits.`);
+      if (balance() < l.price) throw err("insufficient_credits", `You need ${l.price} credits but have ${balance()}.`);
+      db.users[0].credits.balance -= l.price;
+      const copy = prompt({ _id: newId("prompt"), title: l.title, content: "Bought content", created_at: now(), updated_at: now() });
+      db.prompts.push(copy);
+      addVersion(copy, "Bought");
+      const pu = purchase({ listing_id: l._id, seller_id: l.seller_id, prompt_id: copy._id, amount: l.price, created_at: now() });
+      db.marketplace_purchases.push(pu);
+      return { document: clone(pu), balance: balance(), delivered_prompt_id: copy._id };
+    },
+    refund_purchase: ({ purchaseId, reason }) => {
+      const pu = must("marketplace_purchases", purchaseId);
+      if (pu.refund) throw err("already_refunded", "This purchase was already refunded.");
+      pu.refund = { amount: pu.amount, reason, requested_at: now(), processed_at: now(), status: "processed" };
+      pu.payment_status = "refunded";
+      db.users[0].credits.balance += pu.amount;
+      return { document: clone(pu), balance: balance(), delivered_prompt_id: null };
+    },
+    review_purchase: ({ purchaseId, rating, review }) => {
+      const pu = must("marketplace_purchases", purchaseId);
+      if (rating < 1 || rating > 5) throw err("invalid", "A rating is 1 to 5 stars.");
+      if (pu.customer_satisfaction.rating != null) throw err("already_reviewed", "You already reviewed this purchase.");
+      pu.customer_satisfaction = { rating, review, would_recommend: rating >= 4, reviewed_at: now() };
+      db.reviews.push({ _id: newId("review"), prompt_id: pu.prompt_id, user_id: ME, rating, review, created_at: now(), helpful_count: 0, version: 1 });
+      return { document: clone(pu), balance: null, delivered_prompt_id: null };
+    },
+    "plugin:event|listen": ({ event, handler }) => {
+      const id = evId++;
+      (listeners[event] = listeners[event] || []).push({ id, handler });
+      return id;
+    },
+    "plugin:event|unlisten": ({ event, eventId }) => {
+      listeners[event] = (listeners[event] || []).filter((l) => l.id !== eventId);
+      return null;
+    },
+  };
+
+  window.__TAURI_EVENT_PLUGIN_INTERNALS__ = {
+    unregisterListener: (event, id) => {
+      listeners[event] = (listeners[event] || []).filter((l) => l.id !== id);
+    },
+  };
+  window.__TAURI_INTERNALS__ = {
+    metadata: { currentWindow: { label: "main" }, currentWebview: { windowLabel: "main", label: "main" } },
+    transformCallback: (cb, once) => {
+      const id = cbId++;
+      callbacks.set(id, (x) => {
+        if (once) callbacks.delete(id);
+        return cb && cb(x);
+      });
+      return id;
+    },
+    unregisterCallback: (id) => callbacks.delete(id),
+    convertFileSrc: (p) => p,
+    invoke: (cmd, args) =>
+      new Promise((resolve, reject) => {
+        args = clone(args || {});
+        if (!cmd.startsWith("plugin:")) calls.push({ cmd, args });
+        setTimeout(() => {
+          try {
+            if (failures[cmd]) {
+              const e = failures[cmd];
+              delete failures[cmd];
+              throw e;
+            }
+            const f = commands[cmd];
+            if (!f) throw err("unknown_command", "Unknown command " + cmd);
+            resolve(f(args));
+          } catch (e) {
+            reject(e);
+          }
+        }, 1);
+      }),
+  };
+  window.__fake = {
+    db,
+    calls,
+    emit,
+    setStatus,
+    failNext: (cmd, code, message) => {
+      failures[cmd] = err(code, message);
+    },
+    callsOf: (cmd) => calls.filter((c) => c.cmd === cmd).map((c) => c.args),
+  };
+})();
