@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
-# Runs PromptForge on its embedded local store (no server, no account).
-# Until the desktop window lands this is the `promptforge` command line:
-#   scripts/run.sh                      # where the library is, and what it holds
-#   scripts/run.sh prompt create --title "Haiku" --content "Write a haiku"
-#   scripts/run.sh prompt list --search haiku
+# Runs PromptForge Desktop on its embedded local store (no server, no
+# account needed): installs what the build needs, builds the UI and the app,
+# and opens the window. PROMPTFORGE_DATA_DIR picks another data directory.
+#   scripts/run.sh                 # the desktop app
+#   scripts/run.sh --cli info      # the `promptforge` command line instead
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-debian.sh
 source scripts/env.sh
-cargo build --quiet -p promptforge-sync --bin promptforge
-if (($# == 0)); then
-  set -- info
+if [[ ${1:-} == --cli ]]; then
+  shift
+  cargo build --quiet -p promptforge-sync --bin promptforge
+  exec "$CARGO_TARGET_DIR/debug/promptforge" "${@:-info}"
 fi
-exec "$CARGO_TARGET_DIR/debug/promptforge" "$@"
+(cd ui && npm run --silent build)
+cargo build --quiet -p promptforge-desktop
+if [[ -z ${DISPLAY:-} && -z ${WAYLAND_DISPLAY:-} ]]; then
+  echo "no display: run this from a desktop session (or under xvfb-run)" >&2
+  exit 1
+fi
+exec "$CARGO_TARGET_DIR/debug/promptforge-desktop" "$@"

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Runs every check and test: formatting, lints, architecture rules, and the
-# whole workspace's tests (unit, store, CLI, kill -9 durability, PoloDB guards).
+# Runs every check and test: formatting, lints, architecture rules, the UI's
+# type check, build and browser tests, and the whole workspace's tests (unit,
+# store, CLI, sync against SecantusDB, the app's commands on Tauri's mock
+# runtime, and the real app driven through WebKitWebDriver under Xvfb).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup-debian.sh
+PROMPTFORGE_SETUP=test scripts/setup-debian.sh
 source scripts/env.sh
+
+echo "== ui: type check, build, browser tests (Chromium, IPC mocked)"
+(cd ui && npm run --silent build && npm test --silent)
 
 echo "== cargo fmt --check"
 cargo fmt --all --check
@@ -19,4 +24,6 @@ if cargo tree -p promptforge-sync -e normal --prefix none | grep -E '^(tauri|wry
 fi
 
 echo "== tests"
+# The end-to-end tests drive the desktop binary this builds.
+cargo build --quiet -p promptforge-desktop
 cargo test --workspace --no-fail-fast

@@ -10,6 +10,8 @@
 //! - [`instance`]: one process per data directory; a second launch focuses the first.
 //! - [`logging`]: `tracing` to a daily-rotated file in the log directory.
 
+#[cfg(test)]
+mod bindings;
 pub mod commands;
 pub mod error;
 pub mod instance;

@@ -308,13 +308,17 @@ impl AppState {
         self.switch_to(app, &profile, None).await
     }
 
-    /// Stops the background sync before the app exits, so no round is cut
-    /// short in a way that needs a retry.
+    /// Stops the background sync and closes the store before the app exits,
+    /// so the writer finishes and the profile lock is released.
     pub async fn shut_down(&self) {
-        let mut slot = self.library.write().await;
-        if let Some(library) = slot.as_mut() {
+        let library = self.library.write().await.take();
+        if let Some(mut library) = library {
             stop_sync(library.sync.take()).await;
         }
+        self.opened.send_replace(Some(Err(AppError::new(
+            "closed",
+            "the app is shutting down",
+        ))));
     }
 }
 

@@ -72,7 +72,7 @@ macro_rules! with_model {
 /// A list request from the UI: every field optional.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]
-#[cfg_attr(test, ts(optional_fields))]
+#[cfg_attr(test, ts(optional_fields = nullable))]
 #[serde(default)]
 pub struct ListRequest {
     /// Only what the signed-in user owns: their prompts, their listings as
@@ -89,39 +89,47 @@ pub struct ListRequest {
     pub visibility: Option<String>,
     pub difficulty: Option<String>,
     pub is_template: Option<bool>,
-    #[cfg_attr(test, ts(type = "\"exclude\" | \"include\" | \"only\""))]
-    pub deleted: Option<String>,
-    #[cfg_attr(test, ts(type = "\"updated_at\" | \"created_at\" | \"title\""))]
-    pub sort: Option<String>,
+    pub deleted: Option<Trash>,
+    pub sort: Option<Sort>,
     pub reverse: Option<bool>,
     pub offset: Option<u32>,
     pub limit: Option<u32>,
 }
 
+/// Whether a list shows the trash: not at all, too, or only.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum Trash {
+    Exclude,
+    Include,
+    Only,
+}
+
+/// A list's order: dates newest first, titles A to Z, unless `reverse`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum Sort {
+    UpdatedAt,
+    CreatedAt,
+    Title,
+}
+
 impl ListRequest {
-    fn into_query(self, user_id: String) -> AppResult<ListQuery> {
-        let deleted = match self.deleted.as_deref() {
-            None | Some("exclude") => DeletedFilter::Exclude,
-            Some("include") => DeletedFilter::Include,
-            Some("only") => DeletedFilter::Only,
-            Some(other) => {
-                return Err(AppError::invalid(format!(
-                    "deleted `{other}` is not one of: exclude, include, only"
-                )))
-            }
+    fn into_query(self, user_id: String) -> ListQuery {
+        let deleted = match self.deleted.unwrap_or(Trash::Exclude) {
+            Trash::Exclude => DeletedFilter::Exclude,
+            Trash::Include => DeletedFilter::Include,
+            Trash::Only => DeletedFilter::Only,
         };
-        let sort = match self.sort.as_deref() {
-            None | Some("updated_at") => SortBy::UpdatedAt,
-            Some("created_at") => SortBy::CreatedAt,
-            Some("title") => SortBy::Title,
-            Some(other) => {
-                return Err(AppError::invalid(format!(
-                    "sort `{other}` is not one of: updated_at, created_at, title"
-                )))
-            }
+        let sort = match self.sort.unwrap_or(Sort::UpdatedAt) {
+            Sort::UpdatedAt => SortBy::UpdatedAt,
+            Sort::CreatedAt => SortBy::CreatedAt,
+            Sort::Title => SortBy::Title,
         };
         let blank_is_none = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
-        Ok(ListQuery {
+        ListQuery {
             owner: self.mine.unwrap_or(false).then_some(user_id),
             status: blank_is_none(self.status),
             category: blank_is_none(self.category),
@@ -139,7 +147,7 @@ impl ListRequest {
             reverse: self.reverse.unwrap_or(false),
             offset: self.offset.unwrap_or(0) as usize,
             limit: self.limit.unwrap_or(0) as usize,
-        })
+        }
     }
 }
 
@@ -171,7 +179,7 @@ pub async fn list_documents(
     query: ListRequest,
 ) -> AppResult<DocumentPage> {
     let store = state.current().await?.store;
-    let query = query.into_query(store.user_id())?;
+    let query = query.into_query(store.user_id());
     with_model!(collection, T => list::<T>(&store, query).await)
 }
 
