@@ -24,6 +24,6 @@ if cargo tree -p promptforge-sync -e normal --prefix none | grep -E '^(tauri|wry
 fi
 
 echo "== tests"
-# The end-to-end tests drive the desktop binary this builds.
-cargo build --quiet -p promptforge-desktop
+# The end-to-end tests drive the promptforge-desktop binary, which this
+# builds (its crate has integration tests) before any test runs.
 cargo test --workspace --no-fail-fast

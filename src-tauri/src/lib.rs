@@ -65,7 +65,7 @@ pub fn run() -> anyhow::Result<()> {
     let started = Instant::now();
     let options = AppOptions::from_env()?;
     std::fs::create_dir_all(&options.data_dir)?;
-    let _log_guard = logging::init(&options.log_dir)?;
+    let mut log_guard = Some(logging::init(&options.log_dir)?);
     let instance = match instance::claim(&options.data_dir)? {
         instance::Claim::First(listener) => listener,
         instance::Claim::Focused => {
@@ -80,11 +80,15 @@ pub fn run() -> anyhow::Result<()> {
         started,
     )?;
     instance.serve(app.handle().clone());
-    app.run(|handle, event| {
-        if let tauri::RunEvent::ExitRequested { .. } = event {
+    app.run(move |handle, event| match event {
+        tauri::RunEvent::ExitRequested { .. } => {
             let state = handle.state::<AppState>();
             tauri::async_runtime::block_on(state.shut_down());
         }
+        // The event loop may end the process without returning here, so the
+        // log file is flushed now.
+        tauri::RunEvent::Exit => drop(log_guard.take()),
+        _ => {}
     });
     Ok(())
 }

@@ -97,6 +97,8 @@ pub struct AppState {
     /// `None` while the library opens; then whether it opened.
     opened: watch::Sender<Option<Result<(), AppError>>>,
     account: Mutex<Option<AccountRecord>>,
+    /// Sign-in and sign-out run one at a time, start to finish.
+    account_change: tokio::sync::Mutex<()>,
     ready_reported: Mutex<bool>,
 }
 
@@ -116,6 +118,7 @@ impl AppState {
             library: RwLock::new(None),
             opened: watch::channel(None).0,
             account: Mutex::new(None),
+            account_change: tokio::sync::Mutex::new(()),
             ready_reported: Mutex::new(false),
         }
     }
@@ -195,6 +198,9 @@ impl AppState {
     }
 
     /// Makes `profile` the open library, with sync for `account` if given.
+    /// If the new library cannot be opened or synced, the previous one stays
+    /// open (with the sync it had), so a failed switch never leaves the app
+    /// without a library.
     async fn switch_to<R: Runtime>(
         &self,
         app: &AppHandle<R>,
@@ -202,28 +208,48 @@ impl AppState {
         account: Option<&AccountRecord>,
     ) -> AppResult<()> {
         let mut slot = self.library.write().await;
-        let store = match slot.take() {
-            Some(mut library) => {
-                stop_sync(library.sync.take()).await;
-                if library.profile == profile {
-                    library.store
-                } else {
-                    drop(library);
-                    open_store(&self.profile_dir(profile)).await?
-                }
-            }
-            None => open_store(&self.profile_dir(profile)).await?,
+        let mut previous = slot.take();
+        let previous_account = self
+            .account
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(library) = previous.as_mut() {
+            stop_sync(library.sync.take()).await;
+        }
+        let same_profile = previous.as_ref().is_some_and(|l| l.profile == profile);
+        let opened = match previous.as_ref() {
+            Some(library) if same_profile => Ok(library.store.clone()),
+            _ => open_store(&self.profile_dir(profile)).await,
         };
-        let sync = match account {
-            Some(record) => Some(start_sync(app, &store, record, &self.options.data_dir)?),
-            None => None,
-        };
-        *slot = Some(Library {
-            store,
-            profile: profile.to_owned(),
-            sync,
+        let switched = opened.and_then(|store| {
+            let sync = account
+                .map(|record| start_sync(app, &store, record, &self.options.data_dir))
+                .transpose()?;
+            Ok(Library {
+                store,
+                profile: profile.to_owned(),
+                sync,
+            })
         });
+        match switched {
+            Ok(library) => {
+                // Closing the previous profile (if another) after the new one opened.
+                drop(previous);
+                *slot = Some(library);
+            }
+            Err(err) => {
+                if let Some(mut library) = previous {
+                    library.sync = previous_account.and_then(|record| {
+                        start_sync(app, &library.store, &record, &self.options.data_dir).ok()
+                    });
+                    *slot = Some(library);
+                }
+                return Err(err);
+            }
+        }
         drop(slot);
+        self.opened.send_replace(Some(Ok(())));
         emit_status_now(app, self).await;
         if app.emit(CHANGED_EVENT, ()).is_err() {
             tracing::debug!("no window to tell that the library changed");
@@ -242,6 +268,7 @@ impl AppState {
         password: &str,
         attach_library: bool,
     ) -> AppResult<AccountInfo> {
+        let _one_at_a_time = self.account_change.lock().await;
         let settings = settings::load(app, &self.options.data_dir);
         let server_url = settings.server_url.clone().ok_or_else(|| {
             AppError::new(
@@ -283,29 +310,27 @@ impl AppState {
             server_url,
             profile: profile.clone(),
         };
-        settings::save_account(&self.options.data_dir, &record)?;
-        *self.account.lock().unwrap_or_else(|p| p.into_inner()) = Some(record.clone());
-        tracing::info!(user = %record.session.user_id, profile = %profile, "signed in");
         self.switch_to(app, &profile, Some(&record)).await?;
+        *self.account.lock().unwrap_or_else(|p| p.into_inner()) = Some(record.clone());
+        settings::save_account(&self.options.data_dir, &record)?;
+        tracing::info!(user = %record.session.user_id, profile = %profile, "signed in");
         Ok(AccountInfo::of(&record))
     }
 
-    /// Stops syncing and forgets the tokens; the library stays on this
-    /// machine and keeps working offline.
+    /// Stops syncing and forgets the tokens; the app goes back to the local
+    /// library, which keeps working offline.
     pub async fn sign_out<R: Runtime>(&self, app: &AppHandle<R>) -> AppResult<()> {
-        settings::forget_account(&self.options.data_dir)?;
+        let _one_at_a_time = self.account_change.lock().await;
+        // Sync stops before the account is forgotten, so no token refresh
+        // can write the account file back.
+        self.switch_to(app, LOCAL_PROFILE, None).await?;
         self.account
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
-        let profile = self
-            .library
-            .read()
-            .await
-            .as_ref()
-            .map_or(LOCAL_PROFILE.to_owned(), |l| l.profile.clone());
+        settings::forget_account(&self.options.data_dir)?;
         tracing::info!("signed out");
-        self.switch_to(app, &profile, None).await
+        Ok(())
     }
 
     /// Stops the background sync and closes the store before the app exits,
@@ -384,9 +409,12 @@ fn start_sync<R: Runtime>(
     let events = app.clone();
     let task = tauri::async_runtime::spawn(async move {
         let forward = forward_status(events, runner.status());
+        // Stopping cancels a round in flight: the engine is built to resume
+        // from whatever a cut round left behind.
         tokio::select! {
-            () = runner.run(async { stopped.await.ok(); }) => {}
+            () = runner.run(std::future::pending()) => {}
             () = forward => {}
+            _ = stopped => {}
         }
     });
     tracing::info!(server = %record.server_url, "background sync started");
@@ -399,24 +427,23 @@ async fn stop_sync(sync: Option<BackgroundSync>) {
         if sync.stop.send(()).is_err() {
             tracing::debug!("background sync had already stopped");
         }
-        if tokio::time::timeout(Duration::from_secs(10), sync.task)
+        let mut task = sync.task;
+        if tokio::time::timeout(Duration::from_secs(10), &mut task)
             .await
             .is_err()
         {
-            tracing::warn!("background sync did not stop within 10 s");
+            tracing::warn!("background sync did not stop within 10 s; aborted");
+            task.abort();
         }
     }
 }
 
-/// Sends every status change to the UI; a round that brought documents
-/// also tells the UI to refresh what it shows.
+/// Sends every status change to the UI, and after each completed round
+/// tells it to refresh what it shows (the round may have brought documents;
+/// a status watch keeps only the latest value, so progress alone could miss it).
 async fn forward_status<R: Runtime>(app: AppHandle<R>, mut status: watch::Receiver<SyncStatus>) {
-    let mut pulling = false;
     loop {
         let now = status.borrow_and_update().clone();
-        let was_pulling = pulling;
-        pulling = matches!(&now.state, SyncState::Syncing { done, .. } if *done > 0)
-            || (was_pulling && matches!(now.state, SyncState::Syncing { .. }));
         match to_ui(&now) {
             Ok(payload) => {
                 if app.emit(STATUS_EVENT, payload).is_err() {
@@ -425,7 +452,7 @@ async fn forward_status<R: Runtime>(app: AppHandle<R>, mut status: watch::Receiv
             }
             Err(err) => tracing::warn!(error = %err.message, "sync status not serialisable"),
         }
-        if was_pulling && !pulling && app.emit(CHANGED_EVENT, ()).is_err() {
+        if matches!(now.state, SyncState::UpToDate) && app.emit(CHANGED_EVENT, ()).is_err() {
             tracing::debug!("library change not delivered");
         }
         if status.changed().await.is_err() {

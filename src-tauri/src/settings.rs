@@ -94,11 +94,11 @@ impl Settings {
 }
 
 fn check_url(field: &str, url: &str) -> AppResult<()> {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-    if !matches!(scheme, "http" | "https") || rest.is_empty() || rest.contains(char::is_whitespace)
-    {
+    let parsed = tauri::Url::parse(url)
+        .map_err(|why| AppError::invalid(format!("{field} `{url}` is not a URL: {why}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
         return Err(AppError::invalid(format!(
-            "{field} `{url}` must start with http:// or https://"
+            "{field} `{url}` must start with http:// or https:// and name a host"
         )));
     }
     Ok(())
@@ -213,8 +213,13 @@ pub fn load_account(data_dir: &Path) -> Option<AccountRecord> {
     }
 }
 
+/// Serialises writers of the account file (a sign-in and a token refresh
+/// may both save), so the temporary file is never written twice at once.
+static ACCOUNT_WRITE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Writes the account file atomically, readable and writable by its owner only.
 pub fn save_account(data_dir: &Path, record: &AccountRecord) -> AppResult<()> {
+    let _one_writer = ACCOUNT_WRITE.lock().unwrap_or_else(|p| p.into_inner());
     let failed =
         |err: std::io::Error| AppError::new("storage", format!("cannot save the sign-in: {err}"));
     let bytes = serde_json::to_vec_pretty(record)
@@ -228,6 +233,13 @@ pub fn save_account(data_dir: &Path, record: &AccountRecord) -> AppResult<()> {
         options.mode(0o600);
     }
     let mut file = options.open(&temp).map_err(failed)?;
+    #[cfg(unix)]
+    {
+        // `mode` applies only when the file is created; a leftover keeps its own.
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(failed)?;
+    }
     file.write_all(&bytes).map_err(failed)?;
     file.sync_all().map_err(failed)?;
     std::fs::rename(&temp, data_dir.join(ACCOUNT_FILE)).map_err(failed)
@@ -268,6 +280,18 @@ mod tests {
         .normalised()
         .err();
         assert!(err.is_some_and(|e| e.message.contains("Server URL")));
+        for bad in ["http://[::1", "http://", "ftp://sync.example.com"] {
+            let err = Settings {
+                server_url: Some(bad.into()),
+                ..Settings::default()
+            }
+            .normalised()
+            .err();
+            assert!(
+                err.is_some_and(|e| e.message.contains("Server URL")),
+                "{bad}"
+            );
+        }
         let err = Settings {
             language: "en us!".into(),
             ..Settings::default()

@@ -148,6 +148,23 @@ fn a_prompt_is_written_found_versioned_forked_and_trashed() -> TestResult {
     assert_eq!(fork["parent_prompt_id"], id.as_str());
     assert_ne!(fork["_id"], id.as_str());
     assert_eq!(fork["status"], "draft");
+    assert_eq!(
+        fork["title"], "Haiku (mine)",
+        "a title given for the fork is kept as given"
+    );
+    assert_eq!(fork["marketplace"]["is_listed"], false);
+
+    let err = app.err(
+        "create_document",
+        json!({ "collection": "prompts", "fields": { "title": "x", "content": "y", "user_id": "someone-else" }}),
+    )?;
+    assert_eq!(err["code"], "invalid", "{err}");
+    assert!(
+        err["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("user_id")),
+        "{err}"
+    );
 
     app.ok(
         "delete_document",

@@ -1,11 +1,14 @@
 //! Harness for cross-crate and end-to-end tests: a real MongoDB-protocol
 //! server (SecantusDB, installed and started here, or a real MongoDB named by
 //! `PROMPTFORGE_TEST_MONGODB_URI`), the sync server in-process on a loopback
-//! port, and signed test tokens.
+//! port, signed test tokens, a stand-in for Firebase Auth, and a WebDriver
+//! harness that drives the real desktop app under Xvfb.
 
 pub mod accounts;
 pub mod desktop;
+pub mod firebase;
 pub mod mongo;
 pub mod proxy;
 pub mod server;
 pub mod tokens;
+pub mod webdriver;

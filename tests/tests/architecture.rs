@@ -65,3 +65,28 @@ fn the_server_does_not_depend_on_the_desktop_store() {
         );
     }
 }
+
+/// The desktop app is a thin layer: its data goes through the store and the
+/// engine, never PoloDB directly, and it links no server crate.
+#[test]
+fn the_desktop_app_reaches_data_only_through_the_sync_library() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../src-tauri");
+    let mut files = Vec::new();
+    rust_files(&root.join("src"), &mut files);
+    assert!(files.len() > 5, "found the app sources: {files:?}");
+    let offenders: Vec<_> = files
+        .iter()
+        .filter(|path| std::fs::read_to_string(path).is_ok_and(|text| text.contains("polodb_core")))
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "the app uses PoloDB directly: {offenders:?}"
+    );
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).expect("app manifest");
+    for forbidden in ["polodb", "mongodb", "axum", "promptforge-server"] {
+        assert!(
+            !manifest.contains(forbidden),
+            "src-tauri/Cargo.toml depends on {forbidden}"
+        );
+    }
+}

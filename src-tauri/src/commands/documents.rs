@@ -237,6 +237,21 @@ pub async fn create_document(
     let store = state.current().await?.store;
     let base = blank(collection, &store.user_id())?;
     let fields = from_ui(fields, "fields")?;
+    // Who owns a new document, and its id, are the store's to decide.
+    for field in [
+        "_id",
+        "user_id",
+        "seller_id",
+        "buyer_id",
+        "created_by",
+        "version",
+    ] {
+        if fields.contains_key(field) {
+            return Err(AppError::invalid(format!(
+                "{field} is set by the app and cannot be given for a new document"
+            )));
+        }
+    }
     with_model!(collection, T => {
         let model: T = filled(base, fields)?;
         to_ui(&store.create(model).await?)
@@ -303,12 +318,23 @@ pub async fn fork_prompt(
     let store = state.current().await?.store;
     let user = store.user_id();
     let mut changes = from_ui(changes, "changes")?;
-    for (field, value) in [
+    // The fork is the user's own new draft: ownership, sales and usage
+    // figures start afresh whatever the original (or the UI) says.
+    let owned: [(&str, bson::Bson); 8] = [
         ("user_id", user.as_str().into()),
         ("created_by", user.as_str().into()),
         ("last_modified_by", user.as_str().into()),
-        ("is_template", false.into()),
         ("is_featured", false.into()),
+        ("marketplace", doc! {}.into()),
+        ("analytics", doc! {}.into()),
+        ("performance", doc! {}.into()),
+        ("collaboration", doc! {}.into()),
+    ];
+    for (field, value) in owned {
+        changes.insert(field, value);
+    }
+    for (field, value) in [
+        ("is_template", false.into()),
         ("status", "draft".into()),
         ("visibility", "private".into()),
     ] {

@@ -205,6 +205,9 @@ pub struct SyncEngine<T: Transport> {
     config: SyncConfig,
     status: watch::Sender<SyncStatus>,
     nudge: Notify,
+    /// Held for a whole round: a round started by the app (a purchase, say)
+    /// and one started by `run` never interleave their pushes and pulls.
+    round: tokio::sync::Mutex<()>,
 }
 
 impl SyncEngine<HttpTransport> {
@@ -229,8 +232,14 @@ impl SyncEngine<HttpTransport> {
                 Err(err) => return Err(err.into()),
             }
         };
+        // The request is settled: a failed follow-up sync must not make it
+        // look failed (a retry would be a second request), so the background
+        // loop is asked to fetch the result instead.
         if matches!(outcome, MarketOutcome::Done { .. }) {
-            self.sync_once().await?;
+            if let Err(err) = self.sync_once().await {
+                tracing::warn!(error = %err, "sync after a marketplace request failed; retrying in the background");
+                self.nudge();
+            }
         }
         Ok(outcome)
     }
@@ -274,6 +283,7 @@ impl<T: Transport> SyncEngine<T> {
             config,
             status: watch::channel(initial).0,
             nudge: Notify::new(),
+            round: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -318,6 +328,7 @@ impl<T: Transport> SyncEngine<T> {
 
     /// One full round: handshake, push, pull, push.
     pub async fn sync_once(&self) -> Result<SyncReport, SyncError> {
+        let _one_round_at_a_time = self.round.lock().await;
         let result = self.round().await;
         let state = match &result {
             Ok(_) => SyncState::UpToDate,

@@ -215,6 +215,7 @@ pub(crate) fn duplicate(
     changes: Document,
 ) -> Result<Document> {
     let mut copy = tx.require(collection, id)?;
+    let titled = changes.contains_key("title") || changes.contains_key("name");
     for (path, value) in changes {
         set_path(&mut copy, &path, value)
             .map_err(|why| ValidationError::single(collection, path.clone(), why))?;
@@ -236,7 +237,7 @@ pub(crate) fn duplicate(
     if collection == Collection::Prompts {
         copy.insert("parent_prompt_id", id);
     }
-    for field in ["title", "name"] {
+    for field in ["title", "name"].into_iter().filter(|_| !titled) {
         if let Ok(title) = copy.get_str(field) {
             let title = format!("{title} (my copy)");
             copy.insert(field, title);

@@ -67,7 +67,8 @@ export function SettingsScreen() {
     if (!email.trim() || !password) return error("Enter your email and password.");
     setBusy(true);
     try {
-      const acct = await api.signIn(email.trim(), password, (info?.local_documents ?? 0) > 0 && attach);
+      // The app decides with the library as it is now; an empty one is always attached.
+      const acct = await api.signIn(email.trim(), password, attach);
       setPassword("");
       notify(`Signed in as ${acct.email}`);
       await refreshInfo();

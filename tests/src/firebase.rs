@@ -1,0 +1,177 @@
+//! A stand-in for Firebase Auth's REST API, laid out like the Firebase Auth
+//! emulator (`/identitytoolkit.googleapis.com/...`, `/securetoken.googleapis.com/...`):
+//! email-and-password sign-in and refresh-token exchange, issuing ID tokens
+//! signed with the test key the sync server trusts. Point the app's
+//! `auth_url` at [`FakeFirebase::base`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Form, Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+use crate::tokens::token;
+
+pub const API_KEY: &str = "test-api-key";
+
+#[derive(Debug, Default)]
+struct Accounts {
+    /// email → (password, user id)
+    by_email: HashMap<String, (String, String)>,
+    /// refresh token → user id
+    refresh: HashMap<String, String>,
+    sign_ins: usize,
+    refreshes: usize,
+}
+
+type Shared = Arc<Mutex<Accounts>>;
+
+#[derive(Debug)]
+pub struct FakeFirebase {
+    pub base: String,
+    accounts: Shared,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+#[derive(Deserialize)]
+struct KeyParam {
+    key: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SignIn {
+    email: String,
+    password: String,
+}
+
+#[derive(Deserialize)]
+struct Refresh {
+    grant_type: String,
+    refresh_token: String,
+}
+
+fn refusal(message: &str) -> (StatusCode, Json<Value>) {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({ "error": { "code": 400, "message": message } })),
+    )
+}
+
+fn lock(accounts: &Shared) -> std::sync::MutexGuard<'_, Accounts> {
+    accounts.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+async fn sign_in(
+    State(accounts): State<Shared>,
+    Query(key): Query<KeyParam>,
+    Json(body): Json<SignIn>,
+) -> (StatusCode, Json<Value>) {
+    if key.key != API_KEY {
+        return refusal("API_KEY_INVALID");
+    }
+    let mut accounts = lock(&accounts);
+    let user = match accounts.by_email.get(&body.email) {
+        Some((password, user)) if *password == body.password => user.clone(),
+        _ => return refusal("INVALID_LOGIN_CREDENTIALS"),
+    };
+    accounts.sign_ins += 1;
+    let refresh = format!("refresh-{user}-{}", rand::random::<u64>());
+    accounts.refresh.insert(refresh.clone(), user.clone());
+    (
+        StatusCode::OK,
+        Json(json!({
+            "localId": user,
+            "email": body.email,
+            "idToken": token(&user),
+            "refreshToken": refresh,
+            "expiresIn": "3600",
+            "registered": true,
+        })),
+    )
+}
+
+async fn refresh(
+    State(accounts): State<Shared>,
+    Query(key): Query<KeyParam>,
+    Form(body): Form<Refresh>,
+) -> (StatusCode, Json<Value>) {
+    if key.key != API_KEY {
+        return refusal("API_KEY_INVALID");
+    }
+    if body.grant_type != "refresh_token" {
+        return refusal("INVALID_GRANT_TYPE");
+    }
+    let mut accounts = lock(&accounts);
+    let Some(user) = accounts.refresh.get(&body.refresh_token).cloned() else {
+        return refusal("INVALID_REFRESH_TOKEN");
+    };
+    accounts.refreshes += 1;
+    (
+        StatusCode::OK,
+        Json(json!({
+            "user_id": user,
+            "id_token": token(&user),
+            "refresh_token": body.refresh_token,
+            "expires_in": "3600",
+            "token_type": "Bearer",
+        })),
+    )
+}
+
+impl FakeFirebase {
+    pub async fn start() -> anyhow::Result<FakeFirebase> {
+        let accounts = Shared::default();
+        let app = Router::new()
+            .route(
+                "/identitytoolkit.googleapis.com/v1/accounts:signInWithPassword",
+                post(sign_in),
+            )
+            .route("/securetoken.googleapis.com/v1/token", post(refresh))
+            .with_state(accounts.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base = format!("http://{}", listener.local_addr()?);
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    stopped.await.ok();
+                })
+                .await;
+            if let Err(err) = served {
+                eprintln!("fake Firebase stopped: {err}");
+            }
+        });
+        Ok(FakeFirebase {
+            base,
+            accounts,
+            stop: Some(stop),
+        })
+    }
+
+    /// Registers an account that can sign in.
+    pub fn add_account(&self, email: &str, password: &str, user_id: &str) {
+        lock(&self.accounts)
+            .by_email
+            .insert(email.to_owned(), (password.to_owned(), user_id.to_owned()));
+    }
+
+    /// How many password sign-ins and token refreshes were answered.
+    pub fn counts(&self) -> (usize, usize) {
+        let accounts = lock(&self.accounts);
+        (accounts.sign_ins, accounts.refreshes)
+    }
+}
+
+impl Drop for FakeFirebase {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            stop.send(()).ok();
+        }
+    }
+}

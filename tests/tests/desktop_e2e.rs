@@ -1,0 +1,145 @@
+//! End to end on the real desktop app: the `promptforge-desktop` binary in a
+//! WebKitGTK window under Xvfb, driven through Debian's WebKitWebDriver, on
+//! real PoloDB profiles; for sync, the real sync server on SecantusDB and a
+//! Firebase Auth stand-in.
+
+use promptforge_tests::firebase::{FakeFirebase, API_KEY};
+use promptforge_tests::mongo::MongoServer;
+use promptforge_tests::server::TestServer;
+use promptforge_tests::webdriver::{App, Display};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prompt_written_and_edited_is_there_after_a_relaunch() -> anyhow::Result<()> {
+    let display = Display::start()?;
+    let data = tempfile::tempdir()?;
+
+    let app = App::launch(&display, data.path()).await?;
+    app.wait_until_texts("sync-indicator", "local-only", |t| {
+        t.iter().any(|s| s.contains("Local only"))
+    })
+    .await?;
+    app.click("new-prompt").await?;
+    app.fill("prompt-title", "Haiku writer").await?;
+    app.fill("prompt-content", "Write a haiku about the sea")
+        .await?;
+    app.click("prompt-save").await?;
+    app.wait_until_texts("prompt-row", "the new prompt", |rows| {
+        rows.iter().any(|r| r.contains("Haiku writer"))
+    })
+    .await?;
+
+    app.fill("prompt-content", "Write a haiku about the sea at night")
+        .await?;
+    app.click("prompt-save").await?;
+    app.click("prompt-history").await?;
+    let versions = app
+        .wait_until_texts("version-row", "two versions", |rows| rows.len() == 2)
+        .await?;
+    assert!(versions.iter().any(|v| v.contains("v1")), "{versions:?}");
+    assert!(versions.iter().any(|v| v.contains("v2")), "{versions:?}");
+    app.quit().await?;
+
+    let app = App::launch(&display, data.path()).await?;
+    app.fill("search", "haiku").await?;
+    let rows = app
+        .wait_until_texts("prompt-row", "the saved prompt", |rows| {
+            rows.iter().any(|r| r.contains("Haiku writer"))
+        })
+        .await?;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    app.wait_for("prompt-row").await?.click().await?;
+    let deadline = std::time::Instant::now() + promptforge_tests::webdriver::STEP_TIMEOUT;
+    loop {
+        let content = app.value("prompt-content").await?;
+        if content == "Write a haiku about the sea at night" {
+            break;
+        }
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "the editor shows {content:?} after the relaunch"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    app.click("prompt-history").await?;
+    app.wait_until_texts("version-row", "both versions after relaunch", |rows| {
+        rows.len() == 2
+    })
+    .await?;
+    app.quit().await
+}
+
+/// Fills the sync settings and signs in through the Settings screen.
+async fn sign_in(
+    app: &App,
+    server: &TestServer,
+    auth: &FakeFirebase,
+    email: &str,
+) -> anyhow::Result<()> {
+    app.click("nav-settings").await?;
+    app.fill("settings-server-url", &server.base).await?;
+    app.fill("settings-auth-url", &auth.base).await?;
+    app.fill("settings-firebase-key", API_KEY).await?;
+    app.click("settings-save").await?;
+    app.fill("signin-email", email).await?;
+    app.fill("signin-password", "correct horse").await?;
+    app.click("signin-submit").await?;
+    app.wait_until_texts("account-email", "the signed-in account", |t| {
+        t.iter().any(|s| s.contains(email))
+    })
+    .await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prompt_written_on_one_desktop_reaches_another_through_the_server() -> anyhow::Result<()>
+{
+    let mongo = MongoServer::start()?;
+    let server = TestServer::start(&mongo).await;
+    let auth = FakeFirebase::start().await?;
+    auth.add_account("ada@example.com", "correct horse", "ada");
+    let display = Display::start()?;
+    let (laptop_dir, desktop_dir) = (tempfile::tempdir()?, tempfile::tempdir()?);
+
+    let laptop = App::launch(&display, laptop_dir.path()).await?;
+    laptop.click("new-prompt").await?;
+    laptop.fill("prompt-title", "Written offline").await?;
+    laptop
+        .fill("prompt-content", "Summarise {text} in three bullets")
+        .await?;
+    laptop.click("prompt-save").await?;
+    laptop
+        .wait_until_texts("prompt-row", "the offline prompt", |rows| {
+            rows.iter().any(|r| r.contains("Written offline"))
+        })
+        .await?;
+    sign_in(&laptop, &server, &auth, "ada@example.com").await?;
+    laptop
+        .wait_until_texts("sync-indicator", "up to date", |t| {
+            t.iter().any(|s| s.contains("Up to date"))
+        })
+        .await?;
+    laptop
+        .wait_until_texts("pending-count", "nothing pending", |t| {
+            t.iter().any(|s| s.starts_with('0'))
+        })
+        .await?;
+
+    let desktop = App::launch(&display, desktop_dir.path()).await?;
+    sign_in(&desktop, &server, &auth, "ada@example.com").await?;
+    desktop.click("nav-prompts").await?;
+    let arrived = desktop
+        .wait_until_texts("prompt-row", "the laptop's prompt", |rows| {
+            rows.iter().any(|r| r.contains("Written offline"))
+        })
+        .await;
+    if let Err(err) = arrived {
+        let logs = std::fs::read_dir(desktop_dir.path().join("logs"))?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+            .collect::<String>();
+        anyhow::bail!("{err}\nthe second desktop's log:\n{logs}");
+    }
+    assert_eq!(auth.counts().0, 2, "one password sign-in per desktop");
+    laptop.quit().await?;
+    desktop.quit().await
+}
