@@ -44,7 +44,9 @@
   }
   function addVersion(p, changes, at) {
     const v = {
-      _id: newId("ver"), prompt_id: p._id, user_id: ME, version_number: p.version, content: p.content, role: p.role,
+      _id: newId("ver"), prompt_id: p._id, user_id: ME, content: p.content, role: p.role,
+      // Numbered per prompt, independently of `version` (the sync revision).
+      version_number: db.prompt_versions.filter((x) => x.prompt_id === p._id).length + 1,
       type: p.type, changes, created_at: at || now(), created_by: ME, version: 1,
     };
     db.prompt_versions.push(v);
@@ -121,8 +123,8 @@
   if (!opts.empty) {
     const p1 = prompt({ _id: "p1", title: "Blog post outline", description: "Outlines for posts", content: "Write an outline\nfor a blog post\nabout cats", category: "writing", tags: ["blog", "seo"], status: "active", updated_at: d(300), created_at: d(10) });
     addVersion(p1, "First draft", d(10));
-    p1.version = 2; p1.content = "Write an outline\nfor a blog post\nabout dogs"; addVersion(p1, "Dogs now", d(100));
-    p1.version = 3; p1.content = "Write a detailed outline\nfor a blog post\nabout dogs\nwith headings"; addVersion(p1, "More detail", d(300));
+    p1.version = 7; p1.content = "Write an outline\nfor a blog post\nabout dogs"; addVersion(p1, "Dogs now", d(100));
+    p1.version = 9; p1.content = "Write a detailed outline\nfor a blog post\nabout dogs\nwith headings"; addVersion(p1, "More detail", d(300));
     const p2 = prompt({ _id: "p2", title: "Code reviewer", content: "Review this code", category: "coding", tags: ["code"], difficulty: "advanced", project_id: "proj1", updated_at: d(200) });
     addVersion(p2, "Created");
     const p3 = prompt({ _id: "p3", title: "Email template", content: "Dear {name},\n{body}", category: "writing", is_template: true, visibility: "public", status: "active", updated_at: d(150) });

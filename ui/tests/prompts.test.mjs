@@ -173,6 +173,9 @@ test("history: diff between any two versions, then restore", async () => {
   assert.equal(rows.length, 3);
   assert.match(rows[0], /v3/);
   assert.match(rows[2], /v1/);
+  // The latest version is the current one, whatever the sync revision is.
+  assert.equal(await page.locator(tid("version-current")).count(), 1);
+  assert.equal(await page.locator(tid("version-row")).nth(0).locator(tid("version-current")).count(), 1);
   // Default: v2 -> v3.
   const strip = (t) => t.map((x) => x.replace(/^\d*/, ""));
   assert.deepEqual(strip(await page.locator(tid("diff-del")).allTextContents()), ["−Write an outline"]);
@@ -191,6 +194,7 @@ test("history: diff between any two versions, then restore", async () => {
   await page.locator(tid("version-row")).nth(2).locator(tid("version-restore")).click();
   await page.waitForFunction(() => document.querySelectorAll('[data-testid="version-row"]').length === 4);
   assert.deepEqual(await calls(page, "restore_prompt_version"), [{ promptId: "p1", number: 1 }]);
+  assert.match(await page.locator(tid("version-row")).nth(0).textContent(), /v4.*current/);
   await page.keyboard.press("Escape");
   await page.waitForSelector(tid("history-dialog"), { state: "detached" });
   assert.equal(await page.inputValue(tid("prompt-content")), "Write an outline\nfor a blog post\nabout cats");

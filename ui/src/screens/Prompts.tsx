@@ -737,7 +737,7 @@ function PromptEditor(props: {
       </div>
       {prompt && (
         <div className="meta muted">
-          v{prompt.version} · updated {relTime(prompt.updated_at)}
+          Updated {relTime(prompt.updated_at)}
           {inTrash && <span className="chip warn"> in trash</span>}
           {prompt.parent_prompt_id != null && (
             <>
@@ -931,7 +931,7 @@ function HistoryDialog(props: { prompt: Prompt; onClose: () => void; onRestored:
                   </td>
                   <td>
                     <strong>v{v.version_number}</strong>
-                    {v.version_number === props.prompt.version && <span className="chip">current</span>}
+                    {v._id === props.prompt.latest_version_id && <span className="chip" data-testid="version-current">current</span>}
                   </td>
                   <td>{fmtDate(v.created_at)}</td>
                   <td className="muted">{v.changes}</td>
