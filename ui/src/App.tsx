@@ -4,7 +4,7 @@ import type { AppInfo } from "./bindings/AppInfo";
 import type { SyncStatus } from "./bindings/SyncStatus";
 import { AppCtx, SCREENS, type Ctx, type Screen, type Target } from "./ctx";
 import { applyTheme } from "./theme";
-import { command, errMsg } from "./util";
+import { applyLanguage, command, errMsg } from "./util";
 import { Modal } from "./ui";
 import { StatusBar } from "./StatusBar";
 import { PromptsScreen } from "./screens/Prompts";
@@ -61,7 +61,13 @@ export function App() {
 
   useEffect(() => {
     void refreshInfo();
-    api.settings().then((s) => applyTheme(s.theme), () => applyTheme("system"));
+    api.settings().then(
+      (s) => {
+        applyTheme(s.theme);
+        applyLanguage(s.language);
+      },
+      () => applyTheme("system"),
+    );
     api.syncStatus().then(setStatus, () => undefined);
     const unsub: Promise<() => void>[] = [
       api.onSyncStatus((s) => setStatus(s)),

@@ -21,9 +21,17 @@ export function nowDate(): { $date: string } {
   return { $date: new Date().toISOString() };
 }
 
+let locale = "en";
+
+/** Uses the chosen language for the page and for dates and numbers. */
+export function applyLanguage(language: string | null | undefined) {
+  locale = language || "en";
+  document.documentElement.lang = locale;
+}
+
 export function fmtDate(d: EDate): string {
   const t = toDate(d);
-  return t ? t.toLocaleString() : "—";
+  return t ? t.toLocaleString(locale) : "—";
 }
 
 export function fmtDay(d: EDate): string {
@@ -46,7 +54,7 @@ export function relTime(d: EDate, now = Date.now()): string {
 }
 
 export function fmtNum(n: number): string {
-  return n.toLocaleString("en-US");
+  return n.toLocaleString(locale);
 }
 
 export function plural(n: number, word: string, many = word + "s"): string {

@@ -249,11 +249,16 @@ test("settings: theme applied live; sign in form; sign out", async () => {
   // Server settings are saved with the button.
   await page.fill(tid("settings-server-url"), "https://my.server");
   await page.fill(tid("settings-firebase-key"), "KEY");
+  assert.equal(await page.getAttribute("html", "lang"), "en");
+  await page.selectOption(tid("settings-language"), "de");
   await page.click(tid("settings-save"));
   await page.waitForFunction(() => window.__fake.callsOf("save_settings").length === 3);
   const s = (await calls(page, "save_settings")).pop().settings;
   assert.equal(s.server_url, "https://my.server");
   assert.equal(s.firebase_api_key, "KEY");
+  assert.equal(s.language, "de");
+  // The language is applied once saved: the page's and the numbers' locale.
+  await page.waitForFunction(() => document.documentElement.lang === "de");
 
   // Not signed in: local-only indicator, sign-in form with attach checkbox.
   assert.match(await page.textContent(tid("sync-indicator")), /Local only/);

@@ -5,7 +5,7 @@ import type { Theme } from "../bindings/Theme";
 import { useApp } from "../ctx";
 import { Field, Select, enums } from "../ui";
 import { applyTheme } from "../theme";
-import { plural, useCommand } from "../util";
+import { applyLanguage, plural, useCommand } from "../util";
 
 const LANGUAGES: [string, string][] = [
   ["en", "English"],
@@ -42,6 +42,7 @@ export function SettingsScreen() {
       const r = await api.saveSettings(next);
       setS(r);
       setSaved(r);
+      applyLanguage(r.language);
       notify("Settings saved");
     } catch (e) {
       error(e);
@@ -112,6 +113,7 @@ export function SettingsScreen() {
             ))}
             {!LANGUAGES.some(([c]) => c === s.language) && <option value={s.language}>{s.language}</option>}
           </select>
+          <small className="muted">Sets how dates and numbers are written; the app's own text is in English for now.</small>
         </Field>
       </fieldset>
       <fieldset className="form-grid">
