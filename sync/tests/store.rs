@@ -641,6 +641,80 @@ async fn data_and_catalog_survive_a_reopen() {
     );
 }
 
+/// Titles of the live prompts matching `text`, A-Z.
+async fn titles(store: &Store, text: &str) -> Vec<String> {
+    store
+        .list::<Prompt>(ListQuery {
+            text: Some(text.into()),
+            sort: SortBy::Title,
+            ..Default::default()
+        })
+        .await
+        .expect("list")
+        .items
+        .into_iter()
+        .map(|p| p.title)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_catalog_snapshot_that_no_longer_matches_the_documents_is_not_used() {
+    let dir = tempfile::tempdir().expect("dir");
+    let snapshot = dir.path().join("catalog.snapshot");
+    let first = {
+        let store = Store::open(dir.path()).await.expect("open");
+        let first = prompt(&store, "Alpha brief", "shared words").await;
+        prompt(&store, "Beta brief", "shared words").await;
+        first
+    };
+    let old_snapshot = std::fs::read(&snapshot).expect("a clean close saves the catalog");
+    {
+        let store = Store::open(dir.path()).await.expect("reopen");
+        assert_eq!(titles(&store, "brief").await, ["Alpha brief", "Beta brief"]);
+        prompt(&store, "Gamma brief", "shared words").await;
+        store.delete::<Prompt>(&first.id).await.expect("trash");
+    }
+    // As if the previous session's snapshot had survived: it describes the
+    // library before the last session's edits.
+    std::fs::write(&snapshot, old_snapshot).expect("put back the old snapshot");
+    let store = Store::open(dir.path()).await.expect("reopen");
+    assert_eq!(titles(&store, "brief").await, ["Beta brief", "Gamma brief"]);
+    assert_eq!(
+        store.check_consistency().await.expect("check"),
+        Vec::<String>::new()
+    );
+}
+
+#[tokio::test]
+async fn a_damaged_catalog_snapshot_is_rebuilt_from_the_documents() {
+    let dir = tempfile::tempdir().expect("dir");
+    let snapshot = dir.path().join("catalog.snapshot");
+    {
+        let store = Store::open(dir.path()).await.expect("open");
+        prompt(&store, "Kept brief", "words").await;
+    }
+    let mut bytes = std::fs::read(&snapshot).expect("a clean close saves the catalog");
+    for byte in bytes.iter_mut().skip(20) {
+        *byte = 0xff;
+    }
+    std::fs::write(&snapshot, &bytes).expect("damage the snapshot");
+    {
+        let store = Store::open(dir.path())
+            .await
+            .expect("a damaged snapshot is no error");
+        assert_eq!(titles(&store, "brief").await, ["Kept brief"]);
+    }
+    std::fs::write(&snapshot, b"PF").expect("cut the snapshot short");
+    let store = Store::open(dir.path())
+        .await
+        .expect("a short snapshot is no error");
+    assert_eq!(titles(&store, "brief").await, ["Kept brief"]);
+    assert_eq!(
+        store.check_consistency().await.expect("check"),
+        Vec::<String>::new()
+    );
+}
+
 #[tokio::test]
 async fn export_then_import_reproduces_the_library_exactly() {
     let (_dir, source) = open().await;

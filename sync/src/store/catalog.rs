@@ -3,13 +3,19 @@
 //!
 //! Lists and text search run here, never as PoloDB queries: PoloDB has no text
 //! index, rejects a string `$regex`, treats `$ne` as `$eq`, and returns nothing for an
-//! indexed filter combined with a sort. The catalog is rebuilt from PoloDB when
-//! the store opens and updated by the single writer after each commit.
+//! indexed filter combined with a sort. The single writer updates the catalog
+//! after each commit. At a clean close the writer saves it to a snapshot file
+//! so the next open skips decoding every document (seconds at 100k prompts);
+//! the snapshot is trusted only when its token matches the one the store
+//! wrote beside it, and otherwise the catalog is rebuilt from PoloDB.
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
+use std::io::{BufWriter, Read, Write};
+use std::path::Path;
 
 use memchr::memmem::Finder;
+use serde::{Deserialize, Serialize};
 
 use crate::schema::{CatalogEntry, Collection};
 
@@ -93,7 +99,126 @@ pub(crate) struct Catalog {
     collections: HashMap<Collection, Entries>,
 }
 
+/// Leads every snapshot file; bump the format when [`CatalogEntry`] or the
+/// layout below changes, so an old file is rebuilt rather than misread.
+const SNAPSHOT_MAGIC: &[u8; 8] = b"PFCATLG\0";
+const SNAPSHOT_FORMAT: u32 = 1;
+
+/// One collection in a snapshot: ids and entries, index for index.
+#[derive(Serialize)]
+struct SavedCollection<'a> {
+    name: &'static str,
+    ids: &'a [String],
+    entries: &'a [CatalogEntry],
+}
+
+#[derive(Deserialize)]
+struct LoadedCollection {
+    name: String,
+    ids: Vec<String>,
+    entries: Vec<CatalogEntry>,
+}
+
+/// Why a snapshot was not used; the store then rebuilds the catalog.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SnapshotError {
+    #[error("no snapshot")]
+    Missing,
+    #[error("reading the snapshot: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the snapshot is of another format or profile state")]
+    Stale,
+    #[error("the snapshot is damaged: {0}")]
+    Damaged(String),
+}
+
 impl Catalog {
+    /// Writes the catalog to `path` (atomically: a temporary file renamed
+    /// over it), stamped with `token`.
+    pub(crate) fn save(&self, path: &Path, token: u64) -> std::io::Result<()> {
+        let collections: Vec<SavedCollection<'_>> = Collection::ALL
+            .into_iter()
+            .filter_map(|collection| {
+                let entries = self.collections.get(&collection)?;
+                Some(SavedCollection {
+                    name: collection.name(),
+                    ids: &entries.ids,
+                    entries: &entries.entries,
+                })
+            })
+            .collect();
+        let body = postcard::to_stdvec(&collections)
+            .map_err(|err| std::io::Error::other(err.to_string()))?;
+        let temporary = path.with_extension("tmp");
+        let file = std::fs::File::create(&temporary)?;
+        let mut out = BufWriter::new(file);
+        out.write_all(SNAPSHOT_MAGIC)?;
+        out.write_all(&SNAPSHOT_FORMAT.to_le_bytes())?;
+        out.write_all(&token.to_le_bytes())?;
+        out.write_all(&body)?;
+        let file = out.into_inner().map_err(|err| err.into_error())?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, path)
+    }
+
+    /// Reads the catalog saved at `path`, if it carries `token`.
+    pub(crate) fn load(path: &Path, token: u64) -> Result<Catalog, SnapshotError> {
+        let mut file = match std::fs::File::open(path) {
+            Ok(file) => file,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                return Err(SnapshotError::Missing)
+            }
+            Err(err) => return Err(err.into()),
+        };
+        let mut header = [0_u8; 20];
+        if file.read_exact(&mut header).is_err() || &header[..8] != SNAPSHOT_MAGIC {
+            return Err(SnapshotError::Damaged("no snapshot header".into()));
+        }
+        let format = u32::from_le_bytes([header[8], header[9], header[10], header[11]]);
+        let mut saved_token = [0_u8; 8];
+        saved_token.copy_from_slice(&header[12..]);
+        if format != SNAPSHOT_FORMAT || u64::from_le_bytes(saved_token) != token {
+            return Err(SnapshotError::Stale);
+        }
+        let mut body = Vec::new();
+        file.read_to_end(&mut body)?;
+        let loaded: Vec<LoadedCollection> =
+            postcard::from_bytes(&body).map_err(|err| SnapshotError::Damaged(err.to_string()))?;
+        let mut catalog = Catalog::default();
+        for saved in loaded {
+            let collection = Collection::from_name(&saved.name).ok_or_else(|| {
+                SnapshotError::Damaged(format!("unknown collection {:?}", saved.name))
+            })?;
+            if saved.ids.len() != saved.entries.len() {
+                return Err(SnapshotError::Damaged(format!(
+                    "{} ids but {} entries in {collection}",
+                    saved.ids.len(),
+                    saved.entries.len()
+                )));
+            }
+            let position: HashMap<String, usize> = saved
+                .ids
+                .iter()
+                .enumerate()
+                .map(|(at, id)| (id.clone(), at))
+                .collect();
+            if position.len() != saved.ids.len() {
+                return Err(SnapshotError::Damaged(format!(
+                    "repeated ids in {collection}"
+                )));
+            }
+            catalog.collections.insert(
+                collection,
+                Entries {
+                    ids: saved.ids,
+                    entries: saved.entries,
+                    position,
+                },
+            );
+        }
+        Ok(catalog)
+    }
+
     pub(crate) fn upsert(&mut self, collection: Collection, id: &str, entry: CatalogEntry) {
         let entries = self.collections.entry(collection).or_default();
         match entries.position.get(id) {
@@ -118,6 +243,39 @@ impl Catalog {
         if let Some(moved) = entries.ids.get(at) {
             entries.position.insert(moved.clone(), at);
         }
+    }
+
+    /// Where this catalog and `other` disagree, whatever their order: ids
+    /// only one of them has, and ids whose entries differ.
+    pub(crate) fn differences(&self, other: &Catalog) -> Vec<String> {
+        let mut problems = Vec::new();
+        for collection in Collection::ALL {
+            let empty = Entries::default();
+            let mine = self.collections.get(&collection).unwrap_or(&empty);
+            let theirs = other.collections.get(&collection).unwrap_or(&empty);
+            for (id, &at) in &mine.position {
+                match theirs.position.get(id) {
+                    None => problems.push(format!("{collection} {id}: only in the catalog")),
+                    // A rebuild counts versions without decoding them, so
+                    // only their ids compare.
+                    Some(&there)
+                        if collection != Collection::PromptVersions
+                            && theirs.entries[there] != mine.entries[at] =>
+                    {
+                        problems.push(format!(
+                            "{collection} {id}: the catalog entry is out of date"
+                        ))
+                    }
+                    Some(_) => {}
+                }
+            }
+            for id in theirs.position.keys() {
+                if !mine.position.contains_key(id) {
+                    problems.push(format!("{collection} {id}: missing from the catalog"));
+                }
+            }
+        }
+        problems
     }
 
     pub(crate) fn len(&self, collection: Collection) -> usize {
@@ -262,6 +420,33 @@ mod tests {
         let (ids, total) = catalog.query(Collection::Ideas, &query);
         assert_eq!(total, 100);
         assert_eq!(ids, ["id089", "id088", "id087", "id086", "id085"]);
+    }
+
+    #[test]
+    fn differences_name_missing_extra_and_stale_entries_whatever_the_order() {
+        let mut live = Catalog::default();
+        let mut rebuilt = Catalog::default();
+        for (id, title) in [("a", "Alpha"), ("b", "Beta"), ("c", "Gamma")] {
+            live.upsert(Collection::Prompts, id, entry(title, 1, &[]));
+        }
+        for (id, title) in [("c", "Gamma"), ("b", "Beta"), ("a", "Alpha")] {
+            rebuilt.upsert(Collection::Prompts, id, entry(title, 1, &[]));
+        }
+        assert_eq!(live.differences(&rebuilt), Vec::<String>::new());
+
+        live.upsert(Collection::Prompts, "a", entry("Alpha two", 2, &[]));
+        live.remove(Collection::Prompts, "b");
+        live.upsert(Collection::Ideas, "x", entry("Idea", 1, &[]));
+        let mut found = live.differences(&rebuilt);
+        found.sort();
+        assert_eq!(
+            found,
+            [
+                "ideas x: only in the catalog",
+                "prompts a: the catalog entry is out of date",
+                "prompts b: missing from the catalog",
+            ]
+        );
     }
 
     #[test]

@@ -47,6 +47,9 @@ const INDEXES: [(Collection, &str); 4] = [
 
 pub(crate) const META_COLLECTION: &str = "_promptforge_meta";
 
+/// The catalog saved at the last clean close, beside the PoloDB directory.
+const CATALOG_SNAPSHOT: &str = "catalog.snapshot";
+
 impl From<polodb_core::Error> for StoreError {
     fn from(err: polodb_core::Error) -> Self {
         StoreError::Storage(Box::new(err))
@@ -156,7 +159,8 @@ impl Store {
             Err(err) => return Err(err.into()),
         }
         let user_id = profile_user(&db)?;
-        let catalog = Arc::new(RwLock::new(writer::load_catalog(&db)?));
+        let snapshot = dir.join(CATALOG_SNAPSHOT);
+        let catalog = Arc::new(RwLock::new(writer::open_catalog(&db, &snapshot)?));
 
         let (jobs, queue) = mpsc::channel::<Job>();
         let (outbox_changed, outbox_watch) = tokio::sync::watch::channel(0_u64);
@@ -164,6 +168,7 @@ impl Store {
             db: db.clone(),
             catalog: Arc::clone(&catalog),
             outbox_changed,
+            snapshot,
         };
         let handle = std::thread::Builder::new()
             .name("promptforge-store-writer".into())
@@ -456,7 +461,20 @@ impl Store {
     /// Checks the invariants the rules maintain; returns every violation found.
     pub async fn check_consistency(&self) -> Result<Vec<String>> {
         let export = self.export().await?;
-        Ok(exchange::consistency_problems(&export))
+        let mut problems = exchange::consistency_problems(&export);
+        // On the writer thread, so no write lands between the two reads.
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(move |writer: &mut Writer| {
+            let _ = reply.send(writer.catalog_differences());
+        });
+        self.inner
+            .jobs
+            .as_ref()
+            .ok_or(StoreError::Closed)?
+            .send(job)
+            .map_err(|_| StoreError::Closed)?;
+        problems.extend(answer.await.map_err(|_| StoreError::Closed)??);
+        Ok(problems)
     }
 }
 

@@ -5,13 +5,15 @@
 //! runs in one explicit transaction; the catalog learns of the change only
 //! after the commit, so readers never see uncommitted state.
 
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::Receiver;
 use std::sync::{Arc, RwLock};
 
 use bson::{doc, Bson, DateTime, Document};
 use polodb_core::{CollectionT, Database, Transaction};
 
-use super::catalog::Catalog;
+use super::catalog::{Catalog, SnapshotError};
+use super::META_COLLECTION;
 use crate::error::{Result, StoreError};
 use crate::schema::{CatalogEntry, Collection, ValidationError};
 use promptforge_wire::codec::{canonicalize_in, entry_in};
@@ -23,19 +25,63 @@ pub(crate) struct Writer {
     pub(crate) catalog: Arc<RwLock<Catalog>>,
     /// Bumped after each commit that queued local changes for upload.
     pub(crate) outbox_changed: tokio::sync::watch::Sender<u64>,
+    /// Where the catalog is saved when the store closes.
+    pub(crate) snapshot: PathBuf,
 }
+
+/// The meta document holding the token of the catalog snapshot that matches
+/// the stored documents; absent while the store is open.
+const SNAPSHOT_META_ID: &str = "catalog_snapshot";
 
 impl Writer {
     pub(crate) fn run(mut self, jobs: Receiver<Job>) {
+        let mut catalog_trusted = true;
         while let Ok(job) = jobs.recv() {
             // A panicking job must not take every later write down with it;
             // its caller sees the store as closed for that one call.
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut self)));
             if outcome.is_err() {
+                // It may have committed without updating the catalog.
+                catalog_trusted = false;
                 tracing::error!("a store write panicked; its transaction was rolled back");
             }
         }
+        if catalog_trusted {
+            self.save_catalog();
+        }
         tracing::debug!("store writer stopped");
+    }
+
+    /// Where the in-memory catalog disagrees with the stored documents.
+    pub(crate) fn catalog_differences(&self) -> Result<Vec<String>> {
+        let rebuilt = load_catalog(&self.db)?;
+        let catalog = self
+            .catalog
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        Ok(catalog.differences(&rebuilt))
+    }
+
+    /// Saves the catalog for the next open: first the token in PoloDB, then
+    /// the file carrying it. A failure at either step only costs the next
+    /// open a rebuild, since the two then disagree.
+    fn save_catalog(&self) {
+        let token: u64 = rand::random();
+        let meta = self.db.collection::<Document>(META_COLLECTION);
+        let stamped = meta
+            .delete_one(doc! { "_id": SNAPSHOT_META_ID })
+            .and_then(|_| meta.insert_one(doc! { "_id": SNAPSHOT_META_ID, "token": token as i64 }));
+        if let Err(err) = stamped {
+            tracing::warn!(error = %err, "could not record the catalog snapshot");
+            return;
+        }
+        let catalog = self
+            .catalog
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Err(err) = catalog.save(&self.snapshot, token) {
+            tracing::warn!(path = %self.snapshot.display(), error = %err, "could not save the catalog snapshot");
+        }
     }
 
     /// Runs `work` in one transaction: all of it commits, or none of it.
@@ -261,6 +307,32 @@ pub(crate) fn doc_id(collection: Collection, doc: &Document) -> Result<String> {
     }
 }
 
+/// The catalog for a store being opened: the snapshot saved at the last
+/// clean close when it still matches the documents, else rebuilt from them.
+/// Either way the snapshot's token is removed before the store can write, so
+/// a crash later never leaves a snapshot that looks current.
+pub(crate) fn open_catalog(db: &Database, snapshot: &Path) -> Result<Catalog> {
+    let meta = db.collection::<Document>(META_COLLECTION);
+    let token = meta
+        .find_one(doc! { "_id": SNAPSHOT_META_ID })?
+        .and_then(|stamp| stamp.get_i64("token").ok());
+    let saved = match token {
+        Some(token) => Catalog::load(snapshot, token as u64),
+        None => Err(SnapshotError::Missing),
+    };
+    if token.is_some() {
+        meta.delete_one(doc! { "_id": SNAPSHOT_META_ID })?;
+    }
+    match saved {
+        Ok(catalog) => Ok(catalog),
+        Err(SnapshotError::Missing) => load_catalog(db),
+        Err(reason) => {
+            tracing::info!(%reason, "rebuilding the catalog from the stored documents");
+            load_catalog(db)
+        }
+    }
+}
+
 /// Rebuilds the catalog from every stored document.
 pub(crate) fn load_catalog(db: &Database) -> Result<Catalog> {
     let mut catalog = Catalog::default();
@@ -289,4 +361,57 @@ pub(crate) fn load_catalog(db: &Database) -> Result<Catalog> {
         }
     }
     Ok(catalog)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{Idea, Prompt};
+    use crate::store::{ListQuery, Store};
+
+    #[tokio::test]
+    async fn a_snapshot_reproduces_the_rebuilt_catalog_and_is_consumed_by_the_open() {
+        let dir = tempfile::tempdir().expect("dir");
+        {
+            let store = Store::open(dir.path()).await.expect("open");
+            let user = store.user_id();
+            for i in 0..30 {
+                let mut draft = Prompt::new(&user, &format!("Prompt {i}"), "Text {topic}");
+                draft.tags = vec![format!("tag{}", i % 3)];
+                store.create(draft).await.expect("create");
+            }
+            let idea = store
+                .create(Idea::new(&user, "An idea", "Why not"))
+                .await
+                .expect("create idea");
+            store.delete::<Idea>(&idea.id).await.expect("trash idea");
+        }
+        let db = Database::open_path(dir.path().join("db")).expect("open PoloDB");
+        let snapshot = dir.path().join(super::super::CATALOG_SNAPSHOT);
+        let rebuilt = load_catalog(&db).expect("rebuild");
+        let reopened = open_catalog(&db, &snapshot).expect("open catalog");
+        assert_eq!(reopened.differences(&rebuilt), Vec::<String>::new());
+        assert_eq!(reopened.len(crate::schema::Collection::Prompts), 30);
+        assert_eq!(reopened.len(crate::schema::Collection::PromptVersions), 30);
+        let query = ListQuery {
+            tags: vec!["tag1".into()],
+            ..ListQuery::default()
+        };
+        assert_eq!(
+            reopened.query(crate::schema::Collection::Prompts, &query),
+            rebuilt.query(crate::schema::Collection::Prompts, &query)
+        );
+
+        // Once opened, the store may write: the token must be gone so that a
+        // crash cannot leave the snapshot looking current.
+        let meta = db.collection::<Document>(META_COLLECTION);
+        assert!(meta
+            .find_one(doc! { "_id": SNAPSHOT_META_ID })
+            .expect("read meta")
+            .is_none());
+        assert!(matches!(
+            Catalog::load(&snapshot, 0),
+            Err(SnapshotError::Stale)
+        ));
+    }
 }

@@ -31,7 +31,7 @@ pub use validate::{check_free_form, Check, FieldProblem, ValidationError};
 use std::fmt;
 
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use bson::{DateTime, Document};
 
@@ -137,18 +137,25 @@ impl fmt::Display for Collection {
 /// What the local catalog keeps in memory about one document, so that lists,
 /// filters, sorts and text search never scan PoloDB (which has no text index,
 /// no working `$regex`, and returns nothing for an indexed filter plus a sort).
-#[derive(Debug, Clone, Default, PartialEq)]
+///
+/// Serialisable so the local store can save it at a clean close and open a
+/// large library without decoding every document again.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CatalogEntry {
     pub owner: Option<String>,
-    pub status: Option<&'static str>,
+    #[serde(deserialize_with = "interned")]
+    pub status: Option<EnumValue>,
     pub category: Option<String>,
     pub tags: Vec<String>,
     pub project_id: Option<String>,
     pub folder_id: Option<String>,
     pub starred: Option<bool>,
-    pub priority: Option<&'static str>,
-    pub visibility: Option<&'static str>,
-    pub difficulty: Option<&'static str>,
+    #[serde(deserialize_with = "interned")]
+    pub priority: Option<EnumValue>,
+    #[serde(deserialize_with = "interned")]
+    pub visibility: Option<EnumValue>,
+    #[serde(deserialize_with = "interned")]
+    pub difficulty: Option<EnumValue>,
     pub is_template: Option<bool>,
     pub deleted: bool,
     pub created_at: i64,
@@ -171,6 +178,44 @@ impl CatalogEntry {
         }
         text
     }
+}
+
+/// The seed's text of a string enum's value (`"draft"`), as `as_str` gives it.
+/// A named type also keeps serde from reading it as borrowed from the input.
+pub type EnumValue = &'static str;
+
+/// Reads back an enum value of a saved [`CatalogEntry`] as the `&'static str`
+/// the models hand out. The values are the names of the schema's string enums,
+/// a few dozen in all, so each distinct one is leaked once and shared; a value
+/// that is too long, or one past the cap, is refused, so a damaged file cannot
+/// make memory grow.
+fn interned<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<EnumValue>, D::Error> {
+    use std::collections::HashSet;
+    use std::sync::{Mutex, OnceLock};
+    const MAX_VALUES: usize = 256;
+    const MAX_LEN: usize = 64;
+    static VALUES: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+
+    let Some(value) = Option::<String>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    let mut values = VALUES
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(&known) = values.get(value.as_str()) {
+        return Ok(Some(known));
+    }
+    if value.len() > MAX_LEN || values.len() >= MAX_VALUES {
+        return Err(serde::de::Error::custom(format!(
+            "unexpected catalog value {value:?}"
+        )));
+    }
+    let leaked: &'static str = Box::leak(value.into_boxed_str());
+    values.insert(leaked);
+    Ok(Some(leaked))
 }
 
 /// A typed document of one collection.
