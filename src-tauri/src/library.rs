@@ -235,7 +235,9 @@ impl AppState {
         match switched {
             Ok(library) => {
                 // Closing the previous profile (if another) after the new one opened.
-                drop(previous);
+                if let Some(previous) = previous.filter(|_| !same_profile) {
+                    previous.store.close().await;
+                }
                 *slot = Some(library);
             }
             Err(err) => {
@@ -339,6 +341,9 @@ impl AppState {
         let library = self.library.write().await.take();
         if let Some(mut library) = library {
             stop_sync(library.sync.take()).await;
+            // Commands still running may hold the store; closing now, not at
+            // the last drop, saves the catalog before the process ends.
+            library.store.close().await;
         }
         self.opened.send_replace(Some(Err(AppError::new(
             "closed",

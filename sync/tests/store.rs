@@ -686,6 +686,34 @@ async fn a_catalog_snapshot_that_no_longer_matches_the_documents_is_not_used() {
 }
 
 #[tokio::test]
+async fn closing_saves_the_catalog_even_while_handles_live_and_later_writes_are_refused() {
+    let dir = tempfile::tempdir().expect("dir");
+    let snapshot = dir.path().join("catalog.snapshot");
+    let store = Store::open(dir.path()).await.expect("open");
+    prompt(&store, "Saved brief", "words").await;
+    let still_held = store.clone();
+    store.close().await;
+    assert!(snapshot.exists(), "close saves the catalog at once");
+    let late = still_held
+        .create(Prompt::new(&store.user_id(), "Late brief", "words"))
+        .await;
+    assert!(
+        matches!(late, Err(StoreError::Closed)),
+        "a write after close is refused, not lost silently: {late:?}"
+    );
+    assert_eq!(titles(&still_held, "brief").await, ["Saved brief"]);
+    store.close().await;
+    drop((store, still_held));
+
+    let store = Store::open(dir.path()).await.expect("reopen");
+    assert_eq!(titles(&store, "brief").await, ["Saved brief"]);
+    assert_eq!(
+        store.check_consistency().await.expect("check"),
+        Vec::<String>::new()
+    );
+}
+
+#[tokio::test]
 async fn a_damaged_catalog_snapshot_is_rebuilt_from_the_documents() {
     let dir = tempfile::tempdir().expect("dir");
     let snapshot = dir.path().join("catalog.snapshot");

@@ -1,11 +1,13 @@
 //! Harness for cross-crate and end-to-end tests: a real MongoDB-protocol
 //! server (SecantusDB, installed and started here, or a real MongoDB named by
 //! `PROMPTFORGE_TEST_MONGODB_URI`), the sync server in-process on a loopback
-//! port, signed test tokens, a stand-in for Firebase Auth, and a WebDriver
-//! harness that drives the real desktop app under Xvfb.
+//! port, signed test tokens, a stand-in for Firebase Auth, the desktop app's
+//! commands on Tauri's mock runtime, and a WebDriver harness that drives the
+//! real desktop app under Xvfb.
 
 pub mod accounts;
 pub mod desktop;
+pub mod desktop_app;
 pub mod firebase;
 pub mod mongo;
 pub mod proxy;

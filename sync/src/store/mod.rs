@@ -169,6 +169,8 @@ impl Store {
             catalog: Arc::clone(&catalog),
             outbox_changed,
             snapshot,
+            catalog_trusted: true,
+            closed: false,
         };
         let handle = std::thread::Builder::new()
             .name("promptforge-store-writer".into())
@@ -187,6 +189,27 @@ impl Store {
                 _lock: lock,
             }),
         })
+    }
+
+    /// Finishes the writes already queued, saves what makes the next open
+    /// fast, and refuses every later write ([`StoreError::Closed`]), from
+    /// this handle and all its clones. Dropping the last handle does the same;
+    /// this is for an app quitting while tasks may still hold handles.
+    pub async fn close(&self) {
+        let (reply, closed) = oneshot::channel();
+        let job: Job = Box::new(move |writer: &mut Writer| {
+            writer.close();
+            let _ = reply.send(());
+        });
+        let sent = self
+            .inner
+            .jobs
+            .as_ref()
+            .is_some_and(|jobs| jobs.send(job).is_ok());
+        if sent {
+            // An error only means the writer had already stopped.
+            let _ = closed.await;
+        }
     }
 
     /// The profile's directory.

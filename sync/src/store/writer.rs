@@ -27,6 +27,11 @@ pub(crate) struct Writer {
     pub(crate) outbox_changed: tokio::sync::watch::Sender<u64>,
     /// Where the catalog is saved when the store closes.
     pub(crate) snapshot: PathBuf,
+    /// False once a job panicked: it may have committed without updating
+    /// the catalog, which then must not be saved.
+    pub(crate) catalog_trusted: bool,
+    /// Set by [`Writer::close`]: no job runs after it.
+    pub(crate) closed: bool,
 }
 
 /// The meta document holding the token of the catalog snapshot that matches
@@ -35,18 +40,29 @@ const SNAPSHOT_META_ID: &str = "catalog_snapshot";
 
 impl Writer {
     pub(crate) fn run(mut self, jobs: Receiver<Job>) {
-        let mut catalog_trusted = true;
         while let Ok(job) = jobs.recv() {
             // A panicking job must not take every later write down with it;
             // its caller sees the store as closed for that one call.
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut self)));
             if outcome.is_err() {
-                // It may have committed without updating the catalog.
-                catalog_trusted = false;
+                self.catalog_trusted = false;
                 tracing::error!("a store write panicked; its transaction was rolled back");
             }
+            if self.closed {
+                // Dropping the queue makes every later write fail as closed.
+                return;
+            }
         }
-        if catalog_trusted {
+        self.close();
+    }
+
+    /// Stops taking jobs and saves the catalog for the next open.
+    pub(crate) fn close(&mut self) {
+        if self.closed {
+            return;
+        }
+        self.closed = true;
+        if self.catalog_trusted {
             self.save_catalog();
         }
         tracing::debug!("store writer stopped");
