@@ -1,17 +1,21 @@
-//! Signing in and out of the desktop app: its commands on Tauri's mock
-//! runtime over real profiles, the real sync server on SecantusDB, and the
-//! Firebase Auth stand-in. Covers which library an account gets (the local
-//! one attached, or a profile of its own), the account file, a relaunch,
-//! and a refused password.
+//! The desktop app with the cloud: its commands on Tauri's mock runtime over
+//! real profiles, the real sync server on SecantusDB, and the Firebase Auth
+//! stand-in. Covers which library an account gets (the local
+//! one attached, or a profile of its own), the account file, a relaunch, a
+//! refused password, and a purchase from publishing to the delivered prompt.
 
 use std::sync::LazyLock;
 
 use anyhow::Context;
 use promptforge_desktop::library::LOCAL_PROFILE;
+use promptforge_sync::engine::MarketCall;
+use promptforge_tests::accounts::put_user;
+use promptforge_tests::desktop::Desktop;
 use promptforge_tests::desktop_app::{titles, DesktopApp};
 use promptforge_tests::firebase::{FakeFirebase, API_KEY};
 use promptforge_tests::mongo::MongoServer;
-use promptforge_tests::server::TestServer;
+use promptforge_tests::server::{TestServer, MODERATOR};
+use promptforge_wire::market::{MarketOutcome, ModerateRequest, ModerationAction};
 use serde_json::{json, Value};
 
 const EMAIL: &str = "ada@example.com";
@@ -334,5 +338,142 @@ fn a_wrong_password_is_refused_and_the_local_library_stays_as_it_was() -> anyhow
     app.ok("sign_in", sign_in_args(PASSWORD, true))?;
     assert_eq!(app.prompt_titles()?, ["Keep me"]);
     app.quit();
+    Ok(())
+}
+
+#[test]
+fn a_purchase_in_the_app_is_settled_by_the_server_and_delivers_the_prompt() -> anyhow::Result<()> {
+    let cloud = Cloud::start()?;
+    let (uri, database) = (MONGO.uri.clone(), cloud.server.database.clone());
+    tauri::async_runtime::block_on(async {
+        put_user(&uri, &database, "sally", 0).await;
+        put_user(&uri, &database, "bert", 100).await;
+    });
+    cloud
+        .auth
+        .add_account("sally@example.com", PASSWORD, "sally");
+    cloud.auth.add_account("bert@example.com", PASSWORD, "bert");
+    let dirs = [
+        tempfile::tempdir()?,
+        tempfile::tempdir()?,
+        tempfile::tempdir()?,
+    ];
+
+    // The seller writes the prompt and a draft listing, then publishes.
+    let seller = DesktopApp::open(dirs[0].path())?;
+    cloud.configure(&seller)?;
+    seller.ok(
+        "sign_in",
+        json!({ "email": "sally@example.com", "password": PASSWORD, "attachLibrary": true }),
+    )?;
+    // The first round attaches the library to the account.
+    seller.sync_and_wait()?;
+    let prompt = seller.create_prompt("Product copy", "SECRET full prompt text")?;
+    let listing = seller.ok(
+        "create_document",
+        json!({ "collection": "marketplace_listings", "fields": {
+            "prompt_id": prompt["_id"],
+            "title": "Copy that sells",
+            "description": "Writes product descriptions that sell.",
+            "short_description": "Product copy",
+            "category": "marketing",
+            "price": 30,
+            "preview_content": "You are a copywriter. Describe {product} ...",
+        } }),
+    )?;
+    assert_eq!(listing["seller_id"], "sally", "{listing}");
+    assert_eq!(listing["status"], "draft", "{listing}");
+    seller.sync_and_wait()?;
+    let listing_id = listing["_id"].clone();
+    // The server names what a listing lacks; the seller adds it and retries.
+    let incomplete = seller.err("publish_listing", json!({ "listingId": listing_id }))?;
+    assert_eq!(incomplete["code"], "invalid", "{incomplete}");
+    assert!(
+        incomplete["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("licensing.license_type")),
+        "{incomplete}"
+    );
+    seller.ok(
+        "update_document",
+        json!({ "collection": "marketplace_listings", "id": listing_id, "changes": {
+            "licensing.license_type": "personal",
+            "licensing.usage_rights": ["commercial"],
+        } }),
+    )?;
+    seller.sync_and_wait()?;
+    let published = seller.ok("publish_listing", json!({ "listingId": listing_id }))?;
+    assert_eq!(published["document"]["status"], "pending", "{published}");
+
+    // A moderator (a plain sync client here) approves it.
+    let approved = tauri::async_runtime::block_on(async {
+        let moderator = Desktop::open(dirs[2].path(), &cloud.server.base, MODERATOR).await;
+        let request = ModerateRequest {
+            listing_id: listing_id.as_str().unwrap_or_default().to_owned(),
+            action: ModerationAction::Approve,
+            notes: None,
+        };
+        moderator
+            .engine
+            .transport()
+            .market(MarketCall::Moderate, &request)
+            .await
+    })?;
+    assert!(
+        matches!(approved, MarketOutcome::Done { .. }),
+        "{approved:?}"
+    );
+
+    // The buyer sees it on sale, and buys at the price shown.
+    let buyer = DesktopApp::open(dirs[1].path())?;
+    cloud.configure(&buyer)?;
+    buyer.ok(
+        "sign_in",
+        json!({ "email": "bert@example.com", "password": PASSWORD, "attachLibrary": true }),
+    )?;
+    buyer.wait_until("the approved listing in the buyer's library", |app| {
+        app.ok("sync_now", json!({}))?;
+        let on_sale = app.ok(
+            "list_documents",
+            json!({ "collection": "marketplace_listings", "query": { "status": "approved" } }),
+        )?;
+        Ok(titles(&on_sale) == ["Copy that sells"])
+    })?;
+    let stale = buyer.err(
+        "buy_listing",
+        json!({ "listingId": listing_id, "expectedPrice": 20 }),
+    )?;
+    assert_eq!(stale["code"], "price_changed", "{stale}");
+    let bought = buyer.ok(
+        "buy_listing",
+        json!({ "listingId": listing_id, "expectedPrice": 30 }),
+    )?;
+    assert_eq!(bought["balance"], 70, "{bought}");
+    assert_eq!(bought["document"]["platform_fee"], 6, "{bought}");
+    let delivered = bought["delivered_prompt_id"]
+        .as_str()
+        .with_context(|| format!("no prompt delivered: {bought}"))?
+        .to_owned();
+    let twice = buyer.err(
+        "buy_listing",
+        json!({ "listingId": listing_id, "expectedPrice": 30 }),
+    )?;
+    assert_eq!(twice["code"], "already_purchased", "{twice}");
+
+    // The bought prompt, full text included, is in the buyer's library.
+    buyer.wait_until("the bought prompt in the buyer's library", |app| {
+        let got = app.call(
+            "get_document",
+            json!({ "collection": "prompts", "id": delivered }),
+        );
+        Ok(got.is_ok_and(|p| p["content"] == "SECRET full prompt text"))
+    })?;
+    let purchases = buyer.ok(
+        "list_documents",
+        json!({ "collection": "marketplace_purchases", "query": {} }),
+    )?;
+    assert_eq!(purchases["total"], 1, "{purchases}");
+    buyer.quit();
+    seller.quit();
     Ok(())
 }
