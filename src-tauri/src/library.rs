@@ -138,11 +138,15 @@ impl AppState {
         if let Some(Err(err)) = outcome {
             return Err(err);
         }
+        self.open_library()
+            .await
+            .ok_or_else(|| AppError::new("closed", "the library is being switched; try again"))
+    }
+
+    /// The library open right now, without waiting for one.
+    async fn open_library(&self) -> Option<Current> {
         let library = self.library.read().await;
-        let library = library
-            .as_ref()
-            .ok_or_else(|| AppError::new("closed", "the library is being switched; try again"))?;
-        Ok(Current {
+        library.as_ref().map(|library| Current {
             store: library.store.clone(),
             engine: library.sync.as_ref().map(|s| s.engine.clone()),
         })
@@ -481,15 +485,9 @@ pub async fn status_of(current: &Current) -> AppResult<SyncStatus> {
 }
 
 async fn emit_status_now<R: Runtime>(app: &AppHandle<R>, state: &AppState) {
-    let guard = state.library.read().await;
-    let Some(library) = guard.as_ref() else {
+    let Some(current) = state.open_library().await else {
         return;
     };
-    let current = Current {
-        store: library.store.clone(),
-        engine: library.sync.as_ref().map(|s| s.engine.clone()),
-    };
-    drop(guard);
     if let Ok(payload) = status_of(&current).await.and_then(|s| to_ui(&s)) {
         if app.emit(STATUS_EVENT, payload).is_err() {
             tracing::debug!("sync status not delivered");

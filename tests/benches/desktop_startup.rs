@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use promptforge_sync::schema::{Difficulty, Prompt};
 use promptforge_sync::{ListQuery, Store};
-use promptforge_tests::webdriver::Display;
+use promptforge_tests::webdriver::{Display, StopOnDrop};
 
 const CATEGORIES: [&str; 8] = [
     "writing",
@@ -78,24 +78,12 @@ async fn seed(dir: &Path, count: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Kills the app on every way out of a launch, so a failed run leaves
-/// nothing behind.
-struct Running(std::process::Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-        }
-        let _ = self.0.wait();
-    }
-}
-
 /// Launches the app once; returns (wall ms to the UI's ready signal, the
 /// app's own figure since `run()` began).
 fn launch_once(binary: &Path, display: &Display, data_dir: &Path) -> anyhow::Result<(f64, u64)> {
     let started = Instant::now();
-    let mut child = Running(
+    // Stopped on every way out of a launch, so a failed run leaves nothing behind.
+    let mut child = StopOnDrop(
         Command::new(binary)
             .env("DISPLAY", &display.name)
             .env("PROMPTFORGE_DATA_DIR", data_dir)

@@ -20,9 +20,23 @@ fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
+/// A child process stopped with [`terminate`] when dropped, so a failed test
+/// or benchmark leaves nothing running.
+#[derive(Debug)]
+pub struct StopOnDrop(pub Child);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        terminate(&mut self.0);
+    }
+}
+
 /// Sends SIGTERM (WebKitWebDriver lingers after SIGKILL) and waits briefly,
-/// then kills what is left.
-fn terminate(child: &mut Child) {
+/// then kills what is left. A process that already ended is only reaped.
+pub fn terminate(child: &mut Child) {
+    if let Ok(Some(_)) = child.try_wait() {
+        return;
+    }
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .stdout(Stdio::null())

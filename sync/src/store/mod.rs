@@ -197,16 +197,11 @@ impl Store {
     /// this is for an app quitting while tasks may still hold handles.
     pub async fn close(&self) {
         let (reply, closed) = oneshot::channel();
-        let job: Job = Box::new(move |writer: &mut Writer| {
+        let sent = self.send_job(Box::new(move |writer: &mut Writer| {
             writer.close();
             let _ = reply.send(());
-        });
-        let sent = self
-            .inner
-            .jobs
-            .as_ref()
-            .is_some_and(|jobs| jobs.send(job).is_ok());
-        if sent {
+        }));
+        if sent.is_ok() {
             // An error only means the writer had already stopped.
             let _ = closed.await;
         }
@@ -256,19 +251,23 @@ impl Store {
         work: impl FnOnce(&mut writer::Tx) -> Result<R> + Send + 'static,
     ) -> Result<R> {
         let (reply, answer) = oneshot::channel();
-        let job: Job = Box::new(move |writer: &mut Writer| {
+        self.send_job(Box::new(move |writer: &mut Writer| {
             let _ = reply.send(writer.transaction(|tx| {
                 tx.track = track;
                 work(tx)
             }));
-        });
+        }))?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Queues `job` for the writer thread; fails once the store is closed.
+    fn send_job(&self, job: Job) -> Result<()> {
         self.inner
             .jobs
             .as_ref()
             .ok_or(StoreError::Closed)?
             .send(job)
-            .map_err(|_| StoreError::Closed)?;
-        answer.await.map_err(|_| StoreError::Closed)?
+            .map_err(|_| StoreError::Closed)
     }
 
     /// Runs a PoloDB read on the blocking pool.
@@ -487,15 +486,9 @@ impl Store {
         let mut problems = exchange::consistency_problems(&export);
         // On the writer thread, so no write lands between the two reads.
         let (reply, answer) = oneshot::channel();
-        let job: Job = Box::new(move |writer: &mut Writer| {
+        self.send_job(Box::new(move |writer: &mut Writer| {
             let _ = reply.send(writer.catalog_differences());
-        });
-        self.inner
-            .jobs
-            .as_ref()
-            .ok_or(StoreError::Closed)?
-            .send(job)
-            .map_err(|_| StoreError::Closed)?;
+        }))?;
         problems.extend(answer.await.map_err(|_| StoreError::Closed)??);
         Ok(problems)
     }
