@@ -42,6 +42,13 @@ impl Cloud {
         Ok(Cloud { server, auth })
     }
 
+    /// Launches the app on `dir`, set up for this cloud.
+    fn app(&self, dir: &std::path::Path) -> anyhow::Result<DesktopApp> {
+        let app = DesktopApp::open(dir)?;
+        self.configure(&app)?;
+        Ok(app)
+    }
+
     /// Saves this server and sign-in service in the app's settings.
     fn configure(&self, app: &DesktopApp) -> anyhow::Result<()> {
         app.configure_sync(&self.server.base, &self.auth.base, API_KEY)?;
@@ -112,8 +119,7 @@ fn attaching_keeps_the_local_library_and_its_prompts_reach_the_account() -> anyh
     assert_eq!(mine, ["Haiku writer", "Tweet drafter"]);
 
     // A second desktop signed into the same account receives them.
-    let desktop = DesktopApp::open(desktop_dir.path())?;
-    cloud.configure(&desktop)?;
+    let desktop = cloud.app(desktop_dir.path())?;
     desktop.ok("sign_in", sign_in_args(PASSWORD, true))?;
     desktop.wait_until("the laptop's prompts on the second desktop", |app| {
         app.ok("sync_now", json!({}))?;
@@ -219,8 +225,7 @@ fn an_empty_local_library_is_attached_without_asking() -> anyhow::Result<()> {
 fn the_account_file_is_owner_only_has_no_password_and_goes_on_sign_out() -> anyhow::Result<()> {
     let cloud = Cloud::start()?;
     let dir = tempfile::tempdir()?;
-    let app = DesktopApp::open(dir.path())?;
-    cloud.configure(&app)?;
+    let app = cloud.app(dir.path())?;
     let file = app.account_file();
     assert!(!file.exists(), "no account before signing in");
 
@@ -360,8 +365,7 @@ fn a_purchase_in_the_app_is_settled_by_the_server_and_delivers_the_prompt() -> a
     ];
 
     // The seller writes the prompt and a draft listing, then publishes.
-    let seller = DesktopApp::open(dirs[0].path())?;
-    cloud.configure(&seller)?;
+    let seller = cloud.app(dirs[0].path())?;
     seller.ok(
         "sign_in",
         json!({ "email": "sally@example.com", "password": PASSWORD, "attachLibrary": true }),
@@ -425,8 +429,7 @@ fn a_purchase_in_the_app_is_settled_by_the_server_and_delivers_the_prompt() -> a
     );
 
     // The buyer sees it on sale, and buys at the price shown.
-    let buyer = DesktopApp::open(dirs[1].path())?;
-    cloud.configure(&buyer)?;
+    let buyer = cloud.app(dirs[1].path())?;
     buyer.ok(
         "sign_in",
         json!({ "email": "bert@example.com", "password": PASSWORD, "attachLibrary": true }),
@@ -475,5 +478,53 @@ fn a_purchase_in_the_app_is_settled_by_the_server_and_delivers_the_prompt() -> a
     assert_eq!(purchases["total"], 1, "{purchases}");
     buyer.quit();
     seller.quit();
+    Ok(())
+}
+
+#[test]
+fn a_library_attached_to_one_account_is_never_given_to_another() -> anyhow::Result<()> {
+    let cloud = Cloud::start()?;
+    cloud
+        .auth
+        .add_account("grace@example.com", PASSWORD, "grace");
+    let dir = tempfile::tempdir()?;
+    let app = cloud.app(dir.path())?;
+    app.create_prompt("Ada's draft", "Belongs to Ada once attached")?;
+    app.ok("sign_in", sign_in_args(PASSWORD, true))?;
+    app.sync_and_wait()?;
+    assert_eq!(user_id(&app.info()?)?, USER);
+    assert_eq!(app.ok("sign_out", json!({}))?, Value::Null);
+
+    // Grace signs in on the same computer and asks to attach: the library
+    // there is Ada's, so Grace gets a profile of her own.
+    let account = app.ok(
+        "sign_in",
+        json!({ "email": "grace@example.com", "password": PASSWORD, "attachLibrary": true }),
+    )?;
+    assert_eq!(account["user_id"], "grace", "{account}");
+    let info = app.info()?;
+    assert_eq!(
+        info["profile_dir"],
+        app.profile_dir("account-grace").as_str(),
+        "{info}"
+    );
+    assert!(
+        app.prompt_titles()?.is_empty(),
+        "Ada's prompts stay out of Grace's library"
+    );
+    app.sync_and_wait()?;
+    assert!(app.prompt_titles()?.is_empty(), "nor arrive by sync");
+    app.ok("sign_out", json!({}))?;
+
+    // Ada signs in again and finds her library as she left it.
+    app.ok("sign_in", sign_in_args(PASSWORD, false))?;
+    let info = app.info()?;
+    assert_eq!(
+        info["profile_dir"],
+        app.profile_dir(LOCAL_PROFILE).as_str(),
+        "{info}"
+    );
+    assert_eq!(app.prompt_titles()?, ["Ada's draft"]);
+    app.quit();
     Ok(())
 }
