@@ -31,6 +31,13 @@ test("ideas board: columns, status change, star toggle, edit and links", async (
   assert.equal(await page.locator(`${tid("idea-column-raw")} ${tid("idea-card")}`).count(), 0);
   const upd = await calls(page, "update_document");
   assert.deepEqual(upd.map((u) => u.changes), [{ starred: true }, { status: "testing" }]);
+  // Or drag it to another column.
+  await page.dragAndDrop(`${tid("idea-column-testing")} ${tid("idea-card")}:has-text("Recipe chatbot")`, tid("idea-column-developing"));
+  await page.waitForSelector(`${tid("idea-column-developing")} ${tid("idea-card")}:has-text("Recipe chatbot")`);
+  assert.equal(await page.locator(`${tid("idea-column-testing")} ${tid("idea-card")}`).count(), 0);
+  assert.deepEqual((await calls(page, "update_document")).pop().changes, { status: "developing" });
+  await page.locator(`${tid("idea-column-developing")} ${tid("idea-card")}:has-text("Recipe chatbot") ${tid("idea-status")}`).selectOption("testing");
+  await page.waitForSelector(`${tid("idea-column-testing")} ${tid("idea-card")}:has-text("Recipe chatbot")`);
   // Starred filter.
   await page.check(tid("idea-starred-filter"));
   await page.waitForFunction(() => document.querySelectorAll('[data-testid="idea-card"]').length === 2);

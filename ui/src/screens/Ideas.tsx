@@ -10,6 +10,8 @@ import { plural, splitTags, useCommand, useDebounced } from "../util";
 import { PromptPicker, usePromptTitles } from "./shared";
 
 const COLUMN_PAGE = 100;
+/** The drag payload type of an idea card: its id. */
+const IDEA_DRAG = "application/x-promptforge-idea";
 type Column = { items: Idea[]; total: number };
 
 export function IdeasScreen() {
@@ -20,6 +22,7 @@ export function IdeasScreen() {
   const [priority, setPriority] = useState("");
   const [cols, setCols] = useState<Partial<Record<IdeaStatus, Column>>>({});
   const [editing, setEditing] = useState<Idea | "new" | null>(null);
+  const [dropOn, setDropOn] = useState<IdeaStatus | null>(null);
   const [projects, setProjects] = useState<Project[]>([]);
   const searchRef = useRef<HTMLInputElement>(null);
   const seq = useRef(0);
@@ -110,12 +113,44 @@ export function IdeasScreen() {
           {enums.ideaStatus.map((s) => {
             const c = cols[s];
             return (
-              <section key={s} className="column" data-testid={"idea-column-" + s} aria-label={s}>
+              <section
+                key={s}
+                className={"column" + (dropOn === s ? " drop-target" : "")}
+                data-testid={"idea-column-" + s}
+                aria-label={s}
+                onDragOver={(e) => {
+                  if (!e.dataTransfer.types.includes(IDEA_DRAG)) return;
+                  e.preventDefault();
+                  e.dataTransfer.dropEffect = "move";
+                  setDropOn(s);
+                }}
+                onDragLeave={() => setDropOn((d) => (d === s ? null : d))}
+                onDrop={(e) => {
+                  setDropOn(null);
+                  const id = e.dataTransfer.getData(IDEA_DRAG);
+                  const idea = Object.values(cols)
+                    .flatMap((col) => col?.items ?? [])
+                    .find((x) => x._id === id);
+                  if (idea && idea.status !== s) {
+                    e.preventDefault();
+                    void patch(idea, { status: s });
+                  }
+                }}
+              >
                 <h3>
                   {s} <span className="muted">{c?.total ?? ""}</span>
                 </h3>
                 {c?.items.map((i) => (
-                  <article key={i._id} className={"card priority-" + i.priority} data-testid="idea-card">
+                  <article
+                    key={i._id}
+                    className={"card priority-" + i.priority}
+                    data-testid="idea-card"
+                    draggable
+                    onDragStart={(e) => {
+                      e.dataTransfer.setData(IDEA_DRAG, i._id);
+                      e.dataTransfer.effectAllowed = "move";
+                    }}
+                  >
                     <div className="card-head">
                       <button
                         className={"star" + (i.starred ? " on" : "")}

@@ -1,6 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from "react";
-import { api, type Changes, type CollectionName, type Documents } from "../api";
-import type { ListRequest } from "../bindings/ListRequest";
+import { api, type Changes } from "../api";
 import type { MarketDone } from "../bindings/MarketDone";
 import type { MarketplaceListing } from "../bindings/MarketplaceListing";
 import type { MarketplacePurchase } from "../bindings/MarketplacePurchase";
@@ -8,47 +7,9 @@ import type { Prompt } from "../bindings/Prompt";
 import { useApp } from "../ctx";
 import { Confirm, Empty, Field, Modal } from "../ui";
 import { fmtDate, fmtNum, plural, splitTags, useCommand, useDebounced } from "../util";
-import { PromptPicker } from "./shared";
+import { PromptPicker, usePaged } from "./shared";
 
 type Tab = "mine" | "browse" | "purchases";
-
-const PAGE = 100;
-
-/** One list query paged by offset: `more` appends the next page, `reload` refetches what is shown. */
-function usePaged<C extends CollectionName>(collection: C, query: ListRequest, onError: (e: unknown) => void) {
-  const key = JSON.stringify(query);
-  const [items, setItems] = useState<Documents[C][] | null>(null);
-  const [total, setTotal] = useState(0);
-  const [busy, setBusy] = useState(false);
-  const seq = useRef(0);
-  const shown = useRef(0);
-  const fetch = useCallback(
-    async (offset: number, limit: number) => {
-      const my = ++seq.current;
-      setBusy(true);
-      try {
-        const r = await api.list(collection, { ...(JSON.parse(key) as ListRequest), offset, limit });
-        if (my !== seq.current) return;
-        setItems((old) => {
-          const next = offset === 0 || old == null ? r.items : [...old, ...r.items];
-          shown.current = next.length;
-          return next;
-        });
-        setTotal(r.total);
-      } catch (e) {
-        if (my !== seq.current) return;
-        onError(e);
-        setItems((old) => old ?? []);
-      } finally {
-        if (my === seq.current) setBusy(false);
-      }
-    },
-    [collection, key, onError],
-  );
-  const reload = useCallback(() => fetch(0, Math.min(1000, Math.max(PAGE, shown.current))), [fetch]);
-  const more = useCallback(() => fetch(shown.current, PAGE), [fetch]);
-  return { items, total, busy, reload, more, hasMore: items != null && items.length < total };
-}
 
 export function price(l: { price: number; currency: string }): string {
   return l.currency === "usd" ? `$${(l.price / 100).toFixed(2)}` : `${fmtNum(l.price)} credits`;

@@ -1,60 +1,26 @@
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useState } from "react";
 import { api } from "../api";
 import type { Notification } from "../bindings/Notification";
 import { useApp } from "../ctx";
 import { Empty } from "../ui";
 import { fmtDate, nowDate, plural, relTime } from "../util";
+import { usePaged } from "./shared";
 
-const PAGE = 100;
-
-/** The user's notifications with one status ("unread" or "read"), newest first, paged by offset. */
-function useNotes(status: "unread" | "read", enabled: boolean) {
-  const { error } = useApp();
-  const [items, setItems] = useState<Notification[] | null>(null);
-  const [total, setTotal] = useState(0);
-  const seq = useRef(0);
-  const shown = useRef(0);
-  const fetch = useCallback(
-    async (offset: number, limit: number) => {
-      const my = ++seq.current;
-      try {
-        const r = await api.list("notifications", { mine: true, status, offset, limit, sort: "created_at" });
-        if (my !== seq.current) return;
-        setItems((old) => {
-          const next = offset === 0 || old == null ? r.items : [...old, ...r.items];
-          shown.current = next.length;
-          return next;
-        });
-        setTotal(r.total);
-      } catch (e) {
-        if (my !== seq.current) return;
-        error(e);
-        setItems((old) => old ?? []);
-      }
-    },
-    [status, error],
-  );
-  const reload = useCallback(() => {
-    if (!enabled) {
-      seq.current++;
-      return;
-    }
-    void fetch(0, Math.min(1000, Math.max(PAGE, shown.current)));
-  }, [fetch, enabled]);
-  const more = useCallback(() => void fetch(shown.current, PAGE), [fetch]);
-  return { items, total, reload, more, hasMore: items != null && items.length < total };
+/** The user's notifications with one status ("unread" or "read"), newest first. */
+function useNotes(status: "unread" | "read", enabled: boolean, onError: (e: unknown) => void) {
+  return usePaged("notifications", { mine: true, status, sort: "created_at" }, onError, enabled);
 }
 
 export function NotificationsScreen() {
   const { error, libraryTick } = useApp();
   const [unreadOnly, setUnreadOnly] = useState(false);
-  const unread = useNotes("unread", true);
-  const read = useNotes("read", !unreadOnly);
+  const unread = useNotes("unread", true, error);
+  const read = useNotes("read", !unreadOnly, error);
   const reloadUnread = unread.reload;
   const reloadRead = read.reload;
   const reload = useCallback(() => {
-    reloadUnread();
-    reloadRead();
+    void reloadUnread();
+    void reloadRead();
   }, [reloadUnread, reloadRead]);
   useEffect(reload, [reload, libraryTick]);
 

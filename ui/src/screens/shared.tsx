@@ -1,5 +1,5 @@
-import { useEffect, useState } from "react";
-import { api } from "../api";
+import { useCallback, useEffect, useRef, useState } from "react";
+import { api, type CollectionName, type Documents } from "../api";
 import type { ListRequest } from "../bindings/ListRequest";
 import type { Prompt } from "../bindings/Prompt";
 import { useDebounced } from "../util";
@@ -74,4 +74,51 @@ export function usePromptTitles(ids: string[]): Record<string, string> {
     };
   }, [key]); // eslint-disable-line react-hooks/exhaustive-deps
   return titles;
+}
+
+const PAGE = 100;
+
+/**
+ * One list query paged by offset: `more` appends the next page, `reload` refetches what is shown.
+ * While not `enabled`, `reload` only cancels a fetch in flight.
+ */
+export function usePaged<C extends CollectionName>(collection: C, query: ListRequest, onError: (e: unknown) => void, enabled = true) {
+  const key = JSON.stringify(query);
+  const [items, setItems] = useState<Documents[C][] | null>(null);
+  const [total, setTotal] = useState(0);
+  const [busy, setBusy] = useState(false);
+  const seq = useRef(0);
+  const shown = useRef(0);
+  const fetch = useCallback(
+    async (offset: number, limit: number) => {
+      const my = ++seq.current;
+      setBusy(true);
+      try {
+        const r = await api.list(collection, { ...(JSON.parse(key) as ListRequest), offset, limit });
+        if (my !== seq.current) return;
+        setItems((old) => {
+          const next = offset === 0 || old == null ? r.items : [...old, ...r.items];
+          shown.current = next.length;
+          return next;
+        });
+        setTotal(r.total);
+      } catch (e) {
+        if (my !== seq.current) return;
+        onError(e);
+        setItems((old) => old ?? []);
+      } finally {
+        if (my === seq.current) setBusy(false);
+      }
+    },
+    [collection, key, onError],
+  );
+  const reload = useCallback(async () => {
+    if (!enabled) {
+      seq.current++;
+      return;
+    }
+    await fetch(0, Math.min(1000, Math.max(PAGE, shown.current)));
+  }, [fetch, enabled]);
+  const more = useCallback(() => fetch(shown.current, PAGE), [fetch]);
+  return { items, total, busy, reload, more, hasMore: items != null && items.length < total };
 }
