@@ -236,13 +236,10 @@ impl AppState {
                 sync,
             })
         });
-        match switched {
+        let left_behind = match switched {
             Ok(library) => {
-                // Closing the previous profile (if another) after the new one opened.
-                if let Some(previous) = previous.filter(|_| !same_profile) {
-                    previous.store.close().await;
-                }
                 *slot = Some(library);
+                previous.filter(|_| !same_profile)
             }
             Err(err) => {
                 if let Some(mut library) = previous {
@@ -253,8 +250,13 @@ impl AppState {
                 }
                 return Err(err);
             }
-        }
+        };
         drop(slot);
+        // Closed once the new library serves commands: saving a large
+        // catalog must not hold them up.
+        if let Some(previous) = left_behind {
+            previous.store.close().await;
+        }
         self.opened.send_replace(Some(Ok(())));
         emit_status_now(app, self).await;
         if app.emit(CHANGED_EVENT, ()).is_err() {
@@ -443,6 +445,9 @@ async fn stop_sync(sync: Option<BackgroundSync>) {
         {
             tracing::warn!("background sync did not stop within 10 s; aborted");
             task.abort();
+            // Wait for the abort to land, so the engine's handle on the
+            // store is gone before the caller closes or reopens it.
+            let _ = task.await;
         }
     }
 }

@@ -196,8 +196,9 @@ impl DesktopApp {
     }
 
     /// Closes the library as quitting the app does (background sync
-    /// stopped, profile lock released), so the data directory can be opened
-    /// again.
+    /// stopped, the store closed and its catalog saved); the profile lock is
+    /// released when the app is dropped here, so the data directory can be
+    /// opened again.
     pub fn quit(self) {
         let state = self.app.state::<AppState>();
         tauri::async_runtime::block_on(state.shut_down());

@@ -277,6 +277,16 @@ fn a_relaunch_comes_back_signed_in_to_the_same_profile() -> anyhow::Result<()> {
         app.sync_and_wait()?;
         app.quit();
     }
+    // Both libraries were closed cleanly: the local one when the account's
+    // opened, the account's at quit.
+    for profile in [LOCAL_PROFILE, ACCOUNT_PROFILE] {
+        let snapshot = dir
+            .path()
+            .join("profiles")
+            .join(profile)
+            .join("catalog.snapshot");
+        assert!(snapshot.exists(), "{} was not saved", snapshot.display());
+    }
 
     let app = DesktopApp::open(dir.path())?;
     let info = app.info()?;

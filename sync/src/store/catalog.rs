@@ -103,6 +103,21 @@ pub(crate) struct Catalog {
 /// layout below changes, so an old file is rebuilt rather than misread.
 const SNAPSHOT_MAGIC: &[u8; 8] = b"PFCATLG\0";
 const SNAPSHOT_FORMAT: u32 = 1;
+/// A snapshot is only read by the version that wrote it: another version may
+/// derive entries differently (what is searchable, say) in the same layout.
+const WRITTEN_BY: &str = env!("CARGO_PKG_VERSION");
+
+#[derive(Serialize)]
+struct SavedSnapshot<'a> {
+    written_by: &'static str,
+    collections: Vec<SavedCollection<'a>>,
+}
+
+#[derive(Deserialize)]
+struct LoadedSnapshot {
+    written_by: String,
+    collections: Vec<LoadedCollection>,
+}
 
 /// One collection in a snapshot: ids and entries, index for index.
 #[derive(Serialize)]
@@ -126,7 +141,7 @@ pub(crate) enum SnapshotError {
     Missing,
     #[error("reading the snapshot: {0}")]
     Io(#[from] std::io::Error),
-    #[error("the snapshot is of another format or profile state")]
+    #[error("the snapshot is of another format, version or profile state")]
     Stale,
     #[error("the snapshot is damaged: {0}")]
     Damaged(String),
@@ -147,8 +162,12 @@ impl Catalog {
                 })
             })
             .collect();
-        let body = postcard::to_stdvec(&collections)
-            .map_err(|err| std::io::Error::other(err.to_string()))?;
+        let snapshot = SavedSnapshot {
+            written_by: WRITTEN_BY,
+            collections,
+        };
+        let body =
+            postcard::to_stdvec(&snapshot).map_err(|err| std::io::Error::other(err.to_string()))?;
         let temporary = path.with_extension("tmp");
         let file = std::fs::File::create(&temporary)?;
         let mut out = BufWriter::new(file);
@@ -182,10 +201,13 @@ impl Catalog {
         }
         let mut body = Vec::new();
         file.read_to_end(&mut body)?;
-        let loaded: Vec<LoadedCollection> =
+        let loaded: LoadedSnapshot =
             postcard::from_bytes(&body).map_err(|err| SnapshotError::Damaged(err.to_string()))?;
+        if loaded.written_by != WRITTEN_BY {
+            return Err(SnapshotError::Stale);
+        }
         let mut catalog = Catalog::default();
-        for saved in loaded {
+        for saved in loaded.collections {
             let collection = Collection::from_name(&saved.name).ok_or_else(|| {
                 SnapshotError::Damaged(format!("unknown collection {:?}", saved.name))
             })?;

@@ -160,7 +160,9 @@ impl Store {
         }
         let user_id = profile_user(&db)?;
         let snapshot = dir.join(CATALOG_SNAPSHOT);
-        let catalog = Arc::new(RwLock::new(writer::open_catalog(&db, &snapshot)?));
+        let (catalog, source) = writer::open_catalog(&db, &snapshot)?;
+        tracing::debug!(?source, "catalog ready");
+        let catalog = Arc::new(RwLock::new(catalog));
 
         let (jobs, queue) = mpsc::channel::<Job>();
         let (outbox_changed, outbox_watch) = tokio::sync::watch::channel(0_u64);

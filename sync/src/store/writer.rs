@@ -102,6 +102,9 @@ impl Writer {
 
     /// Runs `work` in one transaction: all of it commits, or none of it.
     pub(crate) fn transaction<R>(&mut self, work: impl FnOnce(&mut Tx) -> Result<R>) -> Result<R> {
+        if self.closed {
+            return Err(StoreError::Closed);
+        }
         let mut tx = Tx {
             txn: self.db.start_transaction()?,
             now: DateTime::now(),
@@ -327,26 +330,32 @@ pub(crate) fn doc_id(collection: Collection, doc: &Document) -> Result<String> {
 /// clean close when it still matches the documents, else rebuilt from them.
 /// Either way the snapshot's token is removed before the store can write, so
 /// a crash later never leaves a snapshot that looks current.
-pub(crate) fn open_catalog(db: &Database, snapshot: &Path) -> Result<Catalog> {
+pub(crate) fn open_catalog(db: &Database, snapshot: &Path) -> Result<(Catalog, CatalogSource)> {
     let meta = db.collection::<Document>(META_COLLECTION);
-    let token = meta
-        .find_one(doc! { "_id": SNAPSHOT_META_ID })?
-        .and_then(|stamp| stamp.get_i64("token").ok());
-    let saved = match token {
+    let stamp = meta.find_one(doc! { "_id": SNAPSHOT_META_ID })?;
+    let saved = match stamp.as_ref().and_then(|s| s.get_i64("token").ok()) {
         Some(token) => Catalog::load(snapshot, token as u64),
         None => Err(SnapshotError::Missing),
     };
-    if token.is_some() {
+    if stamp.is_some() {
         meta.delete_one(doc! { "_id": SNAPSHOT_META_ID })?;
     }
     match saved {
-        Ok(catalog) => Ok(catalog),
-        Err(SnapshotError::Missing) => load_catalog(db),
+        Ok(catalog) => Ok((catalog, CatalogSource::Snapshot)),
         Err(reason) => {
             tracing::info!(%reason, "rebuilding the catalog from the stored documents");
-            load_catalog(db)
+            Ok((load_catalog(db)?, CatalogSource::Rebuilt))
         }
     }
+}
+
+/// Where an open found its catalog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CatalogSource {
+    /// The snapshot saved at the last clean close.
+    Snapshot,
+    /// Decoded from every stored document.
+    Rebuilt,
 }
 
 /// Rebuilds the catalog from every stored document.
@@ -405,7 +414,8 @@ mod tests {
         let db = Database::open_path(dir.path().join("db")).expect("open PoloDB");
         let snapshot = dir.path().join(super::super::CATALOG_SNAPSHOT);
         let rebuilt = load_catalog(&db).expect("rebuild");
-        let reopened = open_catalog(&db, &snapshot).expect("open catalog");
+        let (reopened, source) = open_catalog(&db, &snapshot).expect("open catalog");
+        assert_eq!(source, CatalogSource::Snapshot);
         assert_eq!(reopened.differences(&rebuilt), Vec::<String>::new());
         assert_eq!(reopened.len(crate::schema::Collection::Prompts), 30);
         assert_eq!(reopened.len(crate::schema::Collection::PromptVersions), 30);
@@ -425,9 +435,28 @@ mod tests {
             .find_one(doc! { "_id": SNAPSHOT_META_ID })
             .expect("read meta")
             .is_none());
-        assert!(matches!(
-            Catalog::load(&snapshot, 0),
-            Err(SnapshotError::Stale)
-        ));
+        let (_, source) = open_catalog(&db, &snapshot).expect("open catalog again");
+        assert_eq!(source, CatalogSource::Rebuilt);
+    }
+
+    #[tokio::test]
+    async fn after_a_write_panicked_the_catalog_is_not_saved() {
+        let dir = tempfile::tempdir().expect("dir");
+        {
+            let store = Store::open(dir.path()).await.expect("open");
+            store
+                .create(Prompt::new(&store.user_id(), "Before", "Text"))
+                .await
+                .expect("create");
+            store
+                .send_job(Box::new(|_: &mut Writer| panic!("a write gone wrong")))
+                .expect("queue");
+        }
+        let db = Database::open_path(dir.path().join("db")).expect("open PoloDB");
+        let snapshot = dir.path().join(super::super::CATALOG_SNAPSHOT);
+        assert!(!snapshot.exists());
+        let (catalog, source) = open_catalog(&db, &snapshot).expect("open catalog");
+        assert_eq!(source, CatalogSource::Rebuilt);
+        assert_eq!(catalog.len(crate::schema::Collection::Prompts), 1);
     }
 }
