@@ -166,15 +166,15 @@ impl Catalog {
             written_by: WRITTEN_BY,
             collections,
         };
-        let body =
-            postcard::to_stdvec(&snapshot).map_err(|err| std::io::Error::other(err.to_string()))?;
         let temporary = path.with_extension("tmp");
         let file = std::fs::File::create(&temporary)?;
         let mut out = BufWriter::new(file);
         out.write_all(SNAPSHOT_MAGIC)?;
         out.write_all(&SNAPSHOT_FORMAT.to_le_bytes())?;
         out.write_all(&token.to_le_bytes())?;
-        out.write_all(&body)?;
+        // Straight to the file: no second copy of every entry in memory.
+        let out = postcard::to_io(&snapshot, out)
+            .map_err(|err| std::io::Error::other(err.to_string()))?;
         let file = out.into_inner().map_err(|err| err.into_error())?;
         file.sync_all()?;
         std::fs::rename(&temporary, path)
