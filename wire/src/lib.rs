@@ -3,11 +3,14 @@
 //!
 //! - [`schema`]: typed models of the eleven seed collections, with validation.
 //! - [`access`]: which collections and fields a client may write.
+//! - [`admit`]: the server's gate every stored document passes (strict schema,
+//!   storable keys and depth).
 //! - [`codec`]: model ⇄ BSON, canonical form, size limit, dotted-path patches.
 //! - [`market`]: the marketplace requests (publish, moderate, buy, refund, review).
 //! - [`protocol`]: the sync protocol messages, version 1.
 
 pub mod access;
+pub mod admit;
 pub mod codec;
 pub mod market;
 pub mod protocol;

@@ -261,6 +261,8 @@ pub enum ErrorCode {
     UpgradeRequired,
     BadRequest,
     PayloadTooLarge,
+    /// No such route (or not with this method).
+    NotFound,
     UnknownCollection,
     /// MongoDB was unreachable or failed; retrying may help.
     Unavailable,

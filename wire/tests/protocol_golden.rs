@@ -188,4 +188,18 @@ fn error_bodies() {
             message: "this app speaks sync protocol 2; the server speaks 1: update the app".into(),
         },
     );
+    // Every code a client may meet, as docs/protocol.md lists them.
+    check(
+        "error_codes",
+        &vec![
+            ErrorCode::BadRequest,
+            ErrorCode::Unauthenticated,
+            ErrorCode::NotFound,
+            ErrorCode::UnknownCollection,
+            ErrorCode::PayloadTooLarge,
+            ErrorCode::UpgradeRequired,
+            ErrorCode::Unavailable,
+            ErrorCode::Internal,
+        ],
+    );
 }

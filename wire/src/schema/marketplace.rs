@@ -365,7 +365,7 @@ impl Model for MarketplaceListing {
         }
         if let Some(slug) = &self.seo.slug {
             if slug.is_empty()
-                || slug.len() > 200
+                || slug.len() > 400
                 || !slug
                     .chars()
                     .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')

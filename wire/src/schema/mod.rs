@@ -235,9 +235,14 @@ pub trait Model: Serialize + DeserializeOwned + Clone + fmt::Debug + Send + Sync
     fn normalize(&mut self) {}
 }
 
-/// A new document id: 24 hex digits, the shape MongoDB's ObjectIds print as.
+/// A new document id: 24 hex digits, the shape MongoDB's ObjectIds print as,
+/// but random (90 random bits of a v4 UUID from the system's CSPRNG). Ids are
+/// chosen by clients and some are public, so they must not be predictable:
+/// an ObjectId's timestamp, machine value and counter would let another user
+/// guess the next id of a document not yet uploaded and take it first.
 pub fn new_id() -> String {
-    bson::oid::ObjectId::new().to_hex()
+    let bytes = uuid::Uuid::new_v4().into_bytes();
+    bytes[4..].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The "not yet stamped" time; the store overwrites it on create.

@@ -276,6 +276,9 @@ pub fn check_free_form(field: &str, doc: &Document) -> Result<(), FieldProblem> 
     Ok(())
 }
 
+/// Free-form values are what the protocol carries: JSON values, int64s and
+/// dates. Code, regular expressions, binary data and the other BSON types
+/// would surprise every other client and the desktop's store.
 fn check_free_form_value(path: &str, value: &Bson) -> Result<(), FieldProblem> {
     match value {
         Bson::Document(inner) => check_free_form(path, inner),
@@ -285,6 +288,19 @@ fn check_free_form_value(path: &str, value: &Bson) -> Result<(), FieldProblem> {
             }
             Ok(())
         }
-        _ => Ok(()),
+        Bson::Double(_)
+        | Bson::String(_)
+        | Bson::Boolean(_)
+        | Bson::Null
+        | Bson::Int32(_)
+        | Bson::Int64(_)
+        | Bson::DateTime(_) => Ok(()),
+        other => Err(FieldProblem {
+            field: path.to_owned(),
+            message: format!(
+                "holds a BSON {:?} value; free-form fields hold JSON values, int64s and dates",
+                other.element_type()
+            ),
+        }),
     }
 }
