@@ -27,6 +27,11 @@ pub enum AuthError {
 pub struct Claims {
     /// The Firebase UID: `users._id`.
     pub sub: String,
+    /// When the token was issued (seconds since the epoch); never in the future.
+    pub iat: u64,
+    /// When the user signed in; never in the future, when present.
+    #[serde(default)]
+    pub auth_time: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -50,6 +55,9 @@ pub struct Verifier {
     http: reqwest::Client,
 }
 
+/// Clock skew allowed between the token's issuer and this server.
+const LEEWAY_SECS: u64 = 30;
+
 /// How long fetched keys are trusted before they are fetched again.
 const KEY_TTL: Duration = Duration::from_secs(3600);
 /// An unknown key id triggers a refetch at most this often.
@@ -61,7 +69,8 @@ impl Verifier {
         validation.set_issuer(&[issuer]);
         validation.set_audience(&[audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = 30;
+        validation.validate_nbf = true;
+        validation.leeway = LEEWAY_SECS;
         validation
     }
 
@@ -131,6 +140,18 @@ impl Verifier {
             .map_err(|e| AuthError::Invalid(e.to_string()))?;
         if data.claims.sub.is_empty() || data.claims.sub.len() > 128 {
             return Err(AuthError::Invalid("subject is not a user id".into()));
+        }
+        // Firebase's rules: issued and signed in in the past.
+        let latest = jsonwebtoken::get_current_timestamp().saturating_add(LEEWAY_SECS);
+        if data.claims.iat > latest {
+            return Err(AuthError::Invalid(
+                "the token is issued in the future (iat)".into(),
+            ));
+        }
+        if data.claims.auth_time.is_some_and(|t| t > latest) {
+            return Err(AuthError::Invalid(
+                "the token's sign-in lies in the future (auth_time)".into(),
+            ));
         }
         Ok(data.claims)
     }

@@ -1,14 +1,17 @@
 //! The central MongoDB: connection checks, indexes, the commit-ordered change
-//! sequence, and transactions with the retries MongoDB asks for.
+//! sequence, transactions with the retries MongoDB asks for, and the only
+//! two ways a document is stored ([`Db::insert`], [`Db::replace`]), which take
+//! nothing but an [`Admitted`] document.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use bson::{doc, Document};
+use bson::{doc, Bson, Document};
 use mongodb::error::{TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT};
 use mongodb::options::ReturnDocument;
 use mongodb::{ClientSession, IndexModel};
+use promptforge_wire::admit::Admitted;
 use promptforge_wire::schema::Collection;
 
 use crate::error::ServerError;
@@ -160,21 +163,49 @@ impl Db {
             .await?)
     }
 
-    /// Replaces the document if it still has `version`. Inside the
-    /// transaction a concurrent writer shows up as a write conflict (and the
-    /// whole transaction is retried); a miss here means the same, so it is
-    /// reported as retryable.
-    pub async fn replace_at_version(
+    /// Stores a new document as the next change; returns it as clients see it.
+    pub async fn insert(
         &self,
         session: &mut ClientSession,
         collection: Collection,
-        id: &str,
-        version: i64,
-        document: &Document,
-    ) -> Result<(), ServerError> {
+        admitted: Admitted,
+    ) -> Result<Document, ServerError> {
+        let mut document = admitted.into_document();
+        set_seq(collection, &mut document, self.next_seq(session).await?);
+        self.collection(collection)
+            .insert_one(&document)
+            .session(&mut *session)
+            .await?;
+        Ok(strip_seq(document))
+    }
+
+    /// Replaces `current` (as read in this transaction) if its `version` is
+    /// still what was read, as the next change; returns the new document as
+    /// clients see it. The comparison is on the stored value itself, so a
+    /// document another backend wrote without an integer `version` can still
+    /// be written. Inside the transaction a concurrent writer shows up as a
+    /// write conflict (and the whole transaction is retried); a miss here
+    /// means the same, so it is reported as retryable.
+    pub async fn replace(
+        &self,
+        session: &mut ClientSession,
+        collection: Collection,
+        current: &Document,
+        admitted: Admitted,
+    ) -> Result<Document, ServerError> {
+        let mut document = admitted.into_document();
+        let id = document
+            .get("_id")
+            .cloned()
+            .ok_or_else(|| ServerError::Internal("a stored document has no _id".into()))?;
+        let expected = match current.get("version") {
+            Some(version) => version.clone(),
+            None => Bson::Document(doc! { "$exists": false }),
+        };
+        set_seq(collection, &mut document, self.next_seq(session).await?);
         let result = self
             .collection(collection)
-            .replace_one(doc! { "_id": id, "version": version }, document)
+            .replace_one(doc! { "_id": id, "version": expected }, &document)
             .session(&mut *session)
             .await?;
         if result.matched_count != 1 {
@@ -182,7 +213,7 @@ impl Db {
                 "the document changed during the write".into(),
             ));
         }
-        Ok(())
+        Ok(strip_seq(document))
     }
 
     /// Takes the next change-sequence number inside the caller's transaction.

@@ -13,8 +13,17 @@ pub enum ServerError {
     UpgradeRequired { client: u32, server: u32 },
     #[error("{0}")]
     BadRequest(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// A document the server was about to store breaks the schema.
+    #[error(transparent)]
+    Schema(#[from] promptforge_wire::codec::SchemaError),
     #[error("unknown collection `{0}`")]
     UnknownCollection(String),
+    #[error("no route {0}")]
+    NoRoute(String),
+    #[error("{0} is not allowed on this route")]
+    MethodNotAllowed(String),
     #[error("configuration: {0}")]
     Config(String),
     #[error("database unavailable: {0}")]
@@ -25,14 +34,73 @@ pub enum ServerError {
     Internal(String),
 }
 
+/// Server error codes MongoDB answers for conditions that pass: elections,
+/// shutdowns, network trouble, time limits and write conflicts.
+const TRANSIENT_CODES: &[i32] = &[
+    6, 7, 24, 50, 89, 91, 112, 189, 225, 251, 262, 9001, 10107, 11600, 11602, 13435, 13436,
+];
+
+/// The server error code of a database error, if it carries one.
+pub fn mongo_code(err: &mongodb::error::Error) -> Option<i32> {
+    use mongodb::error::{ErrorKind, WriteFailure};
+    match err.kind.as_ref() {
+        ErrorKind::Command(e) => Some(e.code),
+        ErrorKind::Write(WriteFailure::WriteError(e)) => Some(e.code),
+        ErrorKind::Write(WriteFailure::WriteConcernError(e)) => Some(e.code),
+        _ => None,
+    }
+}
+
 impl ServerError {
+    /// Whether the same request may succeed later: the database was
+    /// unreachable, busy or changing primaries. Everything else fails the
+    /// same way every time.
+    pub fn is_retryable(&self) -> bool {
+        use mongodb::error::{ErrorKind, WriteFailure};
+        match self {
+            ServerError::Unavailable(_) | ServerError::Auth(crate::auth::AuthError::Keys(_)) => {
+                true
+            }
+            ServerError::Mongo(err) => {
+                if err.contains_label(mongodb::error::TRANSIENT_TRANSACTION_ERROR)
+                    || err.contains_label(mongodb::error::UNKNOWN_TRANSACTION_COMMIT_RESULT)
+                    || err.contains_label(mongodb::error::RETRYABLE_WRITE_ERROR)
+                {
+                    return true;
+                }
+                match err.kind.as_ref() {
+                    // The document itself was refused.
+                    ErrorKind::Write(WriteFailure::WriteError(_)) => false,
+                    ErrorKind::Command(e) => TRANSIENT_CODES.contains(&e.code),
+                    ErrorKind::InvalidArgument { .. } | ErrorKind::BsonSerialization(_) => false,
+                    // Network, I/O, server selection, write concern: passes.
+                    _ => true,
+                }
+            }
+            _ => false,
+        }
+    }
+
     fn parts(&self) -> (StatusCode, ErrorCode) {
         match self {
+            // The keys could not be fetched: the token may be fine.
+            ServerError::Auth(crate::auth::AuthError::Keys(_)) => {
+                (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable)
+            }
             ServerError::Auth(_) => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthenticated),
+            ServerError::NoRoute(_) => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
+            ServerError::MethodNotAllowed(_) => {
+                (StatusCode::METHOD_NOT_ALLOWED, ErrorCode::NotFound)
+            }
             ServerError::UpgradeRequired { .. } => {
                 (StatusCode::UPGRADE_REQUIRED, ErrorCode::UpgradeRequired)
             }
-            ServerError::BadRequest(_) => (StatusCode::BAD_REQUEST, ErrorCode::BadRequest),
+            ServerError::BadRequest(_) | ServerError::Schema(_) => {
+                (StatusCode::BAD_REQUEST, ErrorCode::BadRequest)
+            }
+            ServerError::PayloadTooLarge(_) => {
+                (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge)
+            }
             ServerError::UnknownCollection(_) => {
                 (StatusCode::NOT_FOUND, ErrorCode::UnknownCollection)
             }

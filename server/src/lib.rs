@@ -7,6 +7,7 @@
 //! - [`config`]: flags and environment.
 //! - [`auth`]: token verification against a JWKS.
 //! - [`scope`]: who may read and write what.
+//! - [`references`]: which documents a document may point at.
 //! - [`db`]: MongoDB setup, the change sequence, transactions.
 //! - [`push`], [`pull`]: the two halves of the protocol.
 //! - [`market`]: publishing, moderation, purchases, refunds and reviews.
@@ -19,13 +20,14 @@ pub mod error;
 pub mod market;
 pub mod pull;
 pub mod push;
+pub mod references;
 pub mod scope;
 pub mod sequencer;
 
 use std::future::Future;
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -35,7 +37,6 @@ use promptforge_wire::protocol::{
     PROTOCOL_HEADER, PROTOCOL_VERSION, SCHEMA_VERSION,
 };
 use tokio::net::TcpListener;
-use tower_http::timeout::TimeoutLayer;
 
 pub use auth::Verifier;
 pub use config::Config;
@@ -95,15 +96,40 @@ pub fn router(db: Db, verifier: Verifier, config: Config) -> Router {
         .route("/v1/market/purchase", post(market_purchase))
         .route("/v1/market/refund", post(market_refund))
         .route("/v1/market/review", post(market_review))
+        .fallback(no_route)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
         // Pull pages are JSON full of repeated field names: gzip shrinks them
         // several times over for clients that ask for it.
         .layer(tower_http::compression::CompressionLayer::new())
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            timeout,
-        ))
+        .layer(axum::middleware::from_fn_with_state(timeout, time_limit))
         .with_state(state)
+}
+
+async fn no_route(uri: axum::http::Uri) -> ServerError {
+    ServerError::NoRoute(uri.path().chars().take(200).collect())
+}
+
+async fn method_not_allowed(method: axum::http::Method) -> ServerError {
+    ServerError::MethodNotAllowed(method.to_string())
+}
+
+/// Answers a request that runs past the server's time limit with the
+/// documented `503` `{code, message}`.
+async fn time_limit(
+    State(limit): State<std::time::Duration>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ServerError::Unavailable(format!(
+            "the request took longer than {} s; try again",
+            limit.as_secs()
+        ))
+        .into_response(),
+    }
 }
 
 async fn healthz(State(state): State<Arc<AppState>>) -> Result<&'static str, ServerError> {
@@ -121,21 +147,24 @@ impl FromRequestParts<Arc<AppState>> for User {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
-        if let Some(value) = parts.headers.get(PROTOCOL_HEADER) {
-            let client: u32 = value
-                .to_str()
-                .ok()
-                .and_then(|v| v.split('.').next())
-                .and_then(|major| major.parse().ok())
-                .ok_or_else(|| {
-                    ServerError::BadRequest(format!("{PROTOCOL_HEADER} must be a protocol version"))
-                })?;
-            if client != PROTOCOL_VERSION {
-                return Err(ServerError::UpgradeRequired {
-                    client,
-                    server: PROTOCOL_VERSION,
-                });
-            }
+        let value = parts.headers.get(PROTOCOL_HEADER).ok_or_else(|| {
+            ServerError::BadRequest(format!(
+                "every request carries {PROTOCOL_HEADER}: {PROTOCOL_VERSION}"
+            ))
+        })?;
+        let client: u32 = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.trim().split('.').next())
+            .and_then(|major| major.parse().ok())
+            .ok_or_else(|| {
+                ServerError::BadRequest(format!("{PROTOCOL_HEADER} must be a protocol version"))
+            })?;
+        if client != PROTOCOL_VERSION {
+            return Err(ServerError::UpgradeRequired {
+                client,
+                server: PROTOCOL_VERSION,
+            });
         }
         let token = parts
             .headers
@@ -145,6 +174,32 @@ impl FromRequestParts<Arc<AppState>> for User {
             .ok_or(auth::AuthError::Missing)?;
         let claims = state.verifier.verify(token).await?;
         Ok(User(claims.sub))
+    }
+}
+
+/// A JSON request body. A body that is not JSON, or not the request's
+/// shape, gets the documented `{code, message}` answer (400 `bad_request`,
+/// or 413 when too large) instead of axum's plain text.
+struct Body<T>(T);
+
+impl<S, T> FromRequest<S> for Body<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned,
+{
+    type Rejection = ServerError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(request, state).await {
+            Ok(Json(value)) => Ok(Body(value)),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(
+                ServerError::PayloadTooLarge(format!("request body: {}", rejection.body_text())),
+            ),
+            Err(rejection) => Err(ServerError::BadRequest(format!(
+                "request body: {}",
+                rejection.body_text()
+            ))),
+        }
     }
 }
 
@@ -166,7 +221,7 @@ fn check_client_id(client_id: &str) -> Result<(), ServerError> {
 async fn handshake(
     State(state): State<Arc<AppState>>,
     User(user): User,
-    Json(request): Json<HandshakeRequest>,
+    Body(request): Body<HandshakeRequest>,
 ) -> Result<Json<HandshakeResponse>, ServerError> {
     check_client_id(&request.client_id)?;
     if request.protocol_version != PROTOCOL_VERSION {
@@ -202,7 +257,7 @@ async fn handshake(
 async fn push_route(
     State(state): State<Arc<AppState>>,
     User(user): User,
-    Json(request): Json<PushRequest>,
+    Body(request): Body<PushRequest>,
 ) -> Result<Json<PushResponse>, ServerError> {
     check_client_id(&request.client_id)?;
     if request.mutations.len() > state.config.max_mutations_per_push {
@@ -213,7 +268,7 @@ async fn push_route(
     }
     let mut results = Vec::with_capacity(request.mutations.len());
     for mutation in &request.mutations {
-        results.push(push::apply(&state.db, &user, &request.client_id, mutation).await?);
+        results.push(push::apply_isolated(&state.db, &user, &request.client_id, mutation).await?);
     }
     Ok(Json(PushResponse { results }))
 }
@@ -221,7 +276,7 @@ async fn push_route(
 async fn pull_route(
     State(state): State<Arc<AppState>>,
     User(user): User,
-    Json(request): Json<PullRequest>,
+    Body(request): Body<PullRequest>,
 ) -> Result<Json<PullResponse>, ServerError> {
     Ok(Json(pull::pull(&state.db, &user, &request).await?))
 }
@@ -236,7 +291,7 @@ macro_rules! market_route {
         async fn $name(
             State(state): State<Arc<AppState>>,
             User(user): User,
-            Json(request): Json<$request>,
+            Body(request): Body<$request>,
         ) -> Result<Json<MarketOutcome>, ServerError> {
             let rules = state.config.market_rules();
             let db = state.db.clone();
@@ -250,8 +305,17 @@ macro_rules! market_route {
                         $body.await
                     })
                 })
-                .await?;
-            Ok(Json(outcome))
+                .await;
+            match outcome {
+                Ok(outcome) => Ok(Json(outcome)),
+                // A document the request would have stored breaks the schema
+                // (notes or a review too long): refused, and nothing written.
+                Err(ServerError::Schema(err)) => Ok(Json(MarketOutcome::refused(
+                    promptforge_wire::market::MarketRefusal::Invalid,
+                    err.to_string(),
+                ))),
+                Err(err) => Err(err),
+            }
         }
     };
 }

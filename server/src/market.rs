@@ -11,14 +11,15 @@
 
 use bson::{doc, Bson, DateTime, Document};
 use mongodb::ClientSession;
-use promptforge_wire::codec::{canonicalize_in, is_deleted};
+use promptforge_wire::admit::admit;
+use promptforge_wire::codec::is_deleted;
 use promptforge_wire::market::{
     MarketOutcome, MarketRefusal, ModerateRequest, ModerationAction, PublishRequest,
     PurchaseRequest, RefundRequest, ReviewRequest,
 };
 use promptforge_wire::schema::{new_id, Collection};
 
-use crate::db::{set_seq, strip_seq, version_of, Db};
+use crate::db::{strip_seq, version_of, Db};
 use crate::error::ServerError;
 
 /// Answers of purchases and refunds, by `user:kind:idempotency_key`.
@@ -51,13 +52,8 @@ async fn insert_new(
     mut document: Document,
 ) -> Result<Document, ServerError> {
     document.insert("version", 1_i64);
-    let (mut canonical, _) = canonicalize_in(collection, document).map_err(internal)?;
-    set_seq(collection, &mut canonical, db.next_seq(session).await?);
-    db.collection(collection)
-        .insert_one(&canonical)
-        .session(&mut *session)
-        .await?;
-    Ok(strip_seq(canonical))
+    let admitted = admit(collection, document, None)?;
+    db.insert(session, collection, admitted).await
 }
 
 /// Writes `updated` over `current` (compare-and-set on its version), with a
@@ -74,12 +70,8 @@ async fn overwrite(
     if collection.has_field("updated_at") {
         updated.insert("updated_at", DateTime::now());
     }
-    let (mut canonical, _) = canonicalize_in(collection, strip_seq(updated)).map_err(internal)?;
-    set_seq(collection, &mut canonical, db.next_seq(session).await?);
-    let id = current.get_str("_id").map_err(internal)?;
-    db.replace_at_version(session, collection, id, version, &canonical)
-        .await?;
-    Ok(strip_seq(canonical))
+    let admitted = admit(collection, strip_seq(updated), Some(current))?;
+    db.replace(session, collection, current, admitted).await
 }
 
 fn int(doc: &Document, path: &str) -> i64 {
@@ -132,7 +124,11 @@ async fn notify(
     Ok(())
 }
 
-/// A URL-safe slug from a title, made unique by the listing's id.
+/// A URL-safe slug from a title, unique by the listing's id:
+/// `{title words}--{id}`. The title part never holds `--`, and the id is
+/// written so that distinct ids stay distinct (`-` as `--`, an upper-case
+/// letter as `-` and the letter, `_`, `:` and `.` as `-1`, `-2`, `-3`), so no
+/// two listings share a slug.
 fn slug(title: &str, id: &str) -> String {
     let mut slug = String::new();
     for c in title.chars().flat_map(char::to_lowercase) {
@@ -145,19 +141,60 @@ fn slug(title: &str, id: &str) -> String {
             break;
         }
     }
-    let slug = slug.trim_end_matches('-');
-    let suffix: String = id
-        .chars()
-        .rev()
-        .take(8)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
+    let mut slug = slug.trim_end_matches('-').to_owned();
     if slug.is_empty() {
-        format!("listing-{suffix}")
+        slug.push_str("listing");
+    }
+    slug.push_str("--");
+    for c in id.chars() {
+        match c {
+            'a'..='z' | '0'..='9' => slug.push(c),
+            'A'..='Z' => {
+                slug.push('-');
+                slug.push(c.to_ascii_lowercase());
+            }
+            '-' => slug.push_str("--"),
+            '_' => slug.push_str("-1"),
+            ':' => slug.push_str("-2"),
+            '.' => slug.push_str("-3"),
+            // Ids hold nothing else; anything that slips through still
+            // yields a valid, if less distinct, slug.
+            _ => slug.push_str("-0"),
+        }
+    }
+    slug
+}
+
+/// What buyers get must be what a moderator saw: any change a seller makes
+/// to an approved (or pending) listing sends it back to review, or to draft
+/// when it no longer meets what publishing requires.
+pub fn back_to_review_if_changed(current: &Document, updated: &mut Document) {
+    let live = matches!(current.get_str("status"), Ok("approved" | "pending"));
+    // `seo` is the seller's but for its slug.
+    let seo = |doc: &Document| {
+        let mut seo = doc.get_document("seo").cloned().unwrap_or_default();
+        seo.remove("slug");
+        seo
+    };
+    let sellers = |field: &str| {
+        !field.starts_with('_')
+            && !matches!(field, "created_at" | "last_modified_by" | "seo")
+            && !promptforge_wire::access::is_server_owned(Collection::MarketplaceListings, field)
+    };
+    let changed = seo(current) != seo(updated)
+        || updated
+            .keys()
+            .chain(current.keys())
+            .any(|field| sellers(field) && current.get(field) != updated.get(field));
+    if !live || !changed {
+        return;
+    }
+    if publishable(updated).is_ok() {
+        updated.insert("status", "pending");
+        updated.insert("moderation_status", "under_review");
     } else {
-        format!("{slug}-{suffix}")
+        updated.insert("status", "draft");
+        updated.insert("moderation_status", "not_reviewed");
     }
 }
 
@@ -225,6 +262,7 @@ pub async fn refresh_seller_listings(
         }
         let mut updated = listing.clone();
         updated.insert("seller", block.clone());
+        // Another document's fault is not this request's to report.
         overwrite(
             db,
             session,
@@ -232,7 +270,11 @@ pub async fn refresh_seller_listings(
             &listing,
             updated,
         )
-        .await?;
+        .await
+        .map_err(|e| match e {
+            ServerError::Schema(e) => ServerError::Internal(format!("seller listing: {e}")),
+            other => other,
+        })?;
     }
     Ok(())
 }
@@ -514,13 +556,19 @@ async fn settle_purchase(
     let Some(listing) = listing.filter(|l| !is_deleted(l)) else {
         return Ok(refused(MarketRefusal::NotFound, "no such listing"));
     };
+    let seller_id = listing.get_str("seller_id").unwrap_or_default().to_owned();
+    // Drafts and listings in review are their seller's alone: for anyone
+    // else they do not exist.
+    let public = matches!(listing.get_str("status"), Ok("approved" | "suspended"));
+    if !public && seller_id != buyer_id {
+        return Ok(refused(MarketRefusal::NotFound, "no such listing"));
+    }
     if listing.get_str("status") != Ok("approved") {
         return Ok(refused(
             MarketRefusal::WrongState,
             "this listing is not on sale",
         ));
     }
-    let seller_id = listing.get_str("seller_id").unwrap_or_default().to_owned();
     if seller_id == buyer_id {
         return Ok(refused(
             MarketRefusal::OwnListing,
@@ -1088,4 +1136,52 @@ pub async fn is_refunded_copy(
         .session(&mut *session)
         .await?
         .is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slug;
+
+    fn is_slug(text: &str) -> bool {
+        !text.is_empty()
+            && text
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    }
+
+    #[test]
+    fn every_valid_id_gives_a_valid_slug_and_no_two_listings_share_one() {
+        let ids = [
+            "65a1b2c3d4e5f60718293a4b",
+            "a",
+            "x41",
+            "ab-",
+            "ab",
+            "-a",
+            "b-a",
+            "11111111abc",
+            "22222222abc",
+            "Listing_A",
+            "listing_a",
+            "LISTING-A",
+            "a.b:c",
+            "-",
+            "x",
+            "ABCDEFGHIJ",
+            "abcdefghij",
+        ];
+        // Two listings (distinct ids) never share a slug, whatever their titles.
+        let mut seen = std::collections::HashMap::new();
+        for id in ids {
+            for title in ["My Listing!", "", "日本語", "---", "a b", "a"] {
+                let made = slug(title, id);
+                assert!(is_slug(&made), "{title:?} {id:?} gave {made:?}");
+                assert!(made.len() <= 400);
+                if let Some(other) = seen.insert(made.clone(), id) {
+                    assert_eq!(other, id, "{made} is the slug of two listings");
+                }
+            }
+        }
+        assert!(slug(&"t".repeat(500), &"Z".repeat(128)).len() <= 400);
+    }
 }

@@ -8,15 +8,16 @@
 
 use bson::{doc, Bson, DateTime, Document};
 use mongodb::ClientSession;
+use promptforge_wire::admit::admit;
 use promptforge_wire::codec::{canonicalize_in, get_path, is_deleted, set_path, SchemaError};
 use promptforge_wire::protocol::{
     FieldConflict, Mutation, MutationOp, MutationOutcome, MutationResult, RejectReason,
 };
 use promptforge_wire::schema::{new_id, Collection};
 
-use crate::db::{set_seq, strip_seq, version_of, Db, MUTATIONS};
+use crate::db::{strip_seq, version_of, Db, MUTATIONS};
 use crate::error::ServerError;
-use crate::scope;
+use crate::{references, scope};
 
 fn reject(reason: RejectReason, message: impl Into<String>) -> MutationOutcome {
     MutationOutcome::Rejected {
@@ -28,6 +29,131 @@ fn reject(reason: RejectReason, message: impl Into<String>) -> MutationOutcome {
 /// The key recording one applied mutation.
 fn mutation_key(user: &str, client_id: &str, mutation_id: u64) -> String {
     format!("{user}:{client_id}:{mutation_id}")
+}
+
+/// Applies one mutation like [`apply`], but answers a mutation that fails
+/// for good inside the server or the database with a `rejected` result of
+/// its own (recorded, so a resend gets the same answer), so one bad
+/// mutation never fails its batch or blocks the client's queue. Only
+/// failures that retrying can cure fail the request.
+pub async fn apply_isolated(
+    db: &Db,
+    user: &str,
+    client_id: &str,
+    mutation: &Mutation,
+) -> Result<MutationResult, ServerError> {
+    if mutation.mutation_id == 0 || i64::try_from(mutation.mutation_id).is_err() {
+        return Ok(MutationResult {
+            mutation_id: mutation.mutation_id,
+            outcome: reject(
+                RejectReason::Malformed,
+                "mutation_id must be a positive integer below 2^63",
+            ),
+        });
+    }
+    let err = match apply(db, user, client_id, mutation).await {
+        Ok(result) => return Ok(result),
+        Err(err) if err.is_retryable() => return Err(err),
+        Err(err) => err,
+    };
+    let outcome = match &err {
+        ServerError::Schema(schema) => reject(RejectReason::Invalid, schema.to_string()),
+        ServerError::BadRequest(message) => reject(RejectReason::Malformed, message.clone()),
+        ServerError::Mongo(mongo) => reject(
+            RejectReason::Invalid,
+            format!(
+                "the database refused this change{}",
+                crate::error::mongo_code(mongo)
+                    .map(|code| format!(" (error {code})"))
+                    .unwrap_or_default()
+            ),
+        ),
+        _ => reject(
+            RejectReason::Invalid,
+            "the server could not apply this change",
+        ),
+    };
+    tracing::warn!(error = %err, collection = %mutation.collection, "mutation failed for good; answered as rejected");
+    let key = mutation_key(user, client_id, mutation.mutation_id);
+    let (owned_db, user, client_id, mutation_id) = (
+        db.clone(),
+        user.to_owned(),
+        client_id.to_owned(),
+        mutation.mutation_id,
+    );
+    let outcome = db
+        .transaction(move |session| {
+            let (db, user, client_id, key, outcome) = (
+                owned_db.clone(),
+                user.clone(),
+                client_id.clone(),
+                key.clone(),
+                outcome.clone(),
+            );
+            Box::pin(async move {
+                // A concurrent resend may have recorded an answer first.
+                if let Some(done) = recorded(&db, session, &key).await? {
+                    return Ok(done);
+                }
+                record(&db, session, &key, &user, &client_id, mutation_id, &outcome).await?;
+                Ok(outcome)
+            })
+        })
+        .await?;
+    Ok(MutationResult {
+        mutation_id: mutation.mutation_id,
+        outcome,
+    })
+}
+
+/// The recorded result of the mutation with this key, if any.
+async fn recorded(
+    db: &Db,
+    session: &mut ClientSession,
+    key: &str,
+) -> Result<Option<MutationOutcome>, ServerError> {
+    let Some(done) = db
+        .db
+        .collection::<Document>(MUTATIONS)
+        .find_one(doc! { "_id": key })
+        .session(&mut *session)
+        .await?
+    else {
+        return Ok(None);
+    };
+    // Kept as its JSON text: the wire form, exact to the BSON type.
+    let stored = done
+        .get_str("outcome")
+        .map_err(|_| ServerError::Internal("stored mutation result is malformed".into()))?;
+    serde_json::from_str::<MutationOutcome>(stored)
+        .map(Some)
+        .map_err(|e| ServerError::Internal(format!("stored mutation result: {e}")))
+}
+
+/// Records a mutation's result in the caller's transaction.
+async fn record(
+    db: &Db,
+    session: &mut ClientSession,
+    key: &str,
+    user: &str,
+    client_id: &str,
+    mutation_id: u64,
+    outcome: &MutationOutcome,
+) -> Result<(), ServerError> {
+    let record = doc! {
+        "_id": key,
+        "user_id": user,
+        "client_id": client_id,
+        "mutation_id": i64::try_from(mutation_id).map_err(|e| ServerError::Internal(e.to_string()))?,
+        "outcome": serde_json::to_string(outcome).map_err(|e| ServerError::Internal(e.to_string()))?,
+        "at": DateTime::now(),
+    };
+    db.db
+        .collection::<Document>(MUTATIONS)
+        .insert_one(record)
+        .session(&mut *session)
+        .await?;
+    Ok(())
 }
 
 /// Applies one mutation (or returns its first result if it was applied before).
@@ -46,28 +172,28 @@ pub async fn apply(
     );
     let outcome = db
         .transaction(move |session| {
-            let (db, user, client_id, mutation, key) =
-                (owned_db.clone(), user.clone(), client_id.clone(), owned_mutation.clone(), key.clone());
+            let (db, user, client_id, mutation, key) = (
+                owned_db.clone(),
+                user.clone(),
+                client_id.clone(),
+                owned_mutation.clone(),
+                key.clone(),
+            );
             Box::pin(async move {
-                let mutations = db.db.collection::<Document>(MUTATIONS);
-                if let Some(done) = mutations.find_one(doc! { "_id": &key }).session(&mut *session).await? {
-                    // Kept as its JSON text: the wire form, exact to the BSON type.
-                    let stored = done
-                        .get_str("outcome")
-                        .map_err(|_| ServerError::Internal("stored mutation result is malformed".into()))?;
-                    return serde_json::from_str::<MutationOutcome>(stored)
-                        .map_err(|e| ServerError::Internal(format!("stored mutation result: {e}")));
+                if let Some(done) = recorded(&db, session, &key).await? {
+                    return Ok(done);
                 }
                 let outcome = decide(&db, session, &user, &mutation).await?;
-                let record = doc! {
-                    "_id": &key,
-                    "user_id": &user,
-                    "client_id": &client_id,
-                    "mutation_id": mutation.mutation_id as i64,
-                    "outcome": serde_json::to_string(&outcome).map_err(|e| ServerError::Internal(e.to_string()))?,
-                    "at": DateTime::now(),
-                };
-                mutations.insert_one(record).session(&mut *session).await?;
+                record(
+                    &db,
+                    session,
+                    &key,
+                    &user,
+                    &client_id,
+                    mutation.mutation_id,
+                    &outcome,
+                )
+                .await?;
                 Ok(outcome)
             })
         })
@@ -162,6 +288,9 @@ async fn create(
             ))
         }
     }
+    if let Some(refused) = check_create_owned(collection, &document) {
+        return Ok(refused);
+    }
     // Server-owned fields may only hold their defaults in a new document.
     let owned: Vec<&str> = scope::server_owned(collection)
         .iter()
@@ -189,29 +318,6 @@ async fn create(
             }
         }
     }
-    // A version belongs to a prompt the user may write.
-    if collection == Collection::PromptVersions {
-        let prompt_id = document.get_str("prompt_id").unwrap_or_default();
-        let prompt = db
-            .find_by_id(session, Collection::Prompts, prompt_id)
-            .await?;
-        let teams = scope::TeamAccess::load(db, user).await?;
-        let Some(prompt) =
-            prompt.filter(|p| scope::may_write(Collection::Prompts, p, user, &teams))
-        else {
-            return Ok(reject(
-                RejectReason::NotFound,
-                format!("prompt `{prompt_id}` does not exist"),
-            ));
-        };
-        if document.get("user_id") != prompt.get("user_id") {
-            return Ok(reject(
-                RejectReason::Forbidden,
-                "a version's user_id must be its prompt's owner",
-            ));
-        }
-    }
-    let coll = db.collection(collection);
     if db.find_by_id(session, collection, &m.id).await?.is_some() {
         return Ok(reject(
             RejectReason::AlreadyExists,
@@ -232,21 +338,9 @@ async fn create(
         }
     }
     document.insert("version", 1_i64);
-    // Authorship is the signed-in user's, whatever the client claims.
     for field in ["created_by", "last_modified_by"] {
         if collection.has_field(field) && field != scope::owner_field(collection) {
             document.insert(field, user);
-        }
-    }
-    if collection == Collection::Projects {
-        if let Some(team) = scope::team_of(&document) {
-            let teams = scope::TeamAccess::load(db, user).await?;
-            if !teams.teams.iter().any(|t| t == team) {
-                return Ok(reject(
-                    RejectReason::Forbidden,
-                    format!("you are not a member of team `{team}`"),
-                ));
-            }
         }
     }
     let now = DateTime::now();
@@ -259,26 +353,100 @@ async fn create(
     if !matches!(document.get(created), Some(Bson::DateTime(t)) if t.timestamp_millis() > 0) {
         document.insert(created, now);
     }
+    let mut strangers = Vec::new();
     if collection == Collection::Projects {
         // Prompts and ideas may have been filed in it before it arrived.
-        filed_members(db, session, &m.id, &mut document).await?;
+        strangers = filed_members(db, session, &m.id, &mut document).await?;
     }
     if collection == Collection::MarketplaceListings {
         // A new listing is always a draft; review starts when it is published.
         document.insert("status", "draft");
         crate::market::fill_listing(db, session, &mut document).await?;
     }
-    let (mut canonical, _) = match canonicalize_in(collection, document) {
-        Ok(ok) => ok,
+    let admitted = match admit(collection, document, None) {
+        Ok(admitted) => admitted,
         Err(err) => return Ok(invalid(err)),
     };
-    set_seq(collection, &mut canonical, db.next_seq(session).await?);
-    coll.insert_one(&canonical).session(&mut *session).await?;
-    keep_membership(db, session, collection, None, &canonical).await?;
+    let teams = scope::TeamAccess::load(db, user).await?;
+    if let Some(why) = references::check(
+        db,
+        session,
+        user,
+        collection,
+        None,
+        false,
+        admitted.document(),
+        &teams,
+    )
+    .await?
+    {
+        return Ok(reject(RejectReason::Forbidden, why));
+    }
+    // A version belongs to its prompt's owner, whoever of the prompt's
+    // writers recorded it (the reference check above found the prompt).
+    if collection == Collection::PromptVersions {
+        let prompt_id = admitted.document().get_str("prompt_id").unwrap_or_default();
+        let prompt = db
+            .find_by_id(session, Collection::Prompts, prompt_id)
+            .await?;
+        if prompt.and_then(|p| p.get("user_id").cloned()).as_ref()
+            != admitted.document().get("user_id")
+        {
+            return Ok(reject(
+                RejectReason::Forbidden,
+                "a version's user_id must be its prompt's owner",
+            ));
+        }
+        // Numbers follow the prompt's history: a writer may not jump them to
+        // the top of the range, where no later version could be numbered.
+        let highest = highest_version_number(db, session, prompt_id).await?;
+        let number = admitted
+            .document()
+            .get_i64("version_number")
+            .unwrap_or_default();
+        if number > highest.saturating_add(MAX_VERSION_GAP) {
+            return Ok(reject(
+                RejectReason::Invalid,
+                format!(
+                    "prompt_versions.version_number {number} is more than {MAX_VERSION_GAP} past \
+                     the prompt's highest, {highest}"
+                ),
+            ));
+        }
+    }
+    unfile(db, session, strangers).await?;
+    let stored = db.insert(session, collection, admitted).await?;
+    keep_membership(db, session, collection, None, &stored).await?;
     Ok(MutationOutcome::Applied {
         version: 1,
-        document: strip_seq(canonical),
+        document: stored,
     })
+}
+
+/// Refuses a create that sets a field only the server writes to anything
+/// but what the server would set itself: `version` (absent or 0) and the
+/// sync bookkeeping (`_seq` and every other `_`-prefixed field but `_id`).
+/// Authorship (`created_by`, `last_modified_by`, `deleted_by`) and
+/// `updated_at` are stamped by the server whatever was sent: a desktop's
+/// copy of someone else's document ("keep both") honestly carries their
+/// names, and the server's stamp is the truth either way.
+fn check_create_owned(collection: Collection, document: &Document) -> Option<MutationOutcome> {
+    let owned = |field: &str| {
+        reject(
+            RejectReason::ServerOwnedField,
+            format!("{collection}.{field} is set by the server"),
+        )
+    };
+    if let Some(key) = document
+        .keys()
+        .find(|k| k.starts_with('_') && k.as_str() != "_id")
+    {
+        return Some(owned(key));
+    }
+    match document.get("version") {
+        None | Some(Bson::Null) | Some(Bson::Int32(0)) | Some(Bson::Int64(0)) => None,
+        Some(_) => Some(owned("version")),
+    }
 }
 
 fn as_json(value: Option<&Bson>) -> serde_json::Value {
@@ -349,13 +517,14 @@ fn check_changes(collection: Collection, changes: &Document) -> Option<MutationO
                 format!("`{field}` is not a field path"),
             ));
         }
-        if scope::is_server_owned(collection, field) {
+        let top = field.split('.').next().unwrap_or(field);
+        let stamped = matches!(top, "last_modified_by" | "created_at" | "timestamp");
+        if stamped || scope::is_server_owned(collection, field) {
             return Some(reject(
                 RejectReason::ServerOwnedField,
                 format!("{collection}.{field} is set by the server"),
             ));
         }
-        let top = field.split('.').next().unwrap_or(field);
         if !collection.has_field(top) {
             return Some(reject(
                 RejectReason::Invalid,
@@ -381,6 +550,17 @@ async fn merge_and_write(
     base: &Document,
     teams: &scope::TeamAccess,
 ) -> Result<MutationOutcome, ServerError> {
+    // The client's changes alone must make a valid document, whether or
+    // not the merge below keeps them all.
+    let mut probe = strip_seq(start.clone());
+    for (field, value) in changes {
+        if let Err(why) = set_path(&mut probe, field, value.clone()) {
+            return Ok(reject(RejectReason::Invalid, format!("{field}: {why}")));
+        }
+    }
+    if let Err(err) = admit(collection, probe, Some(&current)) {
+        return Ok(invalid(err));
+    }
     let current_version = version_of(&current);
     let stale = current_version != m.base_version;
     let mut merged = start;
@@ -414,24 +594,64 @@ async fn merge_and_write(
             }
         }
     }
-    // Checked before anything is written: a refused mutation changes nothing.
-    if collection == Collection::Projects && scope::team_of(&current) != scope::team_of(&merged) {
-        if let Some(team) = scope::team_of(&merged) {
-            if !teams.teams.iter().any(|t| t == team) {
-                return Ok(reject(
-                    RejectReason::Forbidden,
-                    format!("you are not a member of team `{team}`"),
-                ));
-            }
+    let changed = merged != current;
+    let version = current_version + 1;
+    // Everything is checked before anything is written: a refused mutation
+    // changes nothing.
+    let admitted = if changed {
+        merged.insert("version", version);
+        if collection.has_field("updated_at") {
+            merged.insert("updated_at", DateTime::now());
         }
-    }
+        if collection.has_field("last_modified_by") {
+            merged.insert("last_modified_by", user);
+        }
+        if collection == Collection::MarketplaceListings {
+            crate::market::fill_listing(db, session, &mut merged).await?;
+            crate::market::back_to_review_if_changed(&current, &mut merged);
+        }
+        let admitted = match admit(collection, strip_seq(merged), Some(&current)) {
+            Ok(admitted) => admitted,
+            Err(err) => return Ok(invalid(err)),
+        };
+        // A restored document is filed again where it was: that counts as
+        // filing anew.
+        let revived = is_deleted(&current);
+        if let Some(why) = references::check(
+            db,
+            session,
+            user,
+            collection,
+            Some(&current),
+            revived,
+            admitted.document(),
+            teams,
+        )
+        .await?
+        {
+            return Ok(reject(RejectReason::Forbidden, why));
+        }
+        // A change that canonical form undoes (clearing an absent field)
+        // is no change: no new version for nothing.
+        let unchanged = {
+            let (mut after, mut before) = (admitted.document().clone(), strip_seq(current.clone()));
+            for field in ["version", "updated_at", "last_modified_by"] {
+                after.remove(field);
+                before.remove(field);
+            }
+            after == before
+        };
+        (!unchanged).then_some(admitted)
+    } else {
+        None
+    };
     if let Some(content) = lost_content {
         let saved = save_losing_content(db, session, &current, content, user).await?;
         if let Some(conflict) = conflicts.iter_mut().find(|c| c.field == "content") {
             conflict.lost_saved_as = Some(saved);
         }
     }
-    if merged == current {
+    let Some(admitted) = admitted else {
         return Ok(if conflicts.is_empty() {
             MutationOutcome::Applied {
                 version: current_version,
@@ -444,61 +664,32 @@ async fn merge_and_write(
                 conflicts,
             }
         });
-    }
-    let version = current_version + 1;
-    merged.insert("version", version);
-    if collection.has_field("updated_at") {
-        merged.insert("updated_at", DateTime::now());
-    }
-    if collection.has_field("last_modified_by") {
-        merged.insert("last_modified_by", user);
-    }
-    if collection == Collection::MarketplaceListings {
-        crate::market::fill_listing(db, session, &mut merged).await?;
-        // What buyers get must be what a moderator saw: changing it sends an
-        // approved listing back to review (the price may change freely; a
-        // buyer's expected price guards it).
-        let reviewed = [
-            "prompt_id",
-            "title",
-            "description",
-            "preview_content",
-            "screenshots",
-            "demo_url",
-        ];
-        let live = matches!(current.get_str("status"), Ok("approved" | "pending"));
-        if live && reviewed.iter().any(|f| current.get(*f) != merged.get(*f)) {
-            merged.insert("status", "pending");
-            merged.insert("moderation_status", "under_review");
-        }
-    }
-    let (mut canonical, _) = match canonicalize_in(collection, strip_seq(merged)) {
-        Ok(ok) => ok,
-        Err(err) => return Ok(invalid(err)),
     };
-    let seq = db.next_seq(session).await?;
-    set_seq(collection, &mut canonical, seq);
     let before = scope::explicit_readers(collection, &current);
-    let removed = scope::readers_removed(collection, &before, &canonical);
-    scope::record_exits(db, session, collection, &canonical, &removed).await?;
-    if collection == Collection::Projects && scope::team_of(&current) != scope::team_of(&canonical)
+    let removed = scope::readers_removed(collection, &before, admitted.document());
+    scope::record_exits(db, session, collection, admitted.document(), &removed).await?;
+    if collection == Collection::Projects
+        && scope::team_of(&current) != scope::team_of(admitted.document())
     {
         // The new team's members must receive what is filed in the project.
         let filed = scope::filed_documents(db, session, std::slice::from_ref(&m.id)).await?;
         scope::resequence(db, session, &filed).await?;
     }
-    db.replace_at_version(session, collection, &m.id, current_version, &canonical)
-        .await?;
-    keep_membership(db, session, collection, Some(&current), &canonical).await?;
+    let document = db.replace(session, collection, &current, admitted).await?;
+    keep_membership(db, session, collection, Some(&current), &document).await?;
     if collection == Collection::Users
-        && ["display_name", "profile_image"]
-            .iter()
-            .any(|f| current.get(*f) != canonical.get(*f))
+        && [
+            "display_name",
+            "photo_url",
+            "email_verified",
+            "account_status",
+        ]
+        .iter()
+        .any(|f| current.get(*f) != document.get(*f))
     {
         // Listings show the seller's name and picture: keep them current.
         crate::market::refresh_seller_listings(db, session, &m.id).await?;
     }
-    let document = strip_seq(canonical);
     Ok(if conflicts.is_empty() && !stale {
         MutationOutcome::Applied { version, document }
     } else {
@@ -510,6 +701,28 @@ async fn merge_and_write(
     })
 }
 
+/// How far past a prompt's highest version number a new version may be
+/// numbered (offline desktops may number ahead of what was uploaded).
+const MAX_VERSION_GAP: i64 = 1_000;
+
+/// The highest `version_number` among a prompt's versions (0 for none).
+async fn highest_version_number(
+    db: &Db,
+    session: &mut ClientSession,
+    prompt_id: &str,
+) -> Result<i64, ServerError> {
+    let highest = db
+        .collection(Collection::PromptVersions)
+        .find_one(doc! { "prompt_id": prompt_id })
+        .sort(doc! { "version_number": -1 })
+        .projection(doc! { "version_number": 1 })
+        .session(&mut *session)
+        .await?;
+    Ok(highest
+        .and_then(|v| v.get("version_number").and_then(Bson::as_i64))
+        .unwrap_or(0))
+}
+
 /// Keeps a prompt's losing content as a new prompt_versions record.
 async fn save_losing_content(
     db: &Db,
@@ -519,15 +732,7 @@ async fn save_losing_content(
     user: &str,
 ) -> Result<String, ServerError> {
     let prompt_id = prompt.get_str("_id").unwrap_or_default();
-    let versions = db.collection(Collection::PromptVersions);
-    let mut highest = 0_i64;
-    let mut cursor = versions
-        .find(doc! { "prompt_id": prompt_id })
-        .session(&mut *session)
-        .await?;
-    while let Some(version) = cursor.next(&mut *session).await.transpose()? {
-        highest = highest.max(version.get_i64("version_number").unwrap_or(0));
-    }
+    let highest = highest_version_number(db, session, prompt_id).await?;
     let id = new_id();
     let now = DateTime::now();
     let mut record = doc! {
@@ -545,16 +750,8 @@ async fn save_losing_content(
     if let Ok(role) = prompt.get_str("role") {
         record.insert("role", role);
     }
-    let (mut canonical, _) = canonicalize_in(Collection::PromptVersions, record)
-        .map_err(|e| ServerError::Internal(e.to_string()))?;
-    set_seq(
-        Collection::PromptVersions,
-        &mut canonical,
-        db.next_seq(session).await?,
-    );
-    versions
-        .insert_one(canonical)
-        .session(&mut *session)
+    let admitted = admit(Collection::PromptVersions, record, None)?;
+    db.insert(session, Collection::PromptVersions, admitted)
         .await?;
     Ok(id)
 }
@@ -599,13 +796,15 @@ async fn delete(
         tombstone.insert("updated_at", now);
     }
     tombstone.insert("version", version);
-    set_seq(collection, &mut tombstone, db.next_seq(session).await?);
-    db.replace_at_version(session, collection, &m.id, current_version, &tombstone)
-        .await?;
+    let admitted = match admit(collection, strip_seq(tombstone), Some(&current)) {
+        Ok(admitted) => admitted,
+        Err(err) => return Ok(invalid(err)),
+    };
+    let tombstone = db.replace(session, collection, &current, admitted).await?;
     keep_membership(db, session, collection, Some(&current), &tombstone).await?;
     Ok(MutationOutcome::Applied {
         version,
-        document: strip_seq(tombstone),
+        document: tombstone,
     })
 }
 
@@ -640,6 +839,9 @@ async fn restore(
     let mut start = current.clone();
     start.remove("deleted_at");
     start.remove("deleted_by");
+    if is_deleted(&current) {
+        references::drop_lost_filings(db, session, user, collection, &mut start, &teams).await?;
+    }
     merge_and_write(
         db, session, user, collection, m, current, start, changes, base, &teams,
     )
@@ -698,55 +900,119 @@ async fn keep_membership(
         updated.insert("stats", stats);
         // Membership is the server's bookkeeping, not an edit: the version
         // stays, so a delete made against it is not taken for a stale one.
-        let version = version_of(&project);
         updated.insert("updated_at", now);
-        set_seq(
-            Collection::Projects,
-            &mut updated,
-            db.next_seq(session).await?,
-        );
-        db.replace_at_version(
-            session,
-            Collection::Projects,
-            &project_id,
-            version,
-            &updated,
-        )
-        .await?;
+        let admitted = admit(Collection::Projects, updated, Some(&project))
+            .map_err(|e| ServerError::Internal(format!("project `{project_id}`: {e}")))?;
+        db.replace(session, Collection::Projects, &project, admitted)
+            .await?;
     }
     Ok(())
 }
 
 /// Sets a new project's membership from the live prompts and ideas already
-/// filed in it (their uploads may have arrived before the project's).
+/// filed in it (their uploads may have arrived before the project's), and
+/// returns what was filed there (prompts and ideas by `project_id`, projects
+/// by `parent_project_id`) by users who may not write the project: that is
+/// taken out (see [`unfile`]) rather than counted, so a filing made ahead of
+/// someone else's project never reaches into it.
 async fn filed_members(
     db: &Db,
     session: &mut ClientSession,
     project_id: &str,
     project: &mut Document,
-) -> Result<(), ServerError> {
+) -> Result<Vec<Filing>, ServerError> {
+    let project_owner = project.get_str("user_id").unwrap_or_default().to_owned();
+    let mut access: std::collections::HashMap<String, bool> = std::collections::HashMap::new();
+    let mut strangers = Vec::new();
     let mut stats = project.get_document("stats").cloned().unwrap_or_default();
-    for (collection, ids_field, count_field) in [
-        (Collection::Prompts, "prompt_ids", "prompt_count"),
-        (Collection::Ideas, "idea_ids", "idea_count"),
+    for (collection, field, members) in [
+        (
+            Collection::Prompts,
+            "project_id",
+            Some(("prompt_ids", "prompt_count")),
+        ),
+        (
+            Collection::Ideas,
+            "project_id",
+            Some(("idea_ids", "idea_count")),
+        ),
+        (Collection::Projects, "parent_project_id", None),
     ] {
-        let mut ids = Vec::new();
+        let mut filed = Vec::new();
         let mut cursor = db
             .collection(collection)
-            .find(doc! { "project_id": project_id })
-            .projection(doc! { "_id": 1, "deleted_at": 1 })
+            .find(doc! { field: project_id })
+            .projection(doc! { "_id": 1, "user_id": 1, "deleted_at": 1 })
             .session(&mut *session)
             .await?;
         while let Some(member) = cursor.next(&mut *session).await.transpose()? {
-            if !is_deleted(&member) {
-                if let Some(id) = member.get("_id") {
-                    ids.push(id.clone());
+            filed.push(member);
+        }
+        let mut ids = Vec::new();
+        for member in filed {
+            let Some(Bson::String(id)) = member.get("_id").cloned() else {
+                continue;
+            };
+            let owner = member.get_str("user_id").unwrap_or_default().to_owned();
+            let allowed = match access.get(&owner) {
+                Some(allowed) => *allowed,
+                None => {
+                    let teams = scope::TeamAccess::load(db, &owner).await?;
+                    let allowed = owner == project_owner
+                        || scope::may_write(Collection::Projects, project, &owner, &teams);
+                    access.insert(owner, allowed);
+                    allowed
                 }
+            };
+            if !allowed {
+                strangers.push(Filing {
+                    collection,
+                    id,
+                    field,
+                });
+            } else if !is_deleted(&member) {
+                ids.push(Bson::String(id));
             }
         }
-        stats.insert(count_field, ids.len() as i64);
-        project.insert(ids_field, ids);
+        if let Some((ids_field, count_field)) = members {
+            stats.insert(count_field, ids.len() as i64);
+            project.insert(ids_field, ids);
+        }
     }
     project.insert("stats", stats);
+    Ok(strangers)
+}
+
+/// A document filed into a project through `field`.
+#[derive(Debug)]
+struct Filing {
+    collection: Collection,
+    id: String,
+    field: &'static str,
+}
+
+/// Takes documents out of a project their owners may not write, as an
+/// edit by the server (a new version, on the cursor).
+async fn unfile(
+    db: &Db,
+    session: &mut ClientSession,
+    filings: Vec<Filing>,
+) -> Result<(), ServerError> {
+    for filing in filings {
+        let Some(current) = db
+            .find_by_id(session, filing.collection, &filing.id)
+            .await?
+        else {
+            continue;
+        };
+        let mut unfiled = strip_seq(current.clone());
+        unfiled.remove(filing.field);
+        unfiled.insert("version", version_of(&current) + 1);
+        unfiled.insert("updated_at", DateTime::now());
+        let admitted = admit(filing.collection, unfiled, Some(&current))
+            .map_err(|e| ServerError::Internal(format!("unfiling: {e}")))?;
+        db.replace(session, filing.collection, &current, admitted)
+            .await?;
+    }
     Ok(())
 }

@@ -114,7 +114,14 @@ pub(crate) fn create(tx: &mut Tx, collection: Collection, mut doc: Document) -> 
         if claimed.starts_with(super::LOCAL_USER_PREFIX) {
             if let Some(current) = super::replica::profile_user(tx)? {
                 if current != claimed {
-                    doc.insert(owner, current);
+                    // Authorship too: the server refuses a create whose
+                    // authors are not the signed-in user.
+                    let claimed = claimed.to_owned();
+                    for field in [owner, "created_by", "last_modified_by"] {
+                        if doc.get_str(field) == Ok(claimed.as_str()) {
+                            doc.insert(field, current.clone());
+                        }
+                    }
                 }
             }
         }
