@@ -11,6 +11,7 @@ pub mod desktop_app;
 pub mod firebase;
 pub mod mongo;
 pub mod proxy;
+pub mod push_client;
 pub mod server;
 pub mod tokens;
 pub mod webdriver;

@@ -24,6 +24,10 @@ struct Claims<'a> {
     aud: &'a str,
     iat: u64,
     exp: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nbf: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auth_time: Option<u64>,
 }
 
 fn now() -> u64 {
@@ -42,6 +46,12 @@ pub struct TokenSpec<'a> {
     pub expires_in: i64,
     pub key_file: &'a str,
     pub key_id: &'a str,
+    /// Seconds from now of `iat`; positive for a token issued in the future.
+    pub issued_in: i64,
+    /// Seconds from now of `nbf`, when set.
+    pub not_before_in: Option<i64>,
+    /// Seconds from now of `auth_time`, when set.
+    pub auth_time_in: Option<i64>,
 }
 
 impl<'a> TokenSpec<'a> {
@@ -53,6 +63,9 @@ impl<'a> TokenSpec<'a> {
             expires_in: 3600,
             key_file: "test-signing-key.pem",
             key_id: KEY_ID,
+            issued_in: -10,
+            not_before_in: None,
+            auth_time_in: Some(-60),
         }
     }
 
@@ -61,13 +74,15 @@ impl<'a> TokenSpec<'a> {
         let key = EncodingKey::from_rsa_pem(&pem).expect("RSA key");
         let mut header = Header::new(Algorithm::RS256);
         header.kid = Some(self.key_id.to_owned());
-        let exp = now().saturating_add_signed(self.expires_in);
+        let at = |offset: i64| now().saturating_add_signed(offset);
         let claims = Claims {
             sub: self.user,
             iss: self.issuer,
             aud: self.audience,
-            iat: now().saturating_sub(10),
-            exp,
+            iat: at(self.issued_in),
+            exp: at(self.expires_in),
+            nbf: self.not_before_in.map(at),
+            auth_time: self.auth_time_in.map(at),
         };
         encode(&header, &claims, &key).expect("sign")
     }

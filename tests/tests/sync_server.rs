@@ -8,146 +8,16 @@ use std::sync::{Arc, LazyLock};
 
 use bson::{doc, Bson, Document};
 use promptforge_tests::mongo::MongoServer;
+use promptforge_tests::push_client::{applied_version, doc_of, prompt_doc, rejected, Client};
 use promptforge_tests::server::TestServer;
 use promptforge_tests::tokens::{token, unsigned, TokenSpec};
-use promptforge_wire::protocol::{
-    Mutation, MutationOp, MutationOutcome, MutationResult, PullRequest, PullResponse, PushRequest,
-    PushResponse, RejectReason,
-};
-use promptforge_wire::schema::{Idea, MarketplaceListing, Model, Prompt};
+use promptforge_wire::protocol::{MutationOp, MutationOutcome, RejectReason};
+use promptforge_wire::schema::{Idea, MarketplaceListing, Prompt};
 use serde_json::json;
 
 /// One SecantusDB for this test binary; each test gets a fresh database.
 static MONGO: LazyLock<MongoServer> =
     LazyLock::new(|| MongoServer::start().expect("start SecantusDB"));
-
-fn doc_of<T: Model>(model: &T) -> Document {
-    bson::to_document(model).expect("encode")
-}
-
-fn prompt_doc(user: &str, id: &str, title: &str) -> Document {
-    let mut prompt = Prompt::new(user, title, &format!("content of {title}"));
-    prompt.id = id.to_owned();
-    doc_of(&prompt)
-}
-
-struct Client<'a> {
-    server: &'a TestServer,
-    token: String,
-    client_id: String,
-    next: u64,
-}
-
-impl<'a> Client<'a> {
-    fn new(server: &'a TestServer, user: &str, client_id: &str) -> Self {
-        Client {
-            server,
-            token: token(user),
-            client_id: client_id.to_owned(),
-            next: 1,
-        }
-    }
-
-    fn mutation(
-        &mut self,
-        collection: &str,
-        id: &str,
-        base_version: i64,
-        op: MutationOp,
-    ) -> Mutation {
-        let mutation = Mutation {
-            mutation_id: self.next,
-            collection: collection.to_owned(),
-            id: id.to_owned(),
-            base_version,
-            op,
-        };
-        self.next += 1;
-        mutation
-    }
-
-    async fn push(&self, mutations: Vec<Mutation>) -> Vec<MutationResult> {
-        let request = PushRequest {
-            client_id: self.client_id.clone(),
-            mutations,
-        };
-        let response: PushResponse = self.server.call("/v1/push", &self.token, &request).await;
-        response.results
-    }
-
-    async fn push_one(
-        &mut self,
-        collection: &str,
-        id: &str,
-        base_version: i64,
-        op: MutationOp,
-    ) -> MutationOutcome {
-        let mutation = self.mutation(collection, id, base_version, op);
-        self.push(vec![mutation]).await.remove(0).outcome
-    }
-
-    async fn create(&mut self, collection: &str, id: &str, document: Document) -> MutationOutcome {
-        self.push_one(collection, id, 0, MutationOp::Create { document })
-            .await
-    }
-
-    async fn patch(
-        &mut self,
-        collection: &str,
-        id: &str,
-        base_version: i64,
-        changes: Document,
-        base: Document,
-    ) -> MutationOutcome {
-        self.push_one(
-            collection,
-            id,
-            base_version,
-            MutationOp::Patch { changes, base },
-        )
-        .await
-    }
-
-    async fn pull(&self, collection: &str, checkpoint: i64) -> PullResponse {
-        let request = PullRequest {
-            collection: collection.to_owned(),
-            checkpoint,
-            max_bytes: None,
-        };
-        self.server.call("/v1/pull", &self.token, &request).await
-    }
-
-    /// Every change after `checkpoint`, following pages.
-    async fn pull_all(
-        &self,
-        collection: &str,
-        mut checkpoint: i64,
-    ) -> (Vec<promptforge_wire::protocol::Change>, i64) {
-        let mut all = Vec::new();
-        loop {
-            let page = self.pull(collection, checkpoint).await;
-            checkpoint = page.checkpoint;
-            all.extend(page.changes);
-            if !page.has_more {
-                return (all, checkpoint);
-            }
-        }
-    }
-}
-
-fn applied_version(outcome: &MutationOutcome) -> i64 {
-    match outcome {
-        MutationOutcome::Applied { version, .. } => *version,
-        other => panic!("expected applied, got {other:?}"),
-    }
-}
-
-fn rejected(outcome: &MutationOutcome) -> RejectReason {
-    match outcome {
-        MutationOutcome::Rejected { reason, .. } => *reason,
-        other => panic!("expected a rejection, got {other:?}"),
-    }
-}
 
 #[tokio::test]
 async fn handshake_names_the_user_and_refuses_other_protocol_majors() {
@@ -473,11 +343,62 @@ async fn tokens_that_are_missing_expired_foreign_or_unsigned_are_refused() {
         ),
         ("unsigned", Some(unsigned("alice"))),
         ("garbage", Some("not.a.token".to_owned())),
+        (
+            "issued an hour from now",
+            Some(
+                TokenSpec {
+                    issued_in: 3600,
+                    ..TokenSpec::valid("alice")
+                }
+                .sign(),
+            ),
+        ),
+        (
+            "not valid before an hour from now",
+            Some(
+                TokenSpec {
+                    not_before_in: Some(3600),
+                    ..TokenSpec::valid("alice")
+                }
+                .sign(),
+            ),
+        ),
+        (
+            "signed in an hour from now",
+            Some(
+                TokenSpec {
+                    auth_time_in: Some(3600),
+                    ..TokenSpec::valid("alice")
+                }
+                .sign(),
+            ),
+        ),
     ];
     for (name, token) in cases {
         let (status, body) = server.post("/v1/pull", token.as_deref(), &body).await;
         assert_eq!(status, 401, "{name}: {body}");
         assert_eq!(body["code"], "unauthenticated", "{name}");
+    }
+    // Within the allowed skew, and with times in the past, a token is good.
+    for (name, spec) in [
+        (
+            "issued 20 s ahead (clock skew)",
+            TokenSpec {
+                issued_in: 20,
+                ..TokenSpec::valid("alice")
+            },
+        ),
+        (
+            "nbf and auth_time in the past",
+            TokenSpec {
+                not_before_in: Some(-60),
+                auth_time_in: Some(-600),
+                ..TokenSpec::valid("alice")
+            },
+        ),
+    ] {
+        let (status, body) = server.post("/v1/pull", Some(&spec.sign()), &body).await;
+        assert_eq!(status, 200, "{name}: {body}");
     }
 }
 
@@ -1188,7 +1109,8 @@ async fn versions_can_only_be_added_to_prompts_the_user_may_write() {
             doc_of(&version("mallory", "v-evil")),
         )
         .await;
-    assert_eq!(rejected(&planted), RejectReason::NotFound);
+    // Refused in the words used for a prompt that does not exist.
+    assert_eq!(rejected(&planted), RejectReason::Forbidden);
     let own = alice
         .create("prompt_versions", "v2", doc_of(&version("alice", "v2")))
         .await;
