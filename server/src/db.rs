@@ -34,6 +34,8 @@ pub fn version_of(doc: &Document) -> i64 {
     match doc.get("version") {
         Some(bson::Bson::Int64(v)) => *v,
         Some(bson::Bson::Int32(v)) => i64::from(*v),
+        // Another backend's driver may store a whole number as a double.
+        Some(bson::Bson::Double(v)) if v.fract() == 0.0 && v.abs() < 9.0e15 => *v as i64,
         _ => 0,
     }
 }

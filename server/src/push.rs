@@ -553,6 +553,8 @@ async fn merge_and_write(
     // The client's changes alone must make a valid document, whether or
     // not the merge below keeps them all.
     let mut probe = strip_seq(start.clone());
+    // Another backend may have stored the token as another number type.
+    probe.insert("version", version_of(&current));
     for (field, value) in changes {
         if let Err(why) = set_path(&mut probe, field, value.clone()) {
             return Ok(reject(RejectReason::Invalid, format!("{field}: {why}")));
@@ -901,6 +903,7 @@ async fn keep_membership(
         // Membership is the server's bookkeeping, not an edit: the version
         // stays, so a delete made against it is not taken for a stale one.
         updated.insert("updated_at", now);
+        updated.insert("version", version_of(&project));
         let admitted = admit(Collection::Projects, updated, Some(&project))
             .map_err(|e| ServerError::Internal(format!("project `{project_id}`: {e}")))?;
         db.replace(session, Collection::Projects, &project, admitted)

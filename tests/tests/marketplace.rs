@@ -154,7 +154,11 @@ async fn a_listing_from_offline_draft_to_bought_and_reviewed() {
         },
     )
     .await;
-    assert_eq!(refusal(&early), MarketRefusal::WrongState);
+    assert_eq!(
+        refusal(&early),
+        MarketRefusal::NotFound,
+        "a draft is its seller's alone"
+    );
 
     // Publish; a non-moderator cannot approve; the moderator rejects with notes.
     let published = done(

@@ -333,7 +333,11 @@ impl World<'_> {
             self.id()
         };
         let counter = self.next_mutation.entry(user).or_insert(1);
-        let mutation_id = if *counter % 17 == 0 { 0 } else { *counter };
+        let mutation_id = if counter.is_multiple_of(17) {
+            0
+        } else {
+            *counter
+        };
         *counter += 1;
         let base_version = self.rng.gen_range(0..4);
         let op = match if creating {

@@ -272,6 +272,9 @@ async fn links_need_read_access_and_listings_sell_only_own_prompts() {
     assert_eq!(applied_version(&edit), 2);
 }
 
+/// Makes a valid document invalid in one way.
+type Breaker = Box<dyn Fn(&mut Document)>;
+
 #[tokio::test]
 async fn creates_obey_the_schema_at_every_level() {
     let server = TestServer::start(&MONGO).await;
@@ -280,7 +283,7 @@ async fn creates_obey_the_schema_at_every_level() {
     for _ in 0..103 {
         deep = Bson::Document(doc! { "n": deep });
     }
-    let cases: Vec<(&str, Box<dyn Fn(&mut Document)>)> = vec![
+    let cases: Vec<(&str, Breaker)> = vec![
         (
             "an unknown top-level field with a 10 KB blob",
             Box::new(|d| {
@@ -699,10 +702,16 @@ async fn what_another_backend_stored_stays_writable() {
         )
         .await;
     assert!(
-        matches!(edit, MutationOutcome::Applied { .. } | MutationOutcome::Merged { .. }),
+        matches!(
+            edit,
+            MutationOutcome::Applied { .. } | MutationOutcome::Merged { .. }
+        ),
         "{edit:?}"
     );
-    assert_eq!(stored(&server, "prompts", "p1").await.get_str("title"), Ok("Edited"));
+    assert_eq!(
+        stored(&server, "prompts", "p1").await.get_str("title"),
+        Ok("Edited")
+    );
 }
 
 #[tokio::test]
@@ -727,7 +736,11 @@ async fn versions_cannot_jump_to_the_end_of_the_numbering() {
         version: 0,
     };
     let top = alice
-        .create("prompt_versions", "v-top", doc_of(&version("v-top", 2_147_483_647)))
+        .create(
+            "prompt_versions",
+            "v-top",
+            doc_of(&version("v-top", 2_147_483_647)),
+        )
         .await;
     assert_eq!(rejected(&top), RejectReason::Invalid);
     let next = alice
@@ -761,7 +774,10 @@ async fn unknown_routes_and_free_form_bson_types_get_clear_answers() {
     );
     let outcome = alice.create("prompts", "p1", document).await;
     assert_eq!(rejected(&outcome), RejectReason::Invalid);
-    assert!(message(&outcome).contains("ai_metadata.parameters.code"), "{outcome:?}");
+    assert!(
+        message(&outcome).contains("ai_metadata.parameters.code"),
+        "{outcome:?}"
+    );
 }
 
 #[tokio::test]
@@ -785,9 +801,7 @@ async fn a_restore_comes_back_unfiled_where_its_owner_may_no_longer_write() {
     edith
         .create("prompts", "e1", filed_prompt("edith", "e1", "team"))
         .await;
-    edith
-        .push_one("prompts", "e1", 1, MutationOp::Delete)
-        .await;
+    edith.push_one("prompts", "e1", 1, MutationOp::Delete).await;
     // Edith is made a viewer, then restores her prompt.
     direct(&server, "teams")
         .await
@@ -895,7 +909,11 @@ async fn drafts_of_others_do_not_exist_for_buyers_and_unpublishable_edits_go_to_
     let MutationOutcome::Applied { document, .. } = tagged else {
         panic!("expected applied, got {tagged:?}");
     };
-    assert_eq!(document.get_str("status"), Ok("draft"), "a draft stays a draft");
+    assert_eq!(
+        document.get_str("status"),
+        Ok("draft"),
+        "a draft stays a draft"
+    );
 }
 
 #[tokio::test]
@@ -907,9 +925,19 @@ async fn patches_may_not_set_stamped_fields_and_a_no_op_keeps_the_version() {
         .await;
     for field in ["last_modified_by", "created_at"] {
         let outcome = alice
-            .patch("prompts", "p1", 1, doc! { field: "x" }, doc! { field: null })
+            .patch(
+                "prompts",
+                "p1",
+                1,
+                doc! { field: "x" },
+                doc! { field: null },
+            )
             .await;
-        assert_eq!(rejected(&outcome), RejectReason::ServerOwnedField, "{field}");
+        assert_eq!(
+            rejected(&outcome),
+            RejectReason::ServerOwnedField,
+            "{field}"
+        );
     }
     let clear_absent = alice
         .patch(
@@ -920,5 +948,9 @@ async fn patches_may_not_set_stamped_fields_and_a_no_op_keeps_the_version() {
             doc! { "ai_metadata.generated_by": null },
         )
         .await;
-    assert_eq!(applied_version(&clear_absent), 1, "nothing changed, no new version");
+    assert_eq!(
+        applied_version(&clear_absent),
+        1,
+        "nothing changed, no new version"
+    );
 }
