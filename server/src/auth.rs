@@ -138,7 +138,14 @@ impl Verifier {
         };
         let data = decode::<Claims>(token, &key, &self.validation)
             .map_err(|e| AuthError::Invalid(e.to_string()))?;
-        if data.claims.sub.is_empty() || data.claims.sub.len() > 128 {
+        let well_formed = !data.claims.sub.is_empty()
+            && data.claims.sub.len() <= 128
+            && data
+                .claims
+                .sub
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | ':' | '.'));
+        if !well_formed {
             return Err(AuthError::Invalid("subject is not a user id".into()));
         }
         // Firebase's rules: issued and signed in in the past.

@@ -277,7 +277,10 @@ async fn create(
     let owner = scope::owner_field(collection);
     match document.get(owner) {
         Some(Bson::String(value)) if value == user => {}
-        None if collection == Collection::AnalyticsEvents => {}
+        // An event sent without a user is the sender's all the same.
+        None if collection == Collection::AnalyticsEvents => {
+            document.insert(owner, user);
+        }
         // A version belongs to its prompt's owner, whoever of the prompt's
         // writers recorded it; checked against the prompt below.
         Some(Bson::String(_)) if collection == Collection::PromptVersions => {}

@@ -150,7 +150,8 @@ pub fn read_filter(collection: Collection, user: &str, teams: &TeamAccess) -> Op
         Collection::Reviews => doc! {},
         Collection::Teams => {
             if user.contains(['.', '$']) {
-                return None;
+                // A user id that would read as a path is in no team.
+                return Some(doc! { "_id": { "$in": [] } });
             }
             doc! { format!("members.{user}"): { "$exists": true } }
         }

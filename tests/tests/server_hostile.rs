@@ -954,3 +954,28 @@ async fn patches_may_not_set_stamped_fields_and_a_no_op_keeps_the_version() {
         "nothing changed, no new version"
     );
 }
+
+#[tokio::test]
+async fn odd_subjects_and_ownerless_events_are_handled() {
+    let server = TestServer::start(&MONGO).await;
+    let pull = json!({"collection": "teams", "checkpoint": 0});
+    let (status, body) = server.post("/v1/pull", Some(&token("$where")), &pull).await;
+    assert_eq!(status, 401, "{body}");
+    let (status, body) = server.post("/v1/pull", Some(&token("a.b")), &pull).await;
+    assert_eq!(status, 200, "a dotted id is in no team: {body}");
+    assert_eq!(body["changes"], json!([]));
+
+    let mut alice = Client::new(&server, "alice", "laptop");
+    let event = doc! {
+        "_id": "e1", "session_id": "s1", "event_type": "search", "event_category": "library",
+        "event_name": "search_run", "timestamp": bson::DateTime::now(),
+    };
+    let outcome = alice.create("analytics_events", "e1", event).await;
+    assert_eq!(applied_version(&outcome), 1, "{outcome:?}");
+    assert_eq!(
+        stored(&server, "analytics_events", "e1")
+            .await
+            .get_str("user_id"),
+        Ok("alice")
+    );
+}
