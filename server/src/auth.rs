@@ -44,6 +44,10 @@ enum KeySource {
 struct Keys {
     by_kid: HashMap<String, DecodingKey>,
     fetched_at: Instant,
+    /// When an unknown key id last made the verifier fetch: such fetches are
+    /// rationed on their own, so a rotation right after a scheduled fetch
+    /// is still picked up at once.
+    refetched_for_unknown_at: Option<Instant>,
 }
 
 /// Checks tokens; cheap to clone.
@@ -88,6 +92,7 @@ impl Verifier {
             keys: Arc::new(RwLock::new(Keys {
                 by_kid: keys_of(&set)?,
                 fetched_at: Instant::now(),
+                refetched_for_unknown_at: None,
             })),
             validation: Self::validation(issuer, audience),
             http: reqwest::Client::new(),
@@ -109,6 +114,7 @@ impl Verifier {
             keys: Arc::new(RwLock::new(Keys {
                 by_kid,
                 fetched_at: Instant::now(),
+                refetched_for_unknown_at: None,
             })),
             validation: Self::validation(issuer, audience),
             http,
@@ -178,11 +184,16 @@ impl Verifier {
             return Ok(());
         };
         let mut keys = self.keys.write().await;
-        if keys.fetched_at.elapsed() < MIN_REFETCH && !keys.by_kid.is_empty() {
+        let expired = keys.fetched_at.elapsed() > KEY_TTL;
+        let rationed = keys
+            .refetched_for_unknown_at
+            .is_some_and(|at| at.elapsed() < MIN_REFETCH);
+        if rationed && !expired {
             return Ok(());
         }
         keys.by_kid = fetch(&self.http, url).await?;
         keys.fetched_at = Instant::now();
+        keys.refetched_for_unknown_at = Some(keys.fetched_at);
         Ok(())
     }
 }
