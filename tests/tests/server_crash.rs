@@ -72,6 +72,24 @@ async fn mutations_resent_after_a_server_crash_apply_exactly_once() {
     const BATCH: u64 = 10;
     let mut answered: HashMap<u64, MutationOutcome> = HashMap::new();
     let mut kills = 0;
+    // Kills that landed while the server was applying the batch: some of
+    // its mutations committed, the rest not, and no answer came back.
+    let mut mid_request = 0;
+    let mut kill_delay = Duration::from_millis(rng.gen_range(1..40));
+    let client = mongodb::Client::with_uri_str(&mongo.uri)
+        .await
+        .expect("connect");
+    let prompts = client.database(&database).collection::<Document>("prompts");
+    let applied_of = |batch: &[Mutation]| {
+        let ids: Vec<String> = batch.iter().map(|m| m.id.clone()).collect();
+        let prompts = prompts.clone();
+        async move {
+            prompts
+                .count_documents(bson::doc! { "_id": { "$in": ids } })
+                .await
+                .expect("count")
+        }
+    };
 
     let mut server = start_server(&mongo.uri, &database, port);
     let mut next = 1;
@@ -86,27 +104,39 @@ async fn mutations_resent_after_a_server_crash_apply_exactly_once() {
             client_id: "laptop".into(),
             mutations: batch,
         };
+        let before = applied_of(&request.mutations).await;
         let push = http
             .post(&url)
             .header(PROTOCOL_HEADER, "1")
             .bearer_auth(&bearer)
             .json(&request)
             .send();
-        // Sometimes kill the server while the push is in flight.
-        let kill_after =
-            (kills < 4 && rng.gen_bool(0.3)).then(|| Duration::from_millis(rng.gen_range(1..40)));
-        let response = match kill_after {
-            Some(delay) => {
-                let (response, ()) = tokio::join!(push, async {
-                    tokio::time::sleep(delay).await;
-                    let _ = server.kill();
-                    let _ = server.wait();
-                });
-                kills += 1;
-                server = start_server(&mongo.uri, &database, port);
-                response
+        // Sometimes kill the server while the push is in flight, and keep
+        // at it (adjusting the moment) until a kill has landed mid-request.
+        let kill = (kills < 4 && rng.gen_bool(0.3)) || (mid_request == 0 && kills < 40);
+        let response = if kill {
+            let delay = kill_delay;
+            let (response, ()) = tokio::join!(push, async {
+                tokio::time::sleep(delay).await;
+                let _ = server.kill();
+                let _ = server.wait();
+            });
+            kills += 1;
+            let after = applied_of(&request.mutations).await;
+            let total = request.mutations.len() as u64;
+            if response.is_err() && after > before && after < total {
+                mid_request += 1;
+            } else if after == before {
+                // Too early: nothing had been applied yet.
+                kill_delay += Duration::from_millis(rng.gen_range(1..8));
+            } else {
+                // Too late: the batch was through.
+                kill_delay = (kill_delay / 2).max(Duration::from_millis(1));
             }
-            None => push.await,
+            server = start_server(&mongo.uri, &database, port);
+            response
+        } else {
+            push.await
         };
         match response {
             Ok(ok) if ok.status().is_success() => {
@@ -132,11 +162,11 @@ async fn mutations_resent_after_a_server_crash_apply_exactly_once() {
     }
     let _ = server.kill();
     let _ = server.wait();
+    assert!(
+        mid_request > 0,
+        "seed {seed}: no kill landed mid-request in {kills} kills, so nothing was tested"
+    );
 
-    let client = mongodb::Client::with_uri_str(&mongo.uri)
-        .await
-        .expect("connect");
-    let prompts = client.database(&database).collection::<Document>("prompts");
     let stored = prompts.count_documents(bson::doc! {}).await.expect("count");
     assert_eq!(
         stored, TOTAL,
@@ -147,5 +177,8 @@ async fn mutations_resent_after_a_server_crash_apply_exactly_once() {
         .await
         .expect("count");
     assert_eq!(bumped, 0, "seed {seed}: no create applied twice");
-    println!("{TOTAL} mutations, {kills} SIGKILLs of the server, all applied exactly once");
+    println!(
+        "{TOTAL} mutations, {kills} SIGKILLs of the server ({mid_request} mid-request), \
+         all applied exactly once"
+    );
 }
