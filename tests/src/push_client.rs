@@ -107,6 +107,21 @@ impl<'a> Client<'a> {
         .await
     }
 
+    /// Patches one field, whose value at `base_version` was absent.
+    pub async fn set(
+        &mut self,
+        collection: &str,
+        id: &str,
+        base_version: i64,
+        field: &str,
+        value: impl Into<bson::Bson>,
+    ) -> MutationOutcome {
+        let changes = bson::doc! { field: value.into() };
+        let base = bson::doc! { field: bson::Bson::Null };
+        self.patch(collection, id, base_version, changes, base)
+            .await
+    }
+
     pub async fn pull(&self, collection: &str, checkpoint: i64) -> PullResponse {
         let request = PullRequest {
             collection: collection.to_owned(),

@@ -50,18 +50,13 @@ const USERS: [&str; 4] = ["alice", "bob", "carol", "dave"];
 const LONER: &str = "dave";
 const CREDITS: i64 = 1_000;
 
-const STORED: [Collection; 10] = [
-    Collection::Users,
-    Collection::Prompts,
-    Collection::PromptVersions,
-    Collection::Ideas,
-    Collection::Projects,
-    Collection::MarketplaceListings,
-    Collection::MarketplacePurchases,
-    Collection::Notifications,
-    Collection::Reviews,
-    Collection::Teams,
-];
+/// Every collection the server stores and a client may pull (analytics
+/// events are upload-only, and none are sent here).
+fn stored_collections() -> impl Iterator<Item = Collection> {
+    Collection::ALL
+        .into_iter()
+        .filter(|c| *c != Collection::AnalyticsEvents)
+}
 
 fn env(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -79,7 +74,7 @@ fn with_id<T: Model>(mut model: T, id: &str) -> Document {
 /// (the sequencer stamps it asynchronously).
 async fn snapshot(db: &mongodb::Database) -> BTreeMap<(Collection, String), Document> {
     let mut all = BTreeMap::new();
-    for collection in STORED {
+    for collection in stored_collections() {
         let docs: Vec<Document> = db
             .collection::<Document>(collection.name())
             .find(doc! {})

