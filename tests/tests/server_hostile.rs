@@ -59,6 +59,34 @@ fn message(outcome: &MutationOutcome) -> &str {
     }
 }
 
+/// A draft listing of alice's prompt `p1` with all that publishing requires.
+fn sellable_listing(id: &str, price: i64) -> Document {
+    let mut listing = MarketplaceListing::draft("alice", "p1", "Sellable", price);
+    listing.id = id.into();
+    listing.preview_content = "A preview".into();
+    listing.licensing.license_type = Some("personal".into());
+    doc_of(&listing)
+}
+
+fn approve(listing_id: &str) -> ModerateRequest {
+    ModerateRequest {
+        listing_id: listing_id.into(),
+        action: ModerationAction::Approve,
+        notes: None,
+    }
+}
+
+/// Sends a marketplace request as `user` and expects it done.
+async fn market_done<B: serde::Serialize>(server: &TestServer, route: &str, user: &str, body: &B) {
+    let outcome: MarketOutcome = server
+        .call(&format!("/v1/market/{route}"), &token(user), body)
+        .await;
+    assert!(
+        matches!(outcome, MarketOutcome::Done { .. }),
+        "{route}: {outcome:?}"
+    );
+}
+
 /// A team written straight to MongoDB, as the web app does.
 async fn team(server: &TestServer, id: &str, members: Document) {
     direct(server, "teams")
@@ -577,25 +605,18 @@ async fn listing_terms_go_back_to_review_and_every_id_gets_a_slug() {
     assert_ne!(slug_a, slug_b);
 
     // Publish and approve, then raise the price: back to review.
-    let mut listing = MarketplaceListing::draft("alice", "p1", "Sellable", 100);
-    listing.id = "l1".into();
-    let mut document = doc_of(&listing);
-    document.insert("preview_content", "A preview");
-    document.insert("licensing", doc! { "license_type": "personal" });
-    alice.create("marketplace_listings", "l1", document).await;
-    let published: MarketOutcome = server
-        .call(
-            "/v1/market/publish",
-            &token("alice"),
-            &PublishRequest {
-                listing_id: "l1".into(),
-            },
-        )
+    alice
+        .create("marketplace_listings", "l1", sellable_listing("l1", 100))
         .await;
-    assert!(
-        matches!(published, MarketOutcome::Done { .. }),
-        "{published:?}"
-    );
+    market_done(
+        &server,
+        "publish",
+        "alice",
+        &PublishRequest {
+            listing_id: "l1".into(),
+        },
+    )
+    .await;
     // Notes too long to store are refused in the marketplace's own words,
     // and change nothing.
     let pending = stored(&server, "marketplace_listings", "l1").await;
@@ -621,21 +642,7 @@ async fn listing_terms_go_back_to_review_and_every_id_gets_a_slug() {
         "{too_long:?}"
     );
     assert_eq!(stored(&server, "marketplace_listings", "l1").await, pending);
-    let approved: MarketOutcome = server
-        .call(
-            "/v1/market/moderate",
-            &token(MODERATOR),
-            &ModerateRequest {
-                listing_id: "l1".into(),
-                action: ModerationAction::Approve,
-                notes: None,
-            },
-        )
-        .await;
-    assert!(
-        matches!(approved, MarketOutcome::Done { .. }),
-        "{approved:?}"
-    );
+    market_done(&server, "moderate", MODERATOR, &approve("l1")).await;
     let version = stored(&server, "marketplace_listings", "l1")
         .await
         .get_i64("version")
@@ -814,12 +821,9 @@ async fn drafts_of_others_do_not_exist_for_buyers_and_unpublishable_edits_go_to_
     alice
         .create("prompts", "p1", prompt_doc("alice", "p1", "Sold"))
         .await;
-    let mut listing = MarketplaceListing::draft("alice", "p1", "Sellable", 10);
-    listing.id = "l1".into();
-    let mut document = doc_of(&listing);
-    document.insert("preview_content", "A preview");
-    document.insert("licensing", doc! { "license_type": "personal" });
-    alice.create("marketplace_listings", "l1", document).await;
+    alice
+        .create("marketplace_listings", "l1", sellable_listing("l1", 10))
+        .await;
     let buy = json!({ "listing_id": "l1", "expected_price": 10, "idempotency_key": "k1" });
     let (_, draft) = server
         .post("/v1/market/purchase", Some(&token("bob")), &buy)
@@ -834,26 +838,16 @@ async fn drafts_of_others_do_not_exist_for_buyers_and_unpublishable_edits_go_to_
         .await;
     assert_eq!(missing["message"], draft["message"], "the same words");
 
-    let _: MarketOutcome = server
-        .call(
-            "/v1/market/publish",
-            &token("alice"),
-            &PublishRequest {
-                listing_id: "l1".into(),
-            },
-        )
-        .await;
-    let _: MarketOutcome = server
-        .call(
-            "/v1/market/moderate",
-            &token(MODERATOR),
-            &ModerateRequest {
-                listing_id: "l1".into(),
-                action: ModerationAction::Approve,
-                notes: None,
-            },
-        )
-        .await;
+    market_done(
+        &server,
+        "publish",
+        "alice",
+        &PublishRequest {
+            listing_id: "l1".into(),
+        },
+    )
+    .await;
+    market_done(&server, "moderate", MODERATOR, &approve("l1")).await;
     let version = stored(&server, "marketplace_listings", "l1")
         .await
         .get_i64("version")

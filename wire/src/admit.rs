@@ -17,10 +17,7 @@
 use bson::{Bson, Document};
 
 use crate::codec::{canonicalize_in, SchemaError};
-use crate::schema::{
-    AnalyticsEvent, Collection, FieldProblem, Idea, MarketplaceListing, MarketplacePurchase, Model,
-    Notification, Project, Prompt, PromptVersion, Review, Team, User, ValidationError,
-};
+use crate::schema::{with_model, Collection, FieldProblem, Model, ValidationError};
 
 /// The deepest nesting of objects and arrays a new value may have. MongoDB
 /// refuses documents nested 100 levels deep; the seed's deepest typed field
@@ -206,19 +203,7 @@ fn unknown_fields(collection: Collection, doc: &Document) -> Result<Vec<Vec<Step
                 .map_err(SchemaError::Invalid),
         }
     }
-    match collection {
-        Collection::Users => ignored::<User>(doc),
-        Collection::Prompts => ignored::<Prompt>(doc),
-        Collection::PromptVersions => ignored::<PromptVersion>(doc),
-        Collection::Ideas => ignored::<Idea>(doc),
-        Collection::Projects => ignored::<Project>(doc),
-        Collection::MarketplaceListings => ignored::<MarketplaceListing>(doc),
-        Collection::MarketplacePurchases => ignored::<MarketplacePurchase>(doc),
-        Collection::AnalyticsEvents => ignored::<AnalyticsEvent>(doc),
-        Collection::Notifications => ignored::<Notification>(doc),
-        Collection::Reviews => ignored::<Review>(doc),
-        Collection::Teams => ignored::<Team>(doc),
-    }
+    with_model!(collection, T => ignored::<T>(doc))
 }
 
 fn steps_of(path: &serde_ignored::Path<'_>, out: &mut Vec<Step>) {
@@ -242,6 +227,7 @@ fn steps_of(path: &serde_ignored::Path<'_>, out: &mut Vec<Step>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::schema::Prompt;
     use bson::doc;
 
     fn prompt() -> Document {

@@ -4,10 +4,7 @@
 
 use bson::{Bson, Document};
 
-use crate::schema::{
-    AnalyticsEvent, CatalogEntry, Collection, Idea, MarketplaceListing, MarketplacePurchase, Model,
-    Notification, Project, Prompt, PromptVersion, Review, Team, User, ValidationError,
-};
+use crate::schema::{with_model, CatalogEntry, Collection, Model, ValidationError};
 
 /// A document that cannot be stored: it breaks the schema or is too large.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -86,56 +83,17 @@ pub fn canonicalize<T: Model>(doc: Document) -> Result<(Document, CatalogEntry)>
 
 /// [`canonicalize`] for a collection known only at run time.
 pub fn canonicalize_in(collection: Collection, doc: Document) -> Result<(Document, CatalogEntry)> {
-    match collection {
-        Collection::Users => canonicalize::<User>(doc),
-        Collection::Prompts => canonicalize::<Prompt>(doc),
-        Collection::PromptVersions => canonicalize::<PromptVersion>(doc),
-        Collection::Ideas => canonicalize::<Idea>(doc),
-        Collection::Projects => canonicalize::<Project>(doc),
-        Collection::MarketplaceListings => canonicalize::<MarketplaceListing>(doc),
-        Collection::MarketplacePurchases => canonicalize::<MarketplacePurchase>(doc),
-        Collection::AnalyticsEvents => canonicalize::<AnalyticsEvent>(doc),
-        Collection::Notifications => canonicalize::<Notification>(doc),
-        Collection::Reviews => canonicalize::<Review>(doc),
-        Collection::Teams => canonicalize::<Team>(doc),
-    }
+    with_model!(collection, T => canonicalize::<T>(doc))
 }
 
 /// The catalog entry of a stored document (which was validated when written).
 pub fn entry_in(collection: Collection, doc: Document) -> Result<CatalogEntry, ValidationError> {
-    fn entry<T: Model>(doc: Document) -> Result<CatalogEntry, ValidationError> {
-        decode::<T>(doc).map(|m| m.catalog_entry())
-    }
-    match collection {
-        Collection::Users => entry::<User>(doc),
-        Collection::Prompts => entry::<Prompt>(doc),
-        Collection::PromptVersions => entry::<PromptVersion>(doc),
-        Collection::Ideas => entry::<Idea>(doc),
-        Collection::Projects => entry::<Project>(doc),
-        Collection::MarketplaceListings => entry::<MarketplaceListing>(doc),
-        Collection::MarketplacePurchases => entry::<MarketplacePurchase>(doc),
-        Collection::AnalyticsEvents => entry::<AnalyticsEvent>(doc),
-        Collection::Notifications => entry::<Notification>(doc),
-        Collection::Reviews => entry::<Review>(doc),
-        Collection::Teams => entry::<Team>(doc),
-    }
+    with_model!(collection, T => decode::<T>(doc).map(|m| m.catalog_entry()))
 }
 
 /// Fields only the store's rules may change, for a collection.
 pub fn derived_fields(collection: Collection) -> &'static [&'static str] {
-    match collection {
-        Collection::Users => User::DERIVED,
-        Collection::Prompts => Prompt::DERIVED,
-        Collection::PromptVersions => PromptVersion::DERIVED,
-        Collection::Ideas => Idea::DERIVED,
-        Collection::Projects => Project::DERIVED,
-        Collection::MarketplaceListings => MarketplaceListing::DERIVED,
-        Collection::MarketplacePurchases => MarketplacePurchase::DERIVED,
-        Collection::AnalyticsEvents => AnalyticsEvent::DERIVED,
-        Collection::Notifications => Notification::DERIVED,
-        Collection::Reviews => Review::DERIVED,
-        Collection::Teams => Team::DERIVED,
-    }
+    with_model!(collection, T => T::DERIVED)
 }
 
 /// The value at a dotted `path`, if every step on the way is an object.

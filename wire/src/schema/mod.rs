@@ -94,19 +94,7 @@ impl Collection {
 
     /// The top-level fields of this collection's documents.
     pub fn fields(self) -> &'static [&'static str] {
-        match self {
-            Collection::Users => User::FIELDS,
-            Collection::Prompts => Prompt::FIELDS,
-            Collection::PromptVersions => PromptVersion::FIELDS,
-            Collection::Ideas => Idea::FIELDS,
-            Collection::Projects => Project::FIELDS,
-            Collection::MarketplaceListings => MarketplaceListing::FIELDS,
-            Collection::MarketplacePurchases => MarketplacePurchase::FIELDS,
-            Collection::AnalyticsEvents => AnalyticsEvent::FIELDS,
-            Collection::Notifications => Notification::FIELDS,
-            Collection::Reviews => Review::FIELDS,
-            Collection::Teams => Team::FIELDS,
-        }
+        with_model!(self, T => T::FIELDS)
     }
 
     pub fn has_field(self, field: &str) -> bool {
@@ -244,6 +232,61 @@ pub fn new_id() -> String {
     let bytes = uuid::Uuid::new_v4().into_bytes();
     bytes[4..].iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// Evaluates `$body` with `$model` naming the model type of `$collection`:
+/// the one place that maps a collection known at run time to its type.
+macro_rules! with_model {
+    ($collection:expr, $model:ident => $body:expr) => {{
+        use $crate::schema::*;
+        match $collection {
+            Collection::Users => {
+                type $model = User;
+                $body
+            }
+            Collection::Prompts => {
+                type $model = Prompt;
+                $body
+            }
+            Collection::PromptVersions => {
+                type $model = PromptVersion;
+                $body
+            }
+            Collection::Ideas => {
+                type $model = Idea;
+                $body
+            }
+            Collection::Projects => {
+                type $model = Project;
+                $body
+            }
+            Collection::MarketplaceListings => {
+                type $model = MarketplaceListing;
+                $body
+            }
+            Collection::MarketplacePurchases => {
+                type $model = MarketplacePurchase;
+                $body
+            }
+            Collection::AnalyticsEvents => {
+                type $model = AnalyticsEvent;
+                $body
+            }
+            Collection::Notifications => {
+                type $model = Notification;
+                $body
+            }
+            Collection::Reviews => {
+                type $model = Review;
+                $body
+            }
+            Collection::Teams => {
+                type $model = Team;
+                $body
+            }
+        }
+    }};
+}
+pub(crate) use with_model;
 
 /// The "not yet stamped" time; the store overwrites it on create.
 pub(crate) fn unset_time() -> DateTime {
