@@ -237,6 +237,44 @@ impl Db {
             .map_err(|_| ServerError::Internal("sequence counter is not an int64".into()))
     }
 
+    /// Takes the next `version_number` of a prompt's history inside the
+    /// caller's transaction. Numbers are the server's to give: two desktops
+    /// that edited offline each numbered their version "next", and only the
+    /// order in which the versions arrive here can tell them apart. The
+    /// per-prompt counter makes concurrent writers of one prompt conflict
+    /// (and retry) instead of both reading the same highest number; it starts
+    /// above whatever versions another backend stored.
+    pub async fn next_version_number(
+        &self,
+        session: &mut ClientSession,
+        prompt_id: &str,
+    ) -> Result<i64, ServerError> {
+        let highest = self
+            .collection(Collection::PromptVersions)
+            .find_one(doc! { "prompt_id": prompt_id })
+            .sort(doc! { "version_number": -1 })
+            .projection(doc! { "version_number": 1 })
+            .session(&mut *session)
+            .await?
+            .and_then(|v| v.get("version_number").and_then(Bson::as_i64))
+            .unwrap_or(0);
+        let counters = self.db.collection::<Document>(COUNTERS);
+        let key = format!("versions:{prompt_id}");
+        let counted = counters
+            .find_one(doc! { "_id": &key })
+            .session(&mut *session)
+            .await?
+            .and_then(|c| c.get_i64("value").ok())
+            .unwrap_or(0);
+        let next = highest.max(counted).saturating_add(1);
+        counters
+            .update_one(doc! { "_id": &key }, doc! { "$set": { "value": next } })
+            .upsert(true)
+            .session(&mut *session)
+            .await?;
+        Ok(next)
+    }
+
     /// Runs `work` in a transaction, retrying it whole on transient errors
     /// (write conflicts with concurrent writers among them).
     pub async fn transaction<R, F>(&self, mut work: F) -> Result<R, ServerError>

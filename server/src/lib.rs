@@ -17,6 +17,7 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod history;
 pub mod market;
 pub mod pull;
 pub mod push;

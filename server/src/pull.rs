@@ -26,8 +26,8 @@ pub async fn pull(db: &Db, user: &str, request: &PullRequest) -> Result<PullResp
             "checkpoint must not be negative".into(),
         ));
     }
-    let teams = scope::TeamAccess::load(db, user).await?;
-    let scope = scope::read_filter(collection, user, &teams)
+    let scope = scope::read_scope(db, collection, user)
+        .await?
         .ok_or_else(|| ServerError::UnknownCollection(request.collection.clone()))?;
     let budget = request
         .max_bytes

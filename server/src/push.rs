@@ -13,11 +13,11 @@ use promptforge_wire::codec::{canonicalize_in, get_path, is_deleted, set_path, S
 use promptforge_wire::protocol::{
     FieldConflict, Mutation, MutationOp, MutationOutcome, MutationResult, RejectReason,
 };
-use promptforge_wire::schema::{new_id, Collection};
+use promptforge_wire::schema::{merge_unit, Collection};
 
 use crate::db::{strip_seq, version_of, Db, MUTATIONS};
 use crate::error::ServerError;
-use crate::{references, scope};
+use crate::{history, references, scope};
 
 fn reject(reason: RejectReason, message: impl Into<String>) -> MutationOutcome {
     MutationOutcome::Rejected {
@@ -366,6 +366,11 @@ async fn create(
         document.insert("status", "draft");
         crate::market::fill_listing(db, session, &mut document).await?;
     }
+    let first_version = if collection == Collection::Prompts {
+        history::keep_latest_in_step(db, session, None, &mut document, user).await?
+    } else {
+        None
+    };
     let admitted = match admit(collection, document, None) {
         Ok(admitted) => admitted,
         Err(err) => return Ok(invalid(err)),
@@ -387,7 +392,7 @@ async fn create(
     }
     // A version belongs to its prompt's owner, whoever of the prompt's
     // writers recorded it (the reference check above found the prompt).
-    if collection == Collection::PromptVersions {
+    let admitted = if collection == Collection::PromptVersions {
         let prompt_id = admitted.document().get_str("prompt_id").unwrap_or_default();
         let prompt = db
             .find_by_id(session, Collection::Prompts, prompt_id)
@@ -400,25 +405,20 @@ async fn create(
                 "a version's user_id must be its prompt's owner",
             ));
         }
-        // Numbers follow the prompt's history: a writer may not jump them to
-        // the top of the range, where no later version could be numbered.
-        let highest = highest_version_number(db, session, prompt_id).await?;
-        let number = admitted
-            .document()
-            .get_i64("version_number")
-            .unwrap_or_default();
-        if number > highest.saturating_add(MAX_VERSION_GAP) {
-            return Ok(reject(
-                RejectReason::Invalid,
-                format!(
-                    "prompt_versions.version_number {number} is more than {MAX_VERSION_GAP} past \
-                     the prompt's highest, {highest}"
-                ),
-            ));
-        }
-    }
+        // The number the desktop gave is a placeholder: the server numbers
+        // a prompt's history in the order versions arrive.
+        let number = db.next_version_number(session, prompt_id).await?;
+        let mut numbered = admitted.into_document();
+        numbered.insert("version_number", number);
+        admit(collection, numbered, None)?
+    } else {
+        admitted
+    };
     unfile(db, session, strangers).await?;
     let stored = db.insert(session, collection, admitted).await?;
+    if let Some(record) = first_version {
+        history::insert_record(db, session, record).await?;
+    }
     keep_membership(db, session, collection, None, &stored).await?;
     Ok(MutationOutcome::Applied {
         version: 1,
@@ -570,41 +570,47 @@ async fn merge_and_write(
     let stale = current_version != m.base_version;
     let mut merged = start;
     let mut conflicts = Vec::new();
-    let mut lost_content: Option<Bson> = None;
-    for (field, value) in changes {
-        // A stored null and an absent field are the same "no value".
+    // A stored null and an absent field are the same "no value".
+    let clashes = |field: &str, value: &Bson| {
         let theirs = get_path(&current, field).filter(|b| **b != Bson::Null);
         let wanted = (value != &Bson::Null).then_some(value);
-        let apply = if !stale
-            || theirs == base.get(field).filter(|b| **b != Bson::Null)
-            || theirs == wanted
-        {
-            true
-        } else {
+        stale && theirs != base.get(field).filter(|b| **b != Bson::Null) && theirs != wanted
+    };
+    let unit = merge_unit(collection);
+    let unit_lost = changes
+        .iter()
+        .any(|(field, value)| unit.contains(&field.as_str()) && clashes(field, value));
+    for (field, value) in changes {
+        if unit.contains(&field.as_str()) {
+            if unit_lost {
+                continue;
+            }
+        } else if clashes(field, value) {
             conflicts.push(FieldConflict {
                 field: field.clone(),
-                kept: as_json(theirs),
-                lost: as_json(wanted),
+                kept: as_json(get_path(&current, field).filter(|b| **b != Bson::Null)),
+                lost: as_json((value != &Bson::Null).then_some(value)),
                 resolution: "server_wins".into(),
                 lost_saved_as: None,
             });
-            if collection == Collection::Prompts && field == "content" {
-                lost_content = Some(value.clone());
-            }
-            false
-        };
-        if apply {
-            if let Err(why) = set_path(&mut merged, field, value.clone()) {
-                return Ok(reject(RejectReason::Invalid, format!("{field}: {why}")));
-            }
+            continue;
+        }
+        if let Err(why) = set_path(&mut merged, field, value.clone()) {
+            return Ok(reject(RejectReason::Invalid, format!("{field}: {why}")));
         }
     }
     let changed = merged != current;
     let version = current_version + 1;
     // Everything is checked before anything is written: a refused mutation
     // changes nothing.
+    let mut new_version = None;
     let admitted = if changed {
         merged.insert("version", version);
+        if collection == Collection::Prompts {
+            new_version =
+                history::keep_latest_in_step(db, session, Some(&current), &mut merged, user)
+                    .await?;
+        }
         if collection.has_field("updated_at") {
             merged.insert("updated_at", DateTime::now());
         }
@@ -650,11 +656,8 @@ async fn merge_and_write(
     } else {
         None
     };
-    if let Some(content) = lost_content {
-        let saved = save_losing_content(db, session, &current, content, user).await?;
-        if let Some(conflict) = conflicts.iter_mut().find(|c| c.field == "content") {
-            conflict.lost_saved_as = Some(saved);
-        }
+    if unit_lost {
+        conflicts.extend(history::lost_unit(db, session, &current, changes, user).await?);
     }
     let Some(admitted) = admitted else {
         return Ok(if conflicts.is_empty() {
@@ -670,6 +673,9 @@ async fn merge_and_write(
             }
         });
     };
+    if let Some(record) = new_version {
+        history::insert_record(db, session, record).await?;
+    }
     let before = scope::explicit_readers(collection, &current);
     let removed = scope::readers_removed(collection, &before, admitted.document());
     scope::record_exits(db, session, collection, admitted.document(), &removed).await?;
@@ -680,7 +686,16 @@ async fn merge_and_write(
         let filed = scope::filed_documents(db, session, std::slice::from_ref(&m.id)).await?;
         scope::resequence(db, session, &filed).await?;
     }
+    let gained = scope::explicit_readers(collection, admitted.document())
+        .iter()
+        .any(|reader| !before.contains(reader))
+        || current.get("project_id") != admitted.document().get("project_id");
     let document = db.replace(session, collection, &current, admitted).await?;
+    if collection == Collection::Prompts && gained {
+        // New readers must receive the prompt's history, recorded before
+        // their checkpoints.
+        scope::resequence(db, session, &[(collection, document.clone())]).await?;
+    }
     keep_membership(db, session, collection, Some(&current), &document).await?;
     if collection == Collection::Users
         && [
@@ -704,61 +719,6 @@ async fn merge_and_write(
             conflicts,
         }
     })
-}
-
-/// How far past a prompt's highest version number a new version may be
-/// numbered (offline desktops may number ahead of what was uploaded).
-const MAX_VERSION_GAP: i64 = 1_000;
-
-/// The highest `version_number` among a prompt's versions (0 for none).
-async fn highest_version_number(
-    db: &Db,
-    session: &mut ClientSession,
-    prompt_id: &str,
-) -> Result<i64, ServerError> {
-    let highest = db
-        .collection(Collection::PromptVersions)
-        .find_one(doc! { "prompt_id": prompt_id })
-        .sort(doc! { "version_number": -1 })
-        .projection(doc! { "version_number": 1 })
-        .session(&mut *session)
-        .await?;
-    Ok(highest
-        .and_then(|v| v.get("version_number").and_then(Bson::as_i64))
-        .unwrap_or(0))
-}
-
-/// Keeps a prompt's losing content as a new prompt_versions record.
-async fn save_losing_content(
-    db: &Db,
-    session: &mut ClientSession,
-    prompt: &Document,
-    content: Bson,
-    user: &str,
-) -> Result<String, ServerError> {
-    let prompt_id = prompt.get_str("_id").unwrap_or_default();
-    let highest = highest_version_number(db, session, prompt_id).await?;
-    let id = new_id();
-    let now = DateTime::now();
-    let mut record = doc! {
-        "_id": &id,
-        "prompt_id": prompt_id,
-        "user_id": prompt.get_str("user_id").unwrap_or(user),
-        "version_number": highest.saturating_add(1),
-        "content": content,
-        "type": prompt.get_str("type").unwrap_or("text"),
-        "changes": "Conflicting edit kept aside (another device saved first)",
-        "created_at": now,
-        "created_by": user,
-        "version": 1_i64,
-    };
-    if let Ok(role) = prompt.get_str("role") {
-        record.insert("role", role);
-    }
-    let admitted = admit(Collection::PromptVersions, record, None)?;
-    db.insert(session, Collection::PromptVersions, admitted)
-        .await?;
-    Ok(id)
 }
 
 async fn delete(

@@ -38,9 +38,8 @@ pub fn scope_fields(collection: Collection) -> &'static [&'static str] {
         Collection::Ideas => &["user_id", "shared_with", "project_id"],
         Collection::MarketplaceListings => &["seller_id", "status"],
         Collection::MarketplacePurchases => &["buyer_id", "seller_id"],
-        Collection::PromptVersions | Collection::Notifications | Collection::AnalyticsEvents => {
-            &["user_id"]
-        }
+        Collection::PromptVersions => &["user_id", "prompt_id"],
+        Collection::Notifications | Collection::AnalyticsEvents => &["user_id"],
         Collection::Users | Collection::Reviews | Collection::Teams => &[],
     }
 }
@@ -117,7 +116,44 @@ impl TeamAccess {
     }
 }
 
-/// The documents of `collection` the user may read.
+/// The filter of the documents of `collection` the user may read, loading
+/// what it depends on: the user's teams and, for prompt versions, the
+/// prompts shared with the user (a prompt's history is read by everyone who
+/// reads the prompt, whoever recorded each version).
+pub async fn read_scope(
+    db: &Db,
+    collection: Collection,
+    user: &str,
+) -> Result<Option<Document>, ServerError> {
+    let teams = TeamAccess::load(db, user).await?;
+    if collection != Collection::PromptVersions {
+        return Ok(read_filter(collection, user, &teams));
+    }
+    let shared = doc! {
+        "user_id": { "$ne": user },
+        "$or": [
+            { "collaboration.allowed_users": user },
+            { "project_id": { "$in": &teams.projects } },
+        ],
+    };
+    let prompts: Vec<Bson> = db
+        .collection(Collection::Prompts)
+        .find(shared)
+        .projection(doc! { "_id": 1 })
+        .await?
+        .try_collect::<Vec<Document>>()
+        .await?
+        .into_iter()
+        .filter_map(|p| p.get("_id").cloned())
+        .collect();
+    Ok(Some(doc! { "$or": [
+        { "user_id": user },
+        { "prompt_id": { "$in": prompts } },
+    ] }))
+}
+
+/// The documents of `collection` the user may read, for every collection but
+/// prompt versions, whose readers [`read_scope`] finds through their prompts.
 pub fn read_filter(collection: Collection, user: &str, teams: &TeamAccess) -> Option<Document> {
     Some(match collection {
         Collection::Users => doc! { "_id": user },
@@ -136,6 +172,7 @@ pub fn read_filter(collection: Collection, user: &str, teams: &TeamAccess) -> Op
             { "shared_with": user },
             { "project_id": { "$in": &teams.projects } },
         ] },
+        // Without the shared prompts: only the user's own prompts' history.
         Collection::PromptVersions | Collection::Notifications => doc! { "user_id": user },
         // Approved listings are public; a suspended one still reaches the
         // desktops that had it, so they stop offering it.
@@ -295,9 +332,22 @@ pub async fn record_exits(
             if still_reads(*lost_collection, lost_document, user, &access) {
                 continue;
             }
-            if let Ok(id) = lost_document.get_str("_id") {
+            let Ok(id) = lost_document.get_str("_id") else {
+                continue;
+            };
+            let mut gone = vec![(*lost_collection, id.to_owned())];
+            if *lost_collection == Collection::Prompts {
+                // A prompt's history goes with it.
+                gone.extend(
+                    version_ids(db, session, id)
+                        .await?
+                        .into_iter()
+                        .map(|v| (Collection::PromptVersions, v)),
+                );
+            }
+            for (gone_collection, gone_id) in gone {
                 let seq = db.next_seq(session).await?;
-                exits.push(doc! { "user_id": user, "collection": lost_collection.name(), "doc_id": id, crate::db::SEQ: seq });
+                exits.push(doc! { "user_id": user, "collection": gone_collection.name(), "doc_id": gone_id, crate::db::SEQ: seq });
             }
         }
     }
@@ -359,27 +409,57 @@ pub async fn filed_documents(
 }
 
 /// Gives documents fresh sequence numbers without changing them, so readers
-/// who just gained access (a new team member, a project filed into a team)
-/// pull them even though their checkpoints are past the old numbers.
+/// who just gained access (a new team member, a project filed into a team,
+/// a collaborator added to a prompt) pull them even though their checkpoints
+/// are past the old numbers. A prompt's versions come with it.
 pub async fn resequence(
     db: &Db,
     session: &mut mongodb::ClientSession,
     documents: &[(Collection, Document)],
 ) -> Result<(), ServerError> {
     for (collection, document) in documents {
-        let Some(id) = document.get("_id") else {
+        let Some(Bson::String(id)) = document.get("_id") else {
             continue;
         };
-        let seq = db.next_seq(session).await?;
-        db.collection(*collection)
-            .update_one(
-                doc! { "_id": id.clone() },
-                doc! { "$set": { crate::db::SEQ: seq } },
-            )
-            .session(&mut *session)
-            .await?;
+        let mut ids = vec![(*collection, id.clone())];
+        if *collection == Collection::Prompts {
+            ids.extend(
+                version_ids(db, session, id)
+                    .await?
+                    .into_iter()
+                    .map(|v| (Collection::PromptVersions, v)),
+            );
+        }
+        for (collection, id) in ids {
+            let seq = db.next_seq(session).await?;
+            db.collection(collection)
+                .update_one(doc! { "_id": id }, doc! { "$set": { crate::db::SEQ: seq } })
+                .session(&mut *session)
+                .await?;
+        }
     }
     Ok(())
+}
+
+/// The ids of a prompt's versions.
+pub async fn version_ids(
+    db: &Db,
+    session: &mut mongodb::ClientSession,
+    prompt_id: &str,
+) -> Result<Vec<String>, ServerError> {
+    let versions: Vec<Document> = db
+        .collection(Collection::PromptVersions)
+        .find(doc! { "prompt_id": prompt_id })
+        .projection(doc! { "_id": 1 })
+        .session(&mut *session)
+        .await?
+        .stream(&mut *session)
+        .try_collect()
+        .await?;
+    Ok(versions
+        .iter()
+        .filter_map(|v| v.get_str("_id").ok().map(str::to_owned))
+        .collect())
 }
 
 /// Fields only a document's owner may change: who else sees it.

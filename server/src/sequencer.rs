@@ -70,17 +70,31 @@ pub async fn stamp(db: &Db, collection: Collection, id: Bson) -> Result<(), Serv
             let removed =
                 scope::readers_removed(collection, &sequenced_readers(&current), &current);
             scope::record_exits(&db, session, collection, &current, &removed).await?;
-            // New team members must receive the team's documents, whose
-            // sequence numbers may be older than their checkpoints.
-            if collection == Collection::Teams && current.contains_key(SEQ) {
+            // New readers must receive what they gained, whose sequence
+            // numbers may be older than their checkpoints: a team's
+            // documents, a prompt's history.
+            let gains = matches!(collection, Collection::Teams | Collection::Prompts);
+            if gains && current.contains_key(SEQ) {
                 let before = sequenced_readers(&current);
                 let joined = scope::explicit_readers(collection, &current)
                     .iter()
                     .any(|m| !before.contains(m));
-                if joined {
+                if joined && collection == Collection::Teams {
                     let team_id = current.get_str("_id").unwrap_or_default().to_owned();
                     let documents = scope::team_documents(&db, session, &team_id).await?;
                     scope::resequence(&db, session, &documents).await?;
+                } else if joined {
+                    let versions = scope::version_ids(
+                        &db,
+                        session,
+                        current.get_str("_id").unwrap_or_default(),
+                    )
+                    .await?;
+                    let versions: Vec<(Collection, Document)> = versions
+                        .into_iter()
+                        .map(|id| (Collection::PromptVersions, doc! { "_id": id }))
+                        .collect();
+                    scope::resequence(&db, session, &versions).await?;
                 }
             }
             let filter = match current.get("version") {

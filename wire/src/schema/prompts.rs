@@ -204,6 +204,18 @@ impl Prompt {
 /// Fields whose change makes a new prompt version.
 pub const PROMPT_VERSIONED_FIELDS: [&str; 3] = ["content", "role", "type"];
 
+/// Fields that merge as one unit: a prompt's versioned fields and the
+/// version that records them. Merged field by field, two devices' edits
+/// could leave content from one and `latest_version_id` from the other; as a
+/// unit, one side's text and its version are kept together, and the other
+/// side's is reported as a conflict (its text is already in its version).
+pub fn merge_unit(collection: Collection) -> &'static [&'static str] {
+    match collection {
+        Collection::Prompts => &["content", "role", "type", "latest_version_id"],
+        _ => &[],
+    }
+}
+
 impl Model for Prompt {
     const COLLECTION: Collection = Collection::Prompts;
     const FIELDS: &'static [&'static str] = &[
