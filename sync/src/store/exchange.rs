@@ -10,7 +10,7 @@ use polodb_core::{CollectionT, Database};
 use super::rules::put_verbatim;
 use super::writer::Tx;
 use crate::error::{ImportProblem, Result, StoreError};
-use crate::schema::Collection;
+use crate::schema::{Collection, PROMPT_VERSIONED_FIELDS};
 use promptforge_wire::codec::{canonicalize_in, is_deleted};
 
 pub const EXPORT_FORMAT: &str = "promptforge-library";
@@ -179,8 +179,8 @@ fn string_list(doc: &Document, field: &str) -> BTreeSet<String> {
 }
 
 /// The store's invariants, checked over a snapshot:
-/// every prompt has its versions and points at the newest, whose content it
-/// holds; every project lists exactly its live prompts and ideas, and counts them.
+/// every prompt has its versions, numbered 1..n, and names the latest, whose
+/// text it holds; every project lists exactly its live prompts and ideas, and counts them.
 pub(crate) fn consistency_problems(export: &Export) -> Vec<String> {
     let mut problems = Vec::new();
     let mut versions: HashMap<&str, Vec<&Document>> = HashMap::new();
@@ -204,21 +204,26 @@ pub(crate) fn consistency_problems(export: &Export) -> Vec<String> {
     for prompt in export.documents(Collection::Prompts) {
         let id = prompt.get_str("_id").unwrap_or("");
         let mine = versions.get(id).map(Vec::as_slice).unwrap_or(&[]);
-        let newest = mine
-            .iter()
-            .max_by_key(|v| v.get_i64("version_number").unwrap_or(0));
-        match newest {
-            None => problems.push(format!("prompt {id} has no versions")),
-            Some(newest) => {
-                if newest.get_str("_id").ok() != prompt.get_str("latest_version_id").ok() {
-                    problems.push(format!(
-                        "prompt {id}: latest_version_id is not its newest version"
-                    ));
-                }
-                if newest.get("content") != prompt.get("content") {
-                    problems.push(format!(
-                        "prompt {id}: content differs from its newest version"
-                    ));
+        if mine.is_empty() {
+            problems.push(format!("prompt {id} has no versions"));
+        }
+        // The newest-numbered version need not be the latest: a version that
+        // lost a clash to another device's edit stays in the history, and
+        // the prompt keeps the winner's text and version.
+        let latest = prompt.get_str("latest_version_id").ok();
+        match mine.iter().find(|v| v.get_str("_id").ok() == latest) {
+            None if !mine.is_empty() => problems.push(format!(
+                "prompt {id}: latest_version_id names none of its versions"
+            )),
+            None => {}
+            Some(latest) => {
+                for field in PROMPT_VERSIONED_FIELDS {
+                    let value = |d: &Document| d.get(field).filter(|v| **v != Bson::Null).cloned();
+                    if value(latest) != value(prompt) {
+                        problems.push(format!(
+                            "prompt {id}: {field} differs from its latest version"
+                        ));
+                    }
                 }
             }
         }

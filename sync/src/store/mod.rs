@@ -8,6 +8,7 @@
 
 mod catalog;
 mod exchange;
+mod history;
 mod replica;
 mod rules;
 mod writer;

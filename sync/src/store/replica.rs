@@ -17,12 +17,14 @@ use polodb_core::CollectionT;
 use promptforge_wire::access::{
     always_server_owned, is_server_owned, owner_field, server_owned, writable,
 };
-use promptforge_wire::codec::{derived_fields, get_path, is_deleted, set_path};
+use promptforge_wire::codec::{get_path, is_deleted, set_path};
 use promptforge_wire::protocol::{
     Change, FieldConflict, Mutation, MutationOp, MutationOutcome, MutationResult,
 };
+use promptforge_wire::schema::merge_unit;
 use serde::Serialize;
 
+use super::history;
 use super::writer::{doc_id, Tx};
 use super::META_COLLECTION;
 use crate::error::{Result, StoreError};
@@ -223,9 +225,21 @@ fn uploads(collection: Collection, path: &str) -> bool {
 /// The uploadable fields in which `new` differs from `base`, as dotted paths
 /// to new values (`Null` for a removed field), descending into sub-documents
 /// so that edits to different sub-fields merge cleanly on the server.
+///
+/// A merge unit (a prompt's text and the version recording it) is sent
+/// whole when any of it changed, so the server weighs the whole unit: a
+/// restore back to the base text still says which text this device holds.
 pub(crate) fn upload_diff(collection: Collection, base: &Document, new: &Document) -> Document {
     let mut changes = Document::new();
     diff_into(collection, "", base, new, &mut changes);
+    let unit = merge_unit(collection);
+    if unit.iter().any(|field| changes.contains_key(*field)) {
+        for field in unit {
+            if !changes.contains_key(*field) && uploads(collection, field) {
+                changes.insert(*field, new.get(*field).cloned().unwrap_or(Bson::Null));
+            }
+        }
+    }
     changes
 }
 
@@ -440,6 +454,19 @@ pub(crate) fn record(
             (PendingOp::Delete, true, false) => {
                 tx.raw(OUTBOX)
                     .update_one(filter, doc! { "$set": { "op": PendingOp::Patch.name() } })?;
+            }
+            // An edit that recorded a new prompt version: the version's
+            // create was queued after this entry, and the server must have
+            // it when the prompt names it, so the entry moves behind it.
+            (PendingOp::Patch | PendingOp::Restore, _, _)
+                if collection == Collection::Prompts
+                    && old.and_then(|o| o.get("latest_version_id"))
+                        != new.get("latest_version_id") =>
+            {
+                let mut moved = (*last).clone();
+                tx.raw(OUTBOX).delete_one(filter)?;
+                moved.insert("_id", next_mutation_id(tx)?);
+                tx.raw(OUTBOX).insert_one(moved)?;
             }
             // A create uploads the document as it is when sent, tombstone or not.
             _ => {}
@@ -696,13 +723,6 @@ fn record_displaced(
 }
 
 fn record_conflict(tx: &mut Tx, conflict: Document) -> Result<()> {
-    // Derived fields follow the fields they derive from: no separate record.
-    let collection = entry_collection(&conflict);
-    if let (Some(collection), Ok(field)) = (collection, conflict.get_str("field")) {
-        if derived_fields(collection).contains(&field) {
-            return Ok(());
-        }
-    }
     tx.raw(CONFLICTS).insert_one(conflict)?;
     Ok(())
 }
@@ -718,6 +738,18 @@ pub(crate) fn absorb(
     server: Document,
     own: bool,
 ) -> Result<()> {
+    let prompt_id = (collection == Collection::PromptVersions)
+        .then(|| server.get_str("prompt_id").ok().map(str::to_owned))
+        .flatten();
+    rebase(tx, collection, server, own)?;
+    match prompt_id {
+        Some(prompt_id) => history::renumber_provisional(tx, &prompt_id),
+        None => Ok(()),
+    }
+}
+
+/// [`absorb`] for one document, whatever its collection.
+fn rebase(tx: &mut Tx, collection: Collection, server: Document, own: bool) -> Result<()> {
     let id = doc_id(collection, &server)?;
     let Some(local) = tx.get(collection, &id)? else {
         // New here (a first sync is all this): nothing local can be pending
@@ -736,11 +768,43 @@ pub(crate) fn absorb(
     let mine = upload_diff(collection, &base, &local);
     let mut merged = server.clone();
     let mut rebased: Vec<(String, Bson)> = Vec::new();
-    for (path, value) in &mine {
+    let clashes = |path: &str, value: &Bson| {
         let theirs = get_path(&server, path).filter(|v| **v != Bson::Null);
         let at_base = get_path(&base, path).filter(|v| **v != Bson::Null);
         let wanted = Some(value).filter(|v| **v != Bson::Null);
-        if theirs != at_base && theirs != wanted {
+        theirs != at_base && theirs != wanted
+    };
+    // A prompt's text and its version rebase together, as the server merges
+    // them: a clash on any of them keeps the server's whole unit.
+    let unit = merge_unit(collection);
+    let unit_lost = mine
+        .iter()
+        .any(|(path, value)| unit.contains(&path.as_str()) && clashes(path, value));
+    if unit_lost {
+        let saved_as = local.get_str("latest_version_id").ok().map(str::to_owned);
+        for (field, mine, theirs) in history::unit_differences(&local, &server) {
+            let mut conflict = conflict_doc(
+                collection,
+                &id,
+                ConflictKind::Field,
+                Some(&field),
+                (mine, theirs),
+                "server_wins",
+                tx.now,
+            );
+            if let Some(saved_as) = &saved_as {
+                conflict.insert("lost_saved_as", saved_as.clone());
+            }
+            record_conflict(tx, conflict)?;
+        }
+    }
+    for (path, value) in &mine {
+        if unit.contains(&path.as_str()) {
+            if unit_lost {
+                continue;
+            }
+        } else if clashes(path, value) {
+            let theirs = get_path(&server, path).filter(|v| **v != Bson::Null);
             let conflict = conflict_doc(
                 collection,
                 &id,
