@@ -94,7 +94,7 @@
       _id: newId("purchase"), buyer_id: ME, seller_id: "user-2", listing_id: "", prompt_id: "", amount: 0, currency: "credits",
       payment_method: "credits", platform_fee_rate: 0.2, platform_fee: 0, seller_earnings: 0, payment_status: "completed",
       fulfillment_status: "delivered", delivered_at: d(0), download_url: null, download_expires_at: null, download_count: 0,
-      customer_satisfaction: { rating: null, review: null, would_recommend: null, reviewed_at: null }, refund: null,
+      customer_satisfaction: { rating: null, review: null, would_recommend: null, reviewed_at: null }, refund: { amount: 0 },
       created_at: d(0), updated_at: d(0), completed_at: d(0), version: 1,
     }, f);
   }
@@ -413,7 +413,7 @@
     },
     refund_purchase: ({ purchaseId, reason }) => {
       const pu = must("marketplace_purchases", purchaseId);
-      if (pu.refund) throw err("already_refunded", "This purchase was already refunded.");
+      if (pu.refund.status) throw err("already_refunded", "This purchase was already refunded.");
       pu.refund = { amount: pu.amount, reason, requested_at: now(), processed_at: now(), status: "processed" };
       pu.payment_status = "refunded";
       db.users[0].credits.balance += pu.amount;

@@ -430,7 +430,7 @@ function Purchases(props: { onDone: (d: MarketDone) => void }) {
         )}
         <tbody>
           {items?.map((p) => {
-            const refunded = p.refund != null || p.payment_status === "refunded";
+            const refunded = p.refund.status != null || p.payment_status === "refunded";
             const rating = p.customer_satisfaction?.rating;
             return (
               <tr key={p._id} data-testid="purchase-row">
@@ -443,7 +443,7 @@ function Purchases(props: { onDone: (d: MarketDone) => void }) {
                 <td>{fmtDate(p.created_at)}</td>
                 <td data-testid="purchase-status">
                   {p.payment_status}
-                  {p.refund != null && <span className="chip">refund {p.refund.status}</span>}
+                  {p.refund.status != null && <span className="chip">refund {p.refund.status}</span>}
                 </td>
                 <td data-testid="purchase-review">{rating != null ? "★".repeat(rating) + "☆".repeat(5 - rating) : <span className="muted">not reviewed</span>}</td>
                 <td className="row-actions">

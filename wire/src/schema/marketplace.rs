@@ -465,18 +465,21 @@ pub struct CustomerSatisfaction {
     pub reviewed_at: Option<DateTime>,
 }
 
+/// A purchase's refund. The seed requires the object on every purchase, so a
+/// purchase nobody asked to refund holds the default, `{amount: 0}` with no
+/// `status`; `status` is set once a refund is asked for.
 #[skip_serializing_none]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(default)]
 pub struct Refund {
     pub amount: i64,
-    pub reason: String,
-    #[cfg_attr(feature = "ts", ts(type = "{ $date: string }"))]
-    pub requested_at: DateTime,
+    pub reason: Option<String>,
+    #[cfg_attr(feature = "ts", ts(type = "{ $date: string } | null"))]
+    pub requested_at: Option<DateTime>,
     #[cfg_attr(feature = "ts", ts(type = "{ $date: string } | null"))]
     pub processed_at: Option<DateTime>,
-    #[serde(default)]
-    pub status: RefundStatus,
+    pub status: Option<RefundStatus>,
 }
 
 #[skip_serializing_none]
@@ -510,7 +513,8 @@ pub struct MarketplacePurchase {
     pub download_count: i64,
     #[serde(default)]
     pub customer_satisfaction: CustomerSatisfaction,
-    pub refund: Option<Refund>,
+    #[serde(default)]
+    pub refund: Refund,
     #[serde(default = "unset_time")]
     #[cfg_attr(feature = "ts", ts(type = "{ $date: string }"))]
     pub created_at: DateTime,
@@ -606,9 +610,22 @@ impl Model for MarketplacePurchase {
             cs.review.as_ref(),
             limits::DESCRIPTION,
         );
-        if let Some(refund) = &self.refund {
-            check.range("refund.amount", refund.amount, 0, self.amount);
-            check.required("refund.reason", &refund.reason, limits::SHORT_TEXT);
+        let refund = &self.refund;
+        check.range("refund.amount", refund.amount, 0, self.amount);
+        if refund.status.is_some() {
+            check.required(
+                "refund.reason",
+                refund.reason.as_deref().unwrap_or_default(),
+                limits::SHORT_TEXT,
+            );
+            if refund.requested_at.is_none() {
+                check.fail(
+                    "refund.requested_at",
+                    "a refund asked for has a request time",
+                );
+            }
+        } else if refund.reason.is_some() || refund.requested_at.is_some() {
+            check.fail("refund.status", "a refund asked for has a status");
         }
         check.non_negative("version", self.version);
         check.finish()
