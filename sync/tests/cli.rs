@@ -285,3 +285,42 @@ async fn a_profile_open_elsewhere_gets_a_clear_message() {
     assert!(stderr.starts_with("error:"), "{stderr}");
     drop(store);
 }
+
+#[test]
+fn a_reader_that_closes_the_pipe_ends_the_command_quietly() {
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().expect("temp dir");
+    ok(
+        dir.path(),
+        &[
+            "prompt",
+            "create",
+            "--title",
+            "Piped",
+            "--content",
+            "into head",
+        ],
+    );
+    // The read end is gone before the command writes a byte: every write
+    // meets a broken pipe, as under `promptforge export | head -c0`.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_promptforge"))
+        .arg("--profile")
+        .arg(dir.path())
+        .arg("export")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run promptforge");
+    drop(child.stdout.take());
+    let output = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stderr.trim().is_empty(),
+        "no message for a closed pipe: {stderr}"
+    );
+    assert_eq!(output.status.code(), Some(141), "the broken-pipe status");
+    // The library is intact.
+    let listed = ok(dir.path(), &["prompt", "list"]);
+    assert!(listed.contains("Piped"), "{listed}");
+}

@@ -22,6 +22,13 @@ use promptforge_wire::market::{
     RefundRequest, ReviewRequest,
 };
 
+/// `println!` through [`print_line`], which survives a closed pipe.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        print_line(format_args!($($arg)*))
+    };
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "promptforge",
@@ -614,11 +621,11 @@ impl Output {
                 .iter()
                 .map(|m| Ok(Bson::Document(bson::to_document(m)?).into_relaxed_extjson()))
                 .collect::<anyhow::Result<_>>()?;
-            println!("{}", serde_json::to_string_pretty(&values)?);
+            out!("{}", serde_json::to_string_pretty(&values)?);
             return Ok(());
         }
         if items.is_empty() {
-            println!("no {} found", T::COLLECTION);
+            out!("no {} found", T::COLLECTION);
         }
         for item in items {
             let doc = bson::to_document(item)?;
@@ -629,11 +636,11 @@ impl Output {
             } else {
                 ""
             };
-            println!("{}  {:<10}  {}{}", item.id(), status, title, deleted);
+            out!("{}  {:<10}  {}{}", item.id(), status, title, deleted);
         }
         if let Some(total) = total {
             if total > items.len() {
-                println!("({} of {total} shown)", items.len());
+                out!("({} of {total} shown)", items.len());
             }
         }
         Ok(())
@@ -641,7 +648,7 @@ impl Output {
 
     fn doc<T: Model>(&self, item: &T) -> anyhow::Result<()> {
         let value = Bson::Document(bson::to_document(item)?).into_relaxed_extjson();
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        out!("{}", serde_json::to_string_pretty(&value)?);
         Ok(())
     }
 }
@@ -698,7 +705,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     return out.docs(&versions, None);
                 }
                 for v in versions {
-                    println!(
+                    out!(
                         "v{:<4} {}  {}",
                         v.version_number,
                         v.created_at.try_to_rfc3339_string().unwrap_or_default(),
@@ -775,7 +782,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         .with_context(|| format!("cannot write {}", path.display()))?;
                     eprintln!("exported to {}", path.display());
                 }
-                None => println!("{text}"),
+                None => out!("{text}"),
             }
             Ok(())
         }
@@ -783,9 +790,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
             let report = store.import(Export::from_json(&text)?).await?;
-            println!("imported {} documents", report.documents);
+            out!("imported {} documents", report.documents);
             for (collection, n) in report.per_collection {
-                println!("  {collection}: {n}");
+                out!("  {collection}: {n}");
             }
             Ok(())
         }
@@ -793,53 +800,54 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Status => {
             let summary = store.sync_summary().await?;
             if out.json {
-                println!("{}", serde_json::to_string_pretty(&summary)?);
+                out!("{}", serde_json::to_string_pretty(&summary)?);
                 return Ok(());
             }
-            println!(
+            out!(
                 "account:          {}",
                 summary
                     .account
                     .as_deref()
                     .unwrap_or("(local profile, not attached)")
             );
-            println!(
+            out!(
                 "server:           {}",
                 summary.server_url.as_deref().unwrap_or("(none yet)")
             );
-            println!(
+            out!(
                 "last synced:      {}",
                 summary
                     .last_synced_at
                     .map(|t| t.to_string())
                     .unwrap_or_else(|| "never".into())
             );
-            println!(
+            out!(
                 "pending changes:  {} ({} sent, awaiting an answer)",
-                summary.pending, summary.in_flight
+                summary.pending,
+                summary.in_flight
             );
             if let Some(oldest) = summary.oldest_pending {
                 let age = (bson::DateTime::now().timestamp_millis() - oldest.timestamp_millis())
                     .max(0)
                     / 1000;
-                println!("oldest pending:   {age} s ago");
+                out!("oldest pending:   {age} s ago");
             }
-            println!("needs attention:  {}", summary.needs_attention);
-            println!("open conflicts:   {}", summary.open_conflicts);
+            out!("needs attention:  {}", summary.needs_attention);
+            out!("open conflicts:   {}", summary.open_conflicts);
             Ok(())
         }
         Command::Conflicts { action: None, all } => {
             let conflicts = store.conflicts(all).await?;
             if out.json {
-                println!("{}", serde_json::to_string_pretty(&conflicts)?);
+                out!("{}", serde_json::to_string_pretty(&conflicts)?);
                 return Ok(());
             }
             if conflicts.is_empty() {
-                println!("no conflicts");
+                out!("no conflicts");
             }
             for c in conflicts {
                 let what = c.field.as_deref().unwrap_or("the document");
-                println!(
+                out!(
                     "{}  {} {}  {}: mine {} / theirs {}  [{}{}]",
                     c.id,
                     c.collection,
@@ -865,21 +873,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Keep::Both => Resolution::KeepBoth,
             };
             let conflict = store.resolve_conflict(&id, resolution).await?;
-            println!("conflict {} resolved: {}", conflict.id, resolution.name());
+            out!("conflict {} resolved: {}", conflict.id, resolution.name());
             Ok(())
         }
         Command::Attention { action } => match action {
             None => {
                 let items = store.needs_attention().await?;
                 if out.json {
-                    println!("{}", serde_json::to_string_pretty(&items)?);
+                    out!("{}", serde_json::to_string_pretty(&items)?);
                     return Ok(());
                 }
                 if items.is_empty() {
-                    println!("nothing needs attention");
+                    out!("nothing needs attention");
                 }
                 for item in items {
-                    println!(
+                    out!(
                         "{}  {:?} {} {}: {} ({})",
                         item.mutation_id,
                         item.op,
@@ -893,12 +901,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Some(AttentionAction::Retry { mutation_id }) => {
                 store.settle_attention(mutation_id, true).await?;
-                println!("queued again; it uploads at the next sync");
+                out!("queued again; it uploads at the next sync");
                 Ok(())
             }
             Some(AttentionAction::Dismiss { mutation_id }) => {
                 store.settle_attention(mutation_id, false).await?;
-                println!("dismissed");
+                out!("dismissed");
                 Ok(())
             }
         },
@@ -914,7 +922,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 idempotency_key: promptforge_sync::schema::new_id(),
             };
             let purchase = market(&engine, MarketCall::Purchase, &request).await?;
-            println!(
+            out!(
                 "bought \"{}\" for {} credits; purchase {}; the prompt is in your library",
                 shown.title,
                 shown.price,
@@ -933,11 +941,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 return out.docs(&page.items, None);
             }
             if page.items.is_empty() {
-                println!("no purchases or sales yet");
+                out!("no purchases or sales yet");
             }
             for p in &page.items {
                 let side = if p.buyer_id == user { "bought" } else { "sold" };
-                println!(
+                out!(
                     "{}  {side:<6}  {:>5} credits  {:<9}  listing {}  prompt {}",
                     p.id,
                     p.amount,
@@ -960,7 +968,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 idempotency_key: promptforge_sync::schema::new_id(),
             };
             market(&engine, MarketCall::Refund, &request).await?;
-            println!("refunded; the credits are back in your balance");
+            out!("refunded; the credits are back in your balance");
             Ok(())
         }
         Command::Review {
@@ -976,7 +984,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 review: text,
             };
             market(&engine, MarketCall::Review, &request).await?;
-            println!("thank you: review saved");
+            out!("thank you: review saved");
             Ok(())
         }
         Command::Notifications { action } => match action {
@@ -986,11 +994,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     return out.docs(&page.items, None);
                 }
                 if page.items.is_empty() {
-                    println!("no notifications");
+                    out!("no notifications");
                 }
                 for n in &page.items {
                     let mark = if n.read { " " } else { "*" };
-                    println!("{mark} {}  {}: {}", n.id, n.title, n.message);
+                    out!("{mark} {}  {}: {}", n.id, n.title, n.message);
                 }
                 Ok(())
             }
@@ -1001,7 +1009,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         bson::doc! { "read": true, "read_at": bson::DateTime::now() },
                     )
                     .await?;
-                println!("marked read");
+                out!("marked read");
                 Ok(())
             }
             Some(NotificationAction::Dismiss { id }) => {
@@ -1011,15 +1019,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         bson::doc! { "dismissed": true, "dismissed_at": bson::DateTime::now() },
                     )
                     .await?;
-                println!("dismissed");
+                out!("dismissed");
                 Ok(())
             }
         },
         Command::Info => {
-            println!("profile: {}", store.dir().display());
-            println!("user:    {}", store.user_id());
+            out!("profile: {}", store.dir().display());
+            out!("user:    {}", store.user_id());
             for collection in Collection::ALL {
-                println!("  {:<22} {}", collection.name(), store.count(collection));
+                out!("  {:<22} {}", collection.name(), store.count(collection));
             }
             Ok(())
         }
@@ -1062,8 +1070,18 @@ async fn market<R: serde::Serialize + Sync>(
     call: MarketCall,
     request: &R,
 ) -> anyhow::Result<bson::Document> {
-    match engine.market(call, request).await? {
-        MarketOutcome::Done { document, .. } => Ok(document),
+    match engine.market_request(call, request).await? {
+        MarketOutcome::Done { document, .. } => {
+            // Settled on the server whatever happens next; a one-shot command
+            // has no background sync, so it says how to fetch the result.
+            if let Err(err) = engine.sync_once().await {
+                eprintln!(
+                    "warning: done, but this library could not be synced afterwards ({err}); \
+                     run `promptforge sync` to bring the result in"
+                );
+            }
+            Ok(document)
+        }
         MarketOutcome::Refused { message, .. } => bail!("{message}"),
     }
 }
@@ -1073,7 +1091,7 @@ async fn sync(store: &Store, args: SyncArgs) -> anyhow::Result<()> {
     if !args.watch {
         let report = engine.sync_once().await?;
         let summary = store.sync_summary().await?;
-        println!(
+        out!(
             "synced with {server}: {} uploaded, {} downloaded, {} conflicts, {} refused; {} pending, {} open conflicts",
             report.pushed, report.pulled, report.conflicts, report.rejected, summary.pending, summary.open_conflicts
         );
@@ -1143,7 +1161,7 @@ async fn listing(store: &Store, out: &Output, command: ListingCommand) -> anyhow
                 &PublishRequest { listing_id: id },
             )
             .await?;
-            println!(
+            out!(
                 "submitted for review: listing {} is {}",
                 listing.get_str("_id").unwrap_or_default(),
                 listing.get_str("status").unwrap_or_default()
@@ -1168,7 +1186,7 @@ async fn listing(store: &Store, out: &Output, command: ListingCommand) -> anyhow
                 notes,
             };
             let listing = market(&engine, MarketCall::Moderate, &request).await?;
-            println!(
+            out!(
                 "listing {} is now {}",
                 listing.get_str("_id").unwrap_or_default(),
                 listing.get_str("status").unwrap_or_default()
@@ -1197,7 +1215,7 @@ async fn listing(store: &Store, out: &Output, command: ListingCommand) -> anyhow
                 return out.docs(&shown, None);
             }
             if shown.is_empty() {
-                println!(
+                out!(
                     "{}",
                     if market {
                         "no listings on sale yet; sync to fetch the marketplace"
@@ -1212,7 +1230,7 @@ async fn listing(store: &Store, out: &Output, command: ListingCommand) -> anyhow
                     .as_deref()
                     .map(|n| format!("  ({n})"))
                     .unwrap_or_default();
-                println!(
+                out!(
                     "{}  {:<9}  {:>5} credits  {}  by {}  ★{:.1} ({}){notes}",
                     l.id,
                     l.status.as_str(),
@@ -1232,19 +1250,45 @@ fn created<T: Model>(out: &Output, model: &T) -> anyhow::Result<()> {
     if out.json {
         return out.doc(model);
     }
-    println!("{}", model.id());
+    out!("{}", model.id());
     Ok(())
 }
 
 fn deleted<T: Model>(model: &T) -> anyhow::Result<()> {
-    println!("moved {} {} to the trash", T::COLLECTION, model.id());
+    out!("moved {} {} to the trash", T::COLLECTION, model.id());
     Ok(())
 }
 
 fn restored<T: Model>(model: &T) -> anyhow::Result<()> {
-    println!("restored {} {}", T::COLLECTION, model.id());
+    out!("restored {} {}", T::COLLECTION, model.id());
     Ok(())
 }
+
+/// Writes one line of output. A reader that went away
+/// (`promptforge export | head`) ends the command the way it ends other
+/// Unix tools, with the status of a broken pipe and no message, instead of
+/// a panic; any other failure to write is reported.
+fn print_line(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let written = stdout
+        .write_fmt(line)
+        .and_then(|()| stdout.write_all(b"\n"))
+        .and_then(|()| stdout.flush());
+    match written {
+        Ok(()) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => {
+            std::process::exit(BROKEN_PIPE_STATUS)
+        }
+        Err(err) => {
+            eprintln!("error: cannot write the output: {err}");
+            std::process::exit(1)
+        }
+    }
+}
+
+/// 128 + SIGPIPE, what a shell reports for a tool a closed pipe stopped.
+const BROKEN_PIPE_STATUS: i32 = 141;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

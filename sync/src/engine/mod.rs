@@ -220,28 +220,39 @@ impl SyncEngine<HttpTransport> {
         call: MarketCall,
         request: &R,
     ) -> Result<MarketOutcome, SyncError> {
-        self.sync_once().await?;
-        let mut attempt = 0;
-        let outcome = loop {
-            attempt += 1;
-            match self.transport().market(call, request).await {
-                Ok(outcome) => break outcome,
-                Err(err) if err.is_retryable() && attempt < 5 => {
-                    tokio::time::sleep(Duration::from_millis(500 * attempt)).await;
-                }
-                Err(err) => return Err(err.into()),
-            }
-        };
+        let outcome = self.market_request(call, request).await?;
         // The request is settled: a failed follow-up sync must not make it
         // look failed (a retry would be a second request), so the background
         // loop is asked to fetch the result instead.
         if matches!(outcome, MarketOutcome::Done { .. }) {
             if let Err(err) = self.sync_once().await {
-                tracing::warn!(error = %err, "sync after a marketplace request failed; retrying in the background");
+                tracing::warn!(error = %err, "sync after a marketplace request failed; the background sync fetches the result");
                 self.nudge();
             }
         }
         Ok(outcome)
+    }
+
+    /// [`SyncEngine::market`] without the follow-up sync, for callers with
+    /// no background loop to fetch the result: they sync themselves and say
+    /// what a failure of that sync means.
+    pub async fn market_request<R: Serialize + Sync>(
+        &self,
+        call: MarketCall,
+        request: &R,
+    ) -> Result<MarketOutcome, SyncError> {
+        self.sync_once().await?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.transport().market(call, request).await {
+                Ok(outcome) => return Ok(outcome),
+                Err(err) if err.is_retryable() && attempt < 5 => {
+                    tokio::time::sleep(Duration::from_millis(500 * attempt)).await;
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
     }
 }
 
