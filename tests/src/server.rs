@@ -37,6 +37,7 @@ pub fn config(uri: &str, database: &str) -> Config {
 pub struct TestServer {
     pub base: String,
     pub database: String,
+    pub mongodb_uri: String,
     stop: Option<oneshot::Sender<()>>,
     http: reqwest::Client,
 }
@@ -73,6 +74,7 @@ impl TestServer {
         TestServer {
             base: format!("http://{addr}"),
             database: database.to_owned(),
+            mongodb_uri: mongo.uri.clone(),
             stop: Some(stop),
             http: reqwest::Client::new(),
         }
@@ -97,6 +99,18 @@ impl TestServer {
         let status = response.status().as_u16();
         let value = response.json().await.unwrap_or(serde_json::Value::Null);
         (status, value)
+    }
+
+    /// Panics naming every stored document that lacks a field the seed
+    /// requires.
+    pub async fn assert_seed_required(&self) {
+        let missing = crate::seed::missing_required(&self.mongodb_uri, &self.database).await;
+        assert!(
+            missing.is_empty(),
+            "{} stored documents lack seed-required fields: {:?}",
+            missing.len(),
+            missing.iter().take(20).collect::<Vec<_>>()
+        );
     }
 
     /// POSTs and decodes a successful answer.

@@ -463,6 +463,16 @@ async fn a_listing_from_offline_draft_to_bought_and_reviewed() {
     buyer.synced().await;
     let renamed: MarketplaceListing = buyer.store().require(&listing.id).await.expect("listing");
     assert_eq!(renamed.seller.display_name, "Sally Sells");
+    server.assert_seed_required().await;
+    // The desktops' copies hold the seed's required fields as well.
+    let required = promptforge_tests::seed::seed_required_fields();
+    for desktop in [&seller, &buyer] {
+        for (collection, documents) in desktop.replica().await {
+            let missing =
+                promptforge_tests::seed::missing_in(&required, collection.name(), &documents);
+            assert!(missing.is_empty(), "{missing:?}");
+        }
+    }
 }
 
 async fn push(server: &TestServer, user: &str, mutations: Vec<Mutation>) -> Vec<MutationOutcome> {
@@ -891,4 +901,5 @@ async fn fifty_buyers_at_once_never_double_charge_and_the_ledger_balances() {
         "{completed} purchases, {refused_for_credits} refused for lack of credits, faults {:?}",
         proxy.stats()
     );
+    server.assert_seed_required().await;
 }

@@ -698,7 +698,7 @@ async fn what_another_backend_stored_stays_writable() {
 }
 
 #[tokio::test]
-async fn versions_cannot_jump_to_the_end_of_the_numbering() {
+async fn versions_are_numbered_by_the_server_whatever_the_client_sends() {
     use promptforge_wire::schema::PromptVersion;
     let server = TestServer::start(&MONGO).await;
     let mut alice = Client::new(&server, "alice", "laptop");
@@ -718,18 +718,19 @@ async fn versions_cannot_jump_to_the_end_of_the_numbering() {
         created_by: "alice".into(),
         version: 0,
     };
-    let top = alice
-        .create(
-            "prompt_versions",
-            "v-top",
-            doc_of(&version("v-top", 2_147_483_647)),
-        )
-        .await;
-    assert_eq!(rejected(&top), RejectReason::Invalid);
-    let next = alice
-        .create("prompt_versions", "v2", doc_of(&version("v2", 2)))
-        .await;
-    assert_eq!(applied_version(&next), 1);
+    // The top of the range, a number taken already, one far ahead: each
+    // placeholder gets the next number of the prompt's history.
+    let mut numbers = Vec::new();
+    for (id, sent) in [("v-top", 2_147_483_647), ("v-dup", 1), ("v-far", 900)] {
+        let outcome = alice
+            .create("prompt_versions", id, doc_of(&version(id, sent)))
+            .await;
+        let MutationOutcome::Applied { document, .. } = outcome else {
+            panic!("expected applied, got {outcome:?}");
+        };
+        numbers.push(document.get_i64("version_number").expect("a number"));
+    }
+    assert_eq!(numbers, [1, 2, 3]);
 }
 
 #[tokio::test]

@@ -1,15 +1,19 @@
-//! Randomized simulation of several desktops of one account: random edits to
-//! prompts, ideas and projects, syncs through proxies that partition them or
-//! inject faults, and crashes (a sync cut at a random point, the profile
-//! closed and reopened). Then the network heals and every desktop syncs.
+//! Randomized simulation of several desktops of one account and one desktop
+//! of a collaborator the account shares some prompts with: random edits to
+//! prompts, ideas and projects, prompt versions restored, syncs through
+//! proxies that partition them or inject faults, and crashes (a sync cut at a
+//! random point, the profile closed and reopened). Then the network heals,
+//! every desktop syncs, and each user signs in on a fresh device.
 //!
-//! Asserted for every seed: all replicas are identical; every acknowledged
-//! create is there; outboxes are empty and nothing needs attention; and no
-//! acknowledged edit vanished silently: each desktop's last value of each
-//! field it edited is the final value, or is recorded in one of its
-//! conflicts, or another desktop edited the same field too.
+//! Asserted for every seed: all replicas of a user are identical, the fresh
+//! device's included; every replica passes the store's own consistency check
+//! (a prompt's versions numbered 1..n, its latest version holding its text);
+//! every acknowledged create is there; outboxes are empty and nothing needs
+//! attention; and no acknowledged edit vanished silently: each desktop's last
+//! value of each field it edited is the final value, or is recorded in one
+//! of its conflicts, or another desktop edited the same field too.
 //!
-//! `SYNC_SIM_SEEDS=N` runs N seeds (default 250), from `SYNC_SIM_FIRST`
+//! `SYNC_SIM_SEEDS=N` runs N seeds (default 150), from `SYNC_SIM_FIRST`
 //! (default 1, so CI runs the same seeds every time and a red run is a
 //! change's fault, not the draw's; `SYNC_SIM_FIRST=random` draws a start);
 //! `SYNC_SIM_SEED=S` runs one, as printed on failure.
@@ -32,8 +36,10 @@ use rand::{Rng, SeedableRng};
 static MONGO: LazyLock<MongoServer> =
     LazyLock::new(|| MongoServer::start().expect("start SecantusDB"));
 
+/// The account's desktops; the collaborator's is the next index.
 const DESKTOPS: usize = 3;
-const OPERATIONS: usize = 14;
+const GUEST: usize = DESKTOPS;
+const OPERATIONS: usize = 40;
 const WORDS: [&str; 8] = [
     "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel",
 ];
@@ -61,7 +67,10 @@ struct Journal {
 struct Sim {
     rng: StdRng,
     base: String,
-    user: String,
+    /// The user of each desktop: the account's, then the collaborator's.
+    users: Vec<String>,
+    /// Prompts the account shares with the collaborator.
+    shared: Vec<String>,
     // Declared before the directories so the stores close before their
     // directories are removed.
     desktops: Vec<Option<Desktop>>,
@@ -70,6 +79,16 @@ struct Sim {
     journals: Vec<Journal>,
     /// Ids known to exist somewhere, per collection.
     known: BTreeMap<Collection, Vec<String>>,
+    counts: Counts,
+}
+
+/// How often the events the checks are about happened, over a whole run.
+#[derive(Debug, Default, Clone, Copy)]
+struct Counts {
+    documents: usize,
+    collaborator_edits: usize,
+    version_restores: usize,
+    conflicts: usize,
 }
 
 impl Sim {
@@ -98,8 +117,17 @@ impl Sim {
             prompt.project_id = self
                 .pick(Collection::Projects)
                 .filter(|_| self.rng.gen_bool(0.3));
+            let share = self.rng.gen_bool(0.5);
+            if share {
+                prompt.collaboration.allowed_users = vec![self.users[GUEST].clone()];
+            }
             match store.create(prompt).await {
-                Ok(p) => (Collection::Prompts, p.id),
+                Ok(p) => {
+                    if share {
+                        self.shared.push(p.id.clone());
+                    }
+                    (Collection::Prompts, p.id)
+                }
                 Err(_) => return, // a project not on this desktop yet
             }
         } else if choice < 8 {
@@ -117,14 +145,34 @@ impl Sim {
         self.known.entry(collection).or_default().push(id);
     }
 
+    /// A prompt desktop `i` may edit: any the account knows, or for the
+    /// collaborator one shared with them.
+    fn pick_prompt(&mut self, i: usize) -> Option<String> {
+        if i == GUEST {
+            self.shared.choose(&mut self.rng).cloned()
+        } else {
+            self.pick(Collection::Prompts)
+        }
+    }
+
     async fn edit(&mut self, i: usize) {
-        let collection = *[Collection::Prompts, Collection::Ideas, Collection::Projects]
-            .choose(&mut self.rng)
-            .unwrap_or(&Collection::Prompts);
-        let Some(id) = self.pick(collection) else {
+        let collection = if i == GUEST {
+            Collection::Prompts
+        } else {
+            *[Collection::Prompts, Collection::Ideas, Collection::Projects]
+                .choose(&mut self.rng)
+                .unwrap_or(&Collection::Prompts)
+        };
+        let picked = match collection {
+            Collection::Prompts => self.pick_prompt(i),
+            _ => self.pick(collection),
+        };
+        let Some(id) = picked else {
             return;
         };
         let fields: &[&str] = match collection {
+            // Who sees a prompt is its owner's to change.
+            Collection::Prompts if i == GUEST => &["title", "description", "content", "tags"],
             Collection::Prompts => &["title", "description", "content", "tags", "project_id"],
             Collection::Ideas => &["title", "description", "tags"],
             _ => &["title", "description"],
@@ -154,6 +202,9 @@ impl Sim {
             );
         }
         if result.is_ok() {
+            if i == GUEST {
+                self.counts.collaborator_edits += 1;
+            }
             self.journals[i]
                 .edits
                 .insert((collection, id.clone(), field.to_owned()), value);
@@ -187,6 +238,39 @@ impl Sim {
         }
     }
 
+    /// Puts a prompt's text back to one of its versions, as a new version.
+    async fn restore_version(&mut self, i: usize) {
+        let Some(id) = self.pick_prompt(i) else {
+            return;
+        };
+        let store = self.desktop(i).store().clone();
+        let Ok(history) = store.prompt_versions(&id).await else {
+            return;
+        };
+        let Some(version) = history.choose(&mut self.rng) else {
+            return; // not on this desktop yet
+        };
+        let number = version.version_number;
+        let restored = store.restore_prompt_version(&id, number).await;
+        if std::env::var_os("SYNC_SIM_TRACE").is_some() {
+            println!(
+                "  prompt {id}: restore version {number} -> {:?}",
+                restored.as_ref().err()
+            );
+        }
+        if let Ok(prompt) = restored {
+            self.counts.version_restores += 1;
+            if i == GUEST {
+                self.counts.collaborator_edits += 1;
+            }
+            self.journals[i].edits.insert(
+                (Collection::Prompts, id.clone(), "content".to_owned()),
+                Bson::String(prompt.content),
+            );
+            self.journals[i].deletes.remove(&(Collection::Prompts, id));
+        }
+    }
+
     async fn sync(&mut self, i: usize) {
         if let Err(err) = self.desktop(i).sync().await {
             assert!(err.is_retryable(), "desktop {i}: a final sync error: {err}");
@@ -212,7 +296,7 @@ impl Sim {
         let desktop = Desktop::open_with(
             self.dirs[i].path(),
             &self.proxies[i].base,
-            &self.user,
+            &self.users[i],
             config(),
         )
         .await;
@@ -229,44 +313,55 @@ impl Sim {
     }
 }
 
-async fn run_seed(server: &TestServer, seed: u64) -> usize {
+async fn run_seed(server: &TestServer, seed: u64) -> Counts {
+    let owner = format!("sim-{seed}");
+    let mut users = vec![owner.clone(); DESKTOPS];
+    users.push(format!("sim-{seed}-guest"));
     let mut sim = Sim {
         rng: StdRng::seed_from_u64(seed),
         base: server.base.clone(),
-        user: format!("sim-{seed}"),
+        users,
+        shared: Vec::new(),
         desktops: Vec::new(),
         proxies: Vec::new(),
-        dirs: (0..DESKTOPS)
+        dirs: (0..=GUEST)
             .map(|_| tempfile::tempdir().expect("dir"))
             .collect(),
-        journals: (0..DESKTOPS).map(|_| Journal::default()).collect(),
+        journals: (0..=GUEST).map(|_| Journal::default()).collect(),
         known: BTreeMap::new(),
+        counts: Counts::default(),
     };
-    for i in 0..DESKTOPS {
+    for i in 0..=GUEST {
         sim.proxies.push(FaultProxy::start(&sim.base).await);
         sim.desktops.push(None);
         sim.reopen(i).await;
     }
     for _ in 0..OPERATIONS {
-        let i = sim.rng.gen_range(0..DESKTOPS);
+        let i = sim.rng.gen_range(0..=GUEST);
         let roll = sim.rng.gen_range(0..100);
+        // The collaborator creates and deletes nothing of the account's: it
+        // edits and restores versions of what is shared with it.
+        let op = match roll {
+            0..=24 if i == GUEST => "restore version",
+            0..=24 => "create",
+            25..=54 => "edit",
+            55..=64 if i == GUEST => "restore version",
+            55..=59 => "delete or restore",
+            60..=64 => "restore version",
+            65..=84 => "sync",
+            85..=92 => "network",
+            _ => "crash",
+        };
         if std::env::var_os("SYNC_SIM_TRACE").is_some() {
-            let op = match roll {
-                0..=24 => "create",
-                25..=54 => "edit",
-                55..=64 => "delete or restore",
-                65..=84 => "sync",
-                85..=92 => "network",
-                _ => "crash",
-            };
             println!("desktop {i}: {op}");
         }
-        match roll {
-            0..=24 => sim.create(i).await,
-            25..=54 => sim.edit(i).await,
-            55..=64 => sim.delete_or_restore(i).await,
-            65..=84 => sim.sync(i).await,
-            85..=92 => sim.network(i),
+        match op {
+            "create" => sim.create(i).await,
+            "edit" => sim.edit(i).await,
+            "delete or restore" => sim.delete_or_restore(i).await,
+            "restore version" => sim.restore_version(i).await,
+            "sync" => sim.sync(i).await,
+            "network" => sim.network(i),
             _ => sim.crash(i).await,
         }
     }
@@ -276,20 +371,48 @@ async fn run_seed(server: &TestServer, seed: u64) -> usize {
         proxy.heal();
     }
     for _ in 0..3 {
-        for i in 0..DESKTOPS {
+        for i in 0..=GUEST {
             if let Err(err) = sim.desktop(i).sync().await {
                 panic!("seed {seed}: desktop {i} cannot sync after healing: {err}");
             }
         }
     }
-    let replicas = {
-        let mut replicas = Vec::new();
-        for i in 0..DESKTOPS {
-            replicas.push(sim.desktop(i).replica().await);
+    // Each user signs in on a fresh device, which must end holding exactly
+    // what that user's other devices hold.
+    let fresh_dirs = [
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    ];
+    let fresh = [
+        Desktop::open_with(fresh_dirs[0].path(), &sim.base, &owner, config()).await,
+        Desktop::open_with(fresh_dirs[1].path(), &sim.base, &sim.users[GUEST], config()).await,
+    ];
+    for device in &fresh {
+        if let Err(err) = device.sync().await {
+            panic!("seed {seed}: a fresh device cannot sync: {err}");
         }
-        replicas
-    };
-    for i in 0..DESKTOPS {
+    }
+    let mut replicas = Vec::new();
+    for i in 0..=GUEST {
+        replicas.push(sim.desktop(i).replica().await);
+    }
+    for (n, device) in fresh.iter().enumerate() {
+        let replica = device.replica().await;
+        let (like, who) = if n == 0 {
+            (0, "account")
+        } else {
+            (GUEST, "collaborator")
+        };
+        if let Some(diff) = replica_difference(&replicas[like], &replica) {
+            panic!("seed {seed}: the {who}'s fresh device differs from desktop {like}: {diff}");
+        }
+        let problems = device.store().check_consistency().await.expect("check");
+        assert!(
+            problems.is_empty(),
+            "seed {seed}: fresh {who} device: {problems:?}"
+        );
+    }
+    for i in 0..=GUEST {
         let store = sim.desktop(i).store();
         let attention = store.needs_attention().await.expect("attention");
         assert!(
@@ -301,30 +424,35 @@ async fn run_seed(server: &TestServer, seed: u64) -> usize {
             summary.pending, 0,
             "seed {seed}: desktop {i} outbox drained"
         );
+        let problems = store.check_consistency().await.expect("check");
+        assert!(
+            problems.is_empty(),
+            "seed {seed}: desktop {i}: {problems:?}"
+        );
     }
-    for (i, replica) in replicas.iter().enumerate().skip(1) {
+    // What the desktops store holds the seed's required fields too.
+    let required = promptforge_tests::seed::seed_required_fields();
+    for replica in [&replicas[0], &replicas[GUEST]] {
+        for (collection, documents) in replica {
+            let missing =
+                promptforge_tests::seed::missing_in(&required, collection.name(), documents);
+            assert!(missing.is_empty(), "seed {seed}: {missing:?}");
+        }
+    }
+    for (i, replica) in replicas.iter().enumerate().take(DESKTOPS).skip(1) {
         if let Some(diff) = replica_difference(&replicas[0], replica) {
             panic!("seed {seed}: desktops 0 and {i} differ: {diff}");
         }
     }
+    // The account's replica holds everything the collaborator can see.
     let find = |collection: Collection, id: &str| -> Option<Document> {
         replicas[0][&collection]
             .iter()
             .find(|d| d.get_str("_id") == Ok(id))
             .cloned()
     };
-    for i in 0..DESKTOPS {
+    for i in 0..=GUEST {
         let store = sim.desktop(i).store();
-        let summary = store.sync_summary().await.expect("summary");
-        assert_eq!(
-            summary.pending, 0,
-            "seed {seed}: desktop {i} outbox drained"
-        );
-        let attention = store.needs_attention().await.expect("attention");
-        assert!(
-            attention.is_empty(),
-            "seed {seed}: desktop {i}: {attention:?}"
-        );
         for (collection, id) in &sim.journals[i].created {
             assert!(
                 find(*collection, id).is_some(),
@@ -332,6 +460,7 @@ async fn run_seed(server: &TestServer, seed: u64) -> usize {
             );
         }
         let conflicts = store.conflicts(true).await.expect("conflicts");
+        sim.counts.conflicts += conflicts.len();
         for ((collection, id, field), mine) in &sim.journals[i].edits {
             let edited_elsewhere = sim.journals.iter().enumerate().any(|(j, other)| {
                 j != i
@@ -347,8 +476,10 @@ async fn run_seed(server: &TestServer, seed: u64) -> usize {
             let recorded = conflicts.iter().any(|c| {
                 c.collection == *collection
                     && c.doc_id == *id
-                    && c.field.as_deref() == Some(field.as_str())
-                    && &c.mine == mine
+                    && ((c.field.as_deref() == Some(field.as_str()) && &c.mine == mine)
+                        // A collaborator's edit yields to the owner's delete,
+                        // recorded with the whole edited document.
+                        || (i == GUEST && c.kind == ConflictKind::EditVsDelete))
             });
             assert!(
                 now.as_ref() == Some(mine) || recorded,
@@ -380,7 +511,8 @@ async fn run_seed(server: &TestServer, seed: u64) -> usize {
             );
         }
     }
-    replicas[0].values().map(Vec::len).sum()
+    sim.counts.documents = replicas[0].values().map(Vec::len).sum();
+    sim.counts
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -392,7 +524,7 @@ async fn random_desktops_partitions_and_crashes_converge() {
             let count: u64 = std::env::var("SYNC_SIM_SEEDS")
                 .ok()
                 .and_then(|n| n.parse().ok())
-                .unwrap_or(250);
+                .unwrap_or(150);
             let start: u64 = match std::env::var("SYNC_SIM_FIRST").as_deref() {
                 Ok("random") => rand::random::<u32>().into(),
                 Ok(first) => first.parse().expect("SYNC_SIM_FIRST is a number"),
@@ -402,16 +534,28 @@ async fn random_desktops_partitions_and_crashes_converge() {
         }
     };
     let started = Instant::now();
-    let mut documents = 0;
+    let mut total = Counts::default();
     for &seed in &seeds {
         println!("seed {seed} (rerun with SYNC_SIM_SEED={seed})");
-        documents += run_seed(&server, seed).await;
+        let counts = run_seed(&server, seed).await;
+        total.documents += counts.documents;
+        total.collaborator_edits += counts.collaborator_edits;
+        total.version_restores += counts.version_restores;
+        total.conflicts += counts.conflicts;
     }
     println!(
-        "{} seeds converged in {:.1} s ({documents} documents in final replicas)",
+        "{} seeds converged in {:.1} s: {total:?}",
         seeds.len(),
         started.elapsed().as_secs_f64()
     );
+    // A run long enough to mean something must have exercised what it
+    // checks: collaborators editing, versions restored, clashes recorded.
+    if seeds.len() >= 20 {
+        assert!(total.collaborator_edits > 0, "{total:?}");
+        assert!(total.version_restores > 0, "{total:?}");
+        assert!(total.conflicts > 0, "{total:?}");
+    }
+    server.assert_seed_required().await;
 }
 
 /// A seed a random draw found, where an idea's tags edited on one desktop
