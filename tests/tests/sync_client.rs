@@ -444,3 +444,51 @@ async fn a_collaborator_edits_a_shared_prompt_until_unshared() {
         "the guest's late edit was not applied"
     );
 }
+
+/// Found by the simulation (seed 2032382468 of its earlier shape): an edit
+/// then a delete on one desktop, while another desktop deleted first. The
+/// server refused the edit (its document was gone) and the queued delete
+/// changed nothing, so the edit vanished without a record. It must reach the
+/// trashed copy on every desktop, as it does when nobody else deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_made_before_a_delete_survives_another_desktops_delete() {
+    let server = TestServer::start(&MONGO).await;
+    let dirs = [
+        tempfile::tempdir().expect("temp dir"),
+        tempfile::tempdir().expect("temp dir"),
+    ];
+    let a = Desktop::open(dirs[0].path(), &server.base, "dora").await;
+    let b = Desktop::open(dirs[1].path(), &server.base, "dora").await;
+    a.synced().await;
+    let idea = a
+        .store()
+        .create(Idea::new("dora", "Garden", "A garden app"))
+        .await
+        .expect("create");
+    a.synced().await;
+    b.synced().await;
+    b.store()
+        .patch::<Idea>(&idea.id, doc! { "tags": ["charlie-380"] })
+        .await
+        .expect("edit on b");
+    b.store()
+        .delete::<Idea>(&idea.id)
+        .await
+        .expect("delete on b");
+    a.store()
+        .delete::<Idea>(&idea.id)
+        .await
+        .expect("delete on a");
+    a.synced().await;
+    b.synced().await;
+    assert_converged(&[&a, &b]).await;
+    for desktop in [&a, &b] {
+        let trashed: Idea = desktop.store().require(&idea.id).await.expect("idea");
+        assert!(trashed.deleted_at.is_some(), "deleted everywhere");
+        assert_eq!(
+            trashed.tags,
+            vec!["charlie-380".to_owned()],
+            "the edit is kept"
+        );
+    }
+}

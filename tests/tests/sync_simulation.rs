@@ -557,14 +557,3 @@ async fn random_desktops_partitions_and_crashes_converge() {
     }
     server.assert_seed_required().await;
 }
-
-/// A seed a random draw found, where an idea's tags edited on one desktop
-/// end empty with no conflict recorded on it (the edit, then deletes and
-/// restores on two desktops). A defect of the desktop's sync, kept here
-/// until it is fixed: `cargo test --test sync_simulation -- --ignored`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known lost edit after delete and restore on two desktops (issue 13)"]
-async fn known_lost_edit_after_deletes_and_restores() {
-    let server = TestServer::start(&MONGO).await;
-    run_seed(&server, 2_032_382_468).await;
-}

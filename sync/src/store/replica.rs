@@ -895,6 +895,19 @@ fn rebase(tx: &mut Tx, collection: Collection, server: Document, own: bool) -> R
             }
         }
     }
+    // Edited, then deleted here, while another device deleted it first: the
+    // server refused the edit (its document was gone) and the queued delete
+    // would change nothing, so the edit would vanish with no record. The
+    // edit goes up as a restore and the delete follows it, so the trashed
+    // copy holds the edit everywhere, as it does when nobody else deleted.
+    let trashed_edit = is_deleted(&server)
+        && is_deleted(&local)
+        && owned
+        && !rebased.is_empty()
+        && unsent.first().map(|e| entry_op(e)) == Some(PendingOp::Delete);
+    if trashed_edit {
+        first_op = Some(PendingOp::Restore);
+    }
     // What is still unsent now builds on the server's document.
     for (n, entry) in unsent.iter().enumerate() {
         let op = match (n, first_op, entry_op(entry)) {
@@ -913,6 +926,16 @@ fn rebase(tx: &mut Tx, collection: Collection, server: Document, own: bool) -> R
                 "base_doc": server.clone(),
                 "base_version": server_version,
             } },
+        )?;
+    }
+    if trashed_edit {
+        new_entry(
+            tx,
+            collection,
+            &id,
+            PendingOp::Delete,
+            Bson::Document(server.clone()),
+            server_version,
         )?;
     }
     match tx.put_untracked(collection, merged) {
