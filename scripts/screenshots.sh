@@ -7,5 +7,5 @@ cd "$(dirname "$0")/.."
 PROMPTFORGE_SETUP=test scripts/setup-debian.sh
 source scripts/env.sh
 (cd ui && npm run --silent build)
-cargo build --quiet -p promptforge-desktop -p promptforge-tests --bin promptforge-desktop --bin screenshots
+cargo build --quiet --workspace --bin promptforge-desktop --bin screenshots
 "$CARGO_TARGET_DIR/debug/screenshots" docs/screenshots

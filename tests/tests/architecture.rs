@@ -90,3 +90,27 @@ fn the_desktop_app_reaches_data_only_through_the_sync_library() {
         );
     }
 }
+
+/// The scripts build with the workspace's feature set: a `cargo build -p`
+/// resolves features for one package, and RocksDB (about ten minutes on two
+/// cores) is compiled once per feature set. `scripts/test.sh` runs
+/// `cargo test --workspace`, so `--workspace --bin X` reuses its build.
+#[test]
+fn scripts_build_with_the_workspace_feature_set() {
+    let scripts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&scripts).expect("scripts directory") {
+        let path = entry.expect("entry").path();
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        for line in text.lines().filter(|l| l.trim_start().starts_with("cargo build")) {
+            checked += 1;
+            assert!(
+                line.contains("--workspace") && !line.contains(" -p "),
+                "{}: `{}` builds with another feature set than the tests",
+                path.display(),
+                line.trim()
+            );
+        }
+    }
+    assert!(checked >= 2, "the scripts' cargo builds were found");
+}
