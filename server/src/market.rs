@@ -5,8 +5,9 @@
 //! together: a purchase debits the buyer, records the purchase, credits the
 //! seller, updates the listing's analytics, delivers a copy of the prompt and
 //! notifies both sides, or does none of it. Purchases and refunds carry an
-//! idempotency key whose first answer is stored with the writes, so a
-//! resent request is answered the same and charges nothing. Credits are whole
+//! idempotency key (publish, moderation and reviews may) whose first answer
+//! is stored with the writes, so a resent request is answered the same and
+//! charges nothing. Credits are whole
 //! units, so the ledger balances exactly.
 
 use bson::{doc, Bson, DateTime, Document};
@@ -22,7 +23,8 @@ use promptforge_wire::schema::{new_id, Collection};
 use crate::db::{strip_seq, version_of, Db};
 use crate::error::ServerError;
 
-/// Answers of purchases and refunds, by `user:kind:idempotency_key`.
+/// Answers of marketplace requests sent with an idempotency key, by
+/// `user:kind:idempotency_key`.
 pub const MARKET_REQUESTS: &str = "market_requests";
 
 /// The marketplace's rules, from the server's configuration.
@@ -315,6 +317,29 @@ pub async fn publish(
     user: &str,
     request: &PublishRequest,
 ) -> Result<MarketOutcome, ServerError> {
+    let Some(key) = request.idempotency_key.clone() else {
+        return decide_publish(db, session, user, request).await;
+    };
+    let (db2, user2, request2) = (db.clone(), user.to_owned(), request.clone());
+    once(
+        db,
+        session,
+        user,
+        "publish",
+        (key.as_str(), request),
+        move |session| {
+            Box::pin(async move { decide_publish(&db2, session, &user2, &request2).await })
+        },
+    )
+    .await
+}
+
+async fn decide_publish(
+    db: &Db,
+    session: &mut ClientSession,
+    user: &str,
+    request: &PublishRequest,
+) -> Result<MarketOutcome, ServerError> {
     let listing = db
         .find_by_id(
             session,
@@ -376,6 +401,33 @@ pub async fn publish(
 }
 
 pub async fn moderate(
+    db: &Db,
+    session: &mut ClientSession,
+    rules: &MarketRules,
+    user: &str,
+    request: &ModerateRequest,
+) -> Result<MarketOutcome, ServerError> {
+    let Some(key) = request.idempotency_key.clone() else {
+        return decide_moderation(db, session, rules, user, request).await;
+    };
+    let (db2, rules2, user2, request2) =
+        (db.clone(), rules.clone(), user.to_owned(), request.clone());
+    once(
+        db,
+        session,
+        user,
+        "moderate",
+        (key.as_str(), request),
+        move |session| {
+            Box::pin(
+                async move { decide_moderation(&db2, session, &rules2, &user2, &request2).await },
+            )
+        },
+    )
+    .await
+}
+
+async fn decide_moderation(
     db: &Db,
     session: &mut ClientSession,
     rules: &MarketRules,
@@ -985,6 +1037,29 @@ async fn settle_refund(
 }
 
 pub async fn review(
+    db: &Db,
+    session: &mut ClientSession,
+    buyer_id: &str,
+    request: &ReviewRequest,
+) -> Result<MarketOutcome, ServerError> {
+    let Some(key) = request.idempotency_key.clone() else {
+        return decide_review(db, session, buyer_id, request).await;
+    };
+    let (db2, buyer, request2) = (db.clone(), buyer_id.to_owned(), request.clone());
+    once(
+        db,
+        session,
+        buyer_id,
+        "review",
+        (key.as_str(), request),
+        move |session| {
+            Box::pin(async move { decide_review(&db2, session, &buyer, &request2).await })
+        },
+    )
+    .await
+}
+
+async fn decide_review(
     db: &Db,
     session: &mut ClientSession,
     buyer_id: &str,

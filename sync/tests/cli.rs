@@ -324,3 +324,55 @@ fn a_reader_that_closes_the_pipe_ends_the_command_quietly() {
     let listed = ok(dir.path(), &["prompt", "list"]);
     assert!(listed.contains("Piped"), "{listed}");
 }
+
+#[test]
+fn sync_watch_holds_the_profile_and_other_commands_say_so() {
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().expect("temp dir");
+    ok(
+        dir.path(),
+        &[
+            "prompt",
+            "create",
+            "--title",
+            "Kept",
+            "--content",
+            "current",
+        ],
+    );
+    // An unreachable server: the watcher backs off and keeps running.
+    let mut watcher = Command::new(env!("CARGO_BIN_EXE_promptforge"))
+        .arg("--profile")
+        .arg(dir.path())
+        .args(["sync", "--watch", "--server", "http://127.0.0.1:9"])
+        .env("PROMPTFORGE_TOKEN", "not-a-real-token")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run promptforge sync --watch");
+    // Its first status line (offline) comes after it opened the profile.
+    let mut status = std::io::BufReader::new(watcher.stderr.take().expect("stderr"));
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut status, &mut first).expect("a status line");
+    assert!(first.contains("offline"), "{first}");
+    fails(
+        dir.path(),
+        &[
+            "prompt",
+            "create",
+            "--title",
+            "Blocked",
+            "--content",
+            "edit",
+        ],
+        "open in another PromptForge process",
+    );
+    assert!(
+        watcher.try_wait().expect("poll").is_none(),
+        "the watcher keeps running while offline"
+    );
+    watcher.kill().expect("stop the watcher");
+    let _ = watcher.wait();
+    let listed = ok(dir.path(), &["prompt", "list"]);
+    assert!(listed.contains("Kept"), "{listed}");
+}

@@ -42,14 +42,23 @@ struct State {
     upstream: String,
     offline: bool,
     script: VecDeque<Fault>,
+    /// Faults for requests to paths starting with a prefix, in order.
+    targeted: Option<(String, VecDeque<Fault>)>,
     random: Option<(StdRng, f64)>,
     stats: ProxyStats,
 }
 
 impl State {
-    fn next_fault(&mut self) -> Fault {
+    fn next_fault(&mut self, path: &str) -> Fault {
         if self.offline {
             return Fault::Refuse;
+        }
+        if let Some((prefix, faults)) = &mut self.targeted {
+            if path.starts_with(prefix.as_str()) {
+                if let Some(fault) = faults.pop_front() {
+                    return fault;
+                }
+            }
         }
         if let Some(fault) = self.script.pop_front() {
             return fault;
@@ -91,6 +100,7 @@ impl FaultProxy {
             upstream: host_port(upstream),
             offline: false,
             script: VecDeque::new(),
+            targeted: None,
             random: None,
             stats: ProxyStats::default(),
         }));
@@ -124,6 +134,12 @@ impl FaultProxy {
         self.with(|s| s.script.extend(faults));
     }
 
+    /// The next requests to paths starting with `prefix` meet these faults,
+    /// in order; other requests pass as they would have.
+    pub fn script_for(&self, prefix: &str, faults: impl IntoIterator<Item = Fault>) {
+        self.with(|s| s.targeted = Some((prefix.to_owned(), faults.into_iter().collect())));
+    }
+
     /// From now on, each request meets a random fault with probability `rate`.
     pub fn randomly(&self, seed: u64, rate: f64) {
         self.with(|s| s.random = Some((StdRng::seed_from_u64(seed), rate)));
@@ -134,6 +150,7 @@ impl FaultProxy {
         self.with(|s| {
             s.offline = false;
             s.script.clear();
+            s.targeted = None;
             s.random = None;
         });
     }
@@ -201,7 +218,8 @@ async fn serve(mut client: TcpStream, state: Arc<Mutex<State>>) -> std::io::Resu
     while let Some((head, body)) = read_request(&mut client, &mut buffer).await? {
         let (fault, upstream) = {
             let mut s = state.lock().unwrap_or_else(PoisonError::into_inner);
-            let fault = s.next_fault();
+            let path = head.split_whitespace().nth(1).unwrap_or("");
+            let fault = s.next_fault(path);
             match fault {
                 Fault::Pass => s.stats.passed += 1,
                 Fault::Refuse => s.stats.refused += 1,

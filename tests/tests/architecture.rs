@@ -102,7 +102,10 @@ fn scripts_build_with_the_workspace_feature_set() {
     for entry in std::fs::read_dir(&scripts).expect("scripts directory") {
         let path = entry.expect("entry").path();
         let text = std::fs::read_to_string(&path).unwrap_or_default();
-        for line in text.lines().filter(|l| l.trim_start().starts_with("cargo build")) {
+        for line in text
+            .lines()
+            .filter(|l| l.trim_start().starts_with("cargo build"))
+        {
             checked += 1;
             assert!(
                 line.contains("--workspace") && !line.contains(" -p "),

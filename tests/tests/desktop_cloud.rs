@@ -426,6 +426,7 @@ fn a_purchase_in_the_app_is_settled_by_the_server_and_delivers_the_prompt() -> a
             listing_id: listing_id.as_str().unwrap_or_default().to_owned(),
             action: ModerationAction::Approve,
             notes: None,
+            idempotency_key: None,
         };
         moderator
             .engine

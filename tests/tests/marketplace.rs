@@ -64,12 +64,14 @@ async fn publish_and_approve(seller: &Desktop, moderator: &Desktop, listing_id: 
     let listing_id = listing_id.to_owned();
     let publish = PublishRequest {
         listing_id: listing_id.clone(),
+        idempotency_key: None,
     };
     done(market(seller, MarketCall::Publish, &publish).await);
     let approve = ModerateRequest {
         listing_id,
         action: ModerationAction::Approve,
         notes: None,
+        idempotency_key: None,
     };
     done(market(moderator, MarketCall::Moderate, &approve).await);
 }
@@ -167,6 +169,7 @@ async fn a_listing_from_offline_draft_to_bought_and_reviewed() {
             MarketCall::Publish,
             &PublishRequest {
                 listing_id: listing.id.clone(),
+                idempotency_key: None,
             },
         )
         .await,
@@ -179,6 +182,7 @@ async fn a_listing_from_offline_draft_to_bought_and_reviewed() {
             listing_id: listing.id.clone(),
             action: ModerationAction::Approve,
             notes: None,
+            idempotency_key: None,
         },
     )
     .await;
@@ -191,6 +195,7 @@ async fn a_listing_from_offline_draft_to_bought_and_reviewed() {
                 listing_id: listing.id.clone(),
                 action: ModerationAction::Reject,
                 notes: Some("Add a longer preview".into()),
+                idempotency_key: None,
             },
         )
         .await,
@@ -343,6 +348,7 @@ async fn a_listing_from_offline_draft_to_bought_and_reviewed() {
                 purchase_id: purchase_id.clone(),
                 rating: 4,
                 review: "Solid".into(),
+                idempotency_key: None,
             },
         )
         .await,
@@ -354,6 +360,7 @@ async fn a_listing_from_offline_draft_to_bought_and_reviewed() {
             purchase_id: purchase_id.clone(),
             rating: 5,
             review: String::new(),
+            idempotency_key: None,
         },
     )
     .await;
@@ -443,6 +450,7 @@ async fn a_listing_from_offline_draft_to_bought_and_reviewed() {
             purchase_id,
             rating: 1,
             review: String::new(),
+            idempotency_key: None,
         },
     )
     .await;

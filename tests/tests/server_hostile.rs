@@ -73,6 +73,7 @@ fn approve(listing_id: &str) -> ModerateRequest {
         listing_id: listing_id.into(),
         action: ModerationAction::Approve,
         notes: None,
+        idempotency_key: None,
     }
 }
 
@@ -614,6 +615,7 @@ async fn listing_terms_go_back_to_review_and_every_id_gets_a_slug() {
         "alice",
         &PublishRequest {
             listing_id: "l1".into(),
+            idempotency_key: None,
         },
     )
     .await;
@@ -628,6 +630,7 @@ async fn listing_terms_go_back_to_review_and_every_id_gets_a_slug() {
                 listing_id: "l1".into(),
                 action: ModerationAction::Reject,
                 notes: Some("n".repeat(200_000)),
+                idempotency_key: None,
             },
         )
         .await;
@@ -845,6 +848,7 @@ async fn drafts_of_others_do_not_exist_for_buyers_and_unpublishable_edits_go_to_
         "alice",
         &PublishRequest {
             listing_id: "l1".into(),
+            idempotency_key: None,
         },
     )
     .await;

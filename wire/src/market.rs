@@ -12,6 +12,11 @@ use serde::{Deserialize, Serialize};
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PublishRequest {
     pub listing_id: String,
+    /// Makes a resent request (its answer lost on the way) return the first
+    /// answer instead of being refused as already done. Optional for
+    /// publish, moderate and review; the desktop always sends one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,6 +36,11 @@ pub struct ModerateRequest {
     pub action: ModerationAction,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
+    /// Makes a resent request (its answer lost on the way) return the first
+    /// answer instead of being refused as already done. Optional for
+    /// publish, moderate and review; the desktop always sends one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
 }
 
 /// Buy a listing with credits. `expected_price` is the price the desktop
@@ -60,6 +70,11 @@ pub struct ReviewRequest {
     pub rating: i64,
     #[serde(default)]
     pub review: String,
+    /// Makes a resent request (its answer lost on the way) return the first
+    /// answer instead of being refused as already done. Optional for
+    /// publish, moderate and review; the desktop always sends one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
 }
 
 /// Why the server would not do it. Refusals change nothing.

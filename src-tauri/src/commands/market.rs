@@ -58,7 +58,11 @@ pub async fn publish_listing(
     state: State<'_, AppState>,
     listing_id: String,
 ) -> AppResult<MarketDone> {
-    ask(&state, MarketCall::Publish, &PublishRequest { listing_id }).await
+    let request = PublishRequest {
+        listing_id,
+        idempotency_key: Some(new_id()),
+    };
+    ask(&state, MarketCall::Publish, &request).await
 }
 
 /// Buys at the price the user was shown; the server refuses a changed price.
@@ -106,6 +110,7 @@ pub async fn review_purchase(
         purchase_id,
         rating,
         review,
+        idempotency_key: Some(new_id()),
     };
     ask(&state, MarketCall::Review, &request).await
 }

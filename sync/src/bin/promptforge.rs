@@ -120,8 +120,9 @@ enum Command {
 struct SyncArgs {
     #[command(flatten)]
     online: Online,
-    /// Keep syncing (after local changes, every 30 s, with backoff when
-    /// offline) until interrupted.
+    /// Keep syncing until interrupted: a round every 30 s, with backoff
+    /// when offline. The profile stays locked meanwhile, so other commands
+    /// on it wait until this one stops.
     #[arg(long)]
     watch: bool,
 }
@@ -982,6 +983,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 purchase_id: purchase,
                 rating,
                 review: text,
+                idempotency_key: Some(promptforge_sync::schema::new_id()),
             };
             market(&engine, MarketCall::Review, &request).await?;
             out!("thank you: review saved");
@@ -1158,7 +1160,10 @@ async fn listing(store: &Store, out: &Output, command: ListingCommand) -> anyhow
             let listing = market(
                 &engine,
                 MarketCall::Publish,
-                &PublishRequest { listing_id: id },
+                &PublishRequest {
+                    listing_id: id,
+                    idempotency_key: Some(promptforge_sync::schema::new_id()),
+                },
             )
             .await?;
             out!(
@@ -1184,6 +1189,7 @@ async fn listing(store: &Store, out: &Output, command: ListingCommand) -> anyhow
                 listing_id: id,
                 action,
                 notes,
+                idempotency_key: Some(promptforge_sync::schema::new_id()),
             };
             let listing = market(&engine, MarketCall::Moderate, &request).await?;
             out!(

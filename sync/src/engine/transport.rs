@@ -228,7 +228,8 @@ pub enum MarketCall {
 }
 
 impl MarketCall {
-    fn path(self) -> &'static str {
+    /// The route this request is posted to.
+    pub fn path(self) -> &'static str {
         match self {
             MarketCall::Publish => "/v1/market/publish",
             MarketCall::Moderate => "/v1/market/moderate",
