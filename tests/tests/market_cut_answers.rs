@@ -32,7 +32,7 @@ async fn through_a_cut<R: serde::Serialize + Sync>(
 ) -> bson::Document {
     let route = call.path();
     let cut_before = proxy.stats().cut;
-    proxy.script_for(&route, [Fault::CutAnswer]);
+    proxy.script_for(route, [Fault::CutAnswer]);
     let outcome = desktop
         .engine
         .market_request(call, request)
