@@ -240,10 +240,12 @@ impl Db {
     /// Takes the next `version_number` of a prompt's history inside the
     /// caller's transaction. Numbers are the server's to give: two desktops
     /// that edited offline each numbered their version "next", and only the
-    /// order in which the versions arrive here can tell them apart. The
-    /// per-prompt counter makes concurrent writers of one prompt conflict
-    /// (and retry) instead of both reading the same highest number; it starts
-    /// above whatever versions another backend stored.
+    /// order in which the versions arrive here can tell them apart. Reading
+    /// the highest number is safe inside the transaction because every write
+    /// also takes the sequence counter ([`Db::next_seq`]): two writers of one
+    /// prompt conflict there, and the one that retries reads the other's
+    /// version. (Should writes stop sharing that counter, this needs a
+    /// counter of its own per prompt.)
     pub async fn next_version_number(
         &self,
         session: &mut ClientSession,
@@ -258,21 +260,7 @@ impl Db {
             .await?
             .and_then(|v| v.get("version_number").and_then(Bson::as_i64))
             .unwrap_or(0);
-        let counters = self.db.collection::<Document>(COUNTERS);
-        let key = format!("versions:{prompt_id}");
-        let counted = counters
-            .find_one(doc! { "_id": &key })
-            .session(&mut *session)
-            .await?
-            .and_then(|c| c.get_i64("value").ok())
-            .unwrap_or(0);
-        let next = highest.max(counted).saturating_add(1);
-        counters
-            .update_one(doc! { "_id": &key }, doc! { "$set": { "value": next } })
-            .upsert(true)
-            .session(&mut *session)
-            .await?;
-        Ok(next)
+        Ok(highest.saturating_add(1))
     }
 
     /// Runs `work` in a transaction, retrying it whole on transient errors
@@ -320,7 +308,10 @@ impl Db {
                 }
             };
             tracing::debug!(error = %retry, "retrying a transaction");
-            tokio::time::sleep(delay + Duration::from_micros(u64::from(rand_jitter()))).await;
+            // Half the delay plus a random share of it: writers that met on
+            // the sequence counter spread out instead of meeting again.
+            let share = f64::from(rand_jitter()) / f64::from(JITTER_STEPS);
+            tokio::time::sleep(delay / 2 + delay.mul_f64(share)).await;
             delay = (delay * 2).min(Duration::from_millis(200));
         }
         Err(ServerError::Unavailable(
@@ -329,12 +320,16 @@ impl Db {
     }
 }
 
-/// A little jitter so two retrying writers do not collide again in step.
+/// Resolution of the retry jitter.
+const JITTER_STEPS: u32 = 2_000;
+
+/// A pseudo-random step in `0..JITTER_STEPS`, so two retrying writers do not
+/// collide again in step.
 fn rand_jitter() -> u32 {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
-    nanos % 2_000
+    nanos % JITTER_STEPS
 }
 
 pub fn is_duplicate_key(err: &mongodb::error::Error) -> bool {

@@ -130,7 +130,11 @@ pub async fn keep_latest_in_step(
         return Ok(None);
     }
     let prompt_id = prompt.get_str("_id").unwrap_or_default().to_owned();
-    let latest = prompt.get("latest_version_id").cloned();
+    // An empty id names nothing that could ever arrive.
+    let latest = prompt
+        .get("latest_version_id")
+        .cloned()
+        .filter(|v| !matches!(v, Bson::String(id) if id.is_empty()));
     if let Some(Bson::String(id)) = &latest {
         match db
             .find_by_id(session, Collection::PromptVersions, id)
