@@ -34,8 +34,8 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use promptforge_wire::protocol::{
-    HandshakeRequest, HandshakeResponse, PullRequest, PullResponse, PushRequest, PushResponse,
-    PROTOCOL_HEADER, PROTOCOL_VERSION, SCHEMA_VERSION,
+    CountRequest, CountResponse, HandshakeRequest, HandshakeResponse, PullRequest, PullResponse,
+    PushRequest, PushResponse, PROTOCOL_HEADER, PROTOCOL_VERSION, SCHEMA_VERSION,
 };
 use tokio::net::TcpListener;
 
@@ -92,6 +92,7 @@ pub fn router(db: Db, verifier: Verifier, config: Config) -> Router {
         .route("/v1/handshake", post(handshake))
         .route("/v1/push", post(push_route))
         .route("/v1/pull", post(pull_route))
+        .route("/v1/pull/count", post(count_route))
         .route("/v1/market/publish", post(market_publish))
         .route("/v1/market/moderate", post(market_moderate))
         .route("/v1/market/purchase", post(market_purchase))
@@ -280,6 +281,20 @@ async fn pull_route(
     Body(request): Body<PullRequest>,
 ) -> Result<Json<PullResponse>, ServerError> {
     Ok(Json(pull::pull(&state.db, &user, &request).await?))
+}
+
+async fn count_route(
+    State(state): State<Arc<AppState>>,
+    User(user): User,
+    Body(request): Body<CountRequest>,
+) -> Result<Json<CountResponse>, ServerError> {
+    if request.checkpoints.len() > scope::PULLED.len() {
+        return Err(ServerError::BadRequest(format!(
+            "at most {} collections can be counted",
+            scope::PULLED.len()
+        )));
+    }
+    Ok(Json(pull::count(&state.db, &user, &request).await?))
 }
 
 use promptforge_wire::market::{

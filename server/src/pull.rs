@@ -4,7 +4,7 @@
 
 use bson::{doc, Bson, Document};
 use futures_util::TryStreamExt;
-use promptforge_wire::protocol::{Change, PullRequest, PullResponse};
+use promptforge_wire::protocol::{Change, CountRequest, CountResponse, PullRequest, PullResponse};
 use promptforge_wire::schema::Collection;
 
 use crate::db::{strip_seq, Db, SCOPE_EXITS, SEQ};
@@ -124,4 +124,40 @@ pub async fn pull(db: &Db, user: &str, request: &PullRequest) -> Result<PullResp
         has_more: remaining > 0,
         remaining_estimate: remaining,
     })
+}
+
+/// How many changes wait after each checkpoint: the documents in scope and
+/// the `left_scope` notices a pull from there would return.
+pub async fn count(
+    db: &Db,
+    user: &str,
+    request: &CountRequest,
+) -> Result<CountResponse, ServerError> {
+    let mut remaining = std::collections::BTreeMap::new();
+    for (name, checkpoint) in &request.checkpoints {
+        let collection = Collection::from_name(name)
+            .filter(|c| scope::PULLED.contains(c))
+            .ok_or_else(|| ServerError::UnknownCollection(name.clone()))?;
+        if *checkpoint < 0 {
+            return Err(ServerError::BadRequest(
+                "checkpoint must not be negative".into(),
+            ));
+        }
+        let scope = scope::read_scope(db, collection, user)
+            .await?
+            .ok_or_else(|| ServerError::UnknownCollection(name.clone()))?;
+        let documents = db
+            .collection(collection)
+            .count_documents(doc! { "$and": [ scope, { SEQ: { "$gt": checkpoint } } ] })
+            .await?;
+        let notices = db
+            .db
+            .collection::<Document>(SCOPE_EXITS)
+            .count_documents(
+                doc! { "user_id": user, "collection": collection.name(), SEQ: { "$gt": checkpoint } },
+            )
+            .await?;
+        remaining.insert(name.clone(), documents + notices);
+    }
+    Ok(CountResponse { remaining })
 }

@@ -219,6 +219,22 @@ pub struct PullRequest {
     pub max_bytes: Option<u64>,
 }
 
+/// How many changes wait after the client's checkpoints, per collection:
+/// asked once before a pull phase, so progress has one total for the whole
+/// phase instead of one per collection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CountRequest {
+    /// Collection name to the client's checkpoint for it.
+    pub checkpoints: std::collections::BTreeMap<String, i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CountResponse {
+    /// Collection name to the changes (documents and `left_scope` notices)
+    /// after its checkpoint, as of the count.
+    pub remaining: std::collections::BTreeMap<String, u64>,
+}
+
 /// One change in commit order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {

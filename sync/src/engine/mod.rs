@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use bson::DateTime;
 use promptforge_wire::protocol::{
-    HandshakeRequest, PullRequest, PushRequest, PROTOCOL_VERSION, SCHEMA_VERSION,
+    CountRequest, HandshakeRequest, PullRequest, PushRequest, PROTOCOL_VERSION, SCHEMA_VERSION,
 };
 use rand::Rng;
 use serde::Serialize;
@@ -457,6 +457,24 @@ impl<T: Transport> SyncEngine<T> {
         report: &mut SyncReport,
     ) -> Result<(), SyncError> {
         let mut done = 0_u64;
+        // One total for the whole phase, asked before the first page, so a
+        // progress bar never jumps back between collections. A server that
+        // cannot count leaves the per-page estimates, never decreasing.
+        let mut checkpoints = std::collections::BTreeMap::new();
+        for name in collections {
+            if let Some(collection) = Collection::from_name(name) {
+                checkpoints.insert(name.clone(), self.store.checkpoint(collection).await?);
+            }
+        }
+        let counted = match self.transport.count(&CountRequest { checkpoints }).await {
+            Ok(Some(count)) => Some(count.remaining.values().sum::<u64>()),
+            Ok(None) => None,
+            Err(err) => {
+                tracing::debug!(error = %err, "the server did not count; progress per page");
+                None
+            }
+        };
+        let mut total = counted.unwrap_or(0);
         for name in collections {
             let Some(collection) = Collection::from_name(name) else {
                 tracing::warn!(collection = %name, "the server offers a collection this app does not know");
@@ -487,10 +505,15 @@ impl<T: Transport> SyncEngine<T> {
                     .await?;
                 report.pulled += applied;
                 done += applied as u64;
+                // Changes committed after the count may add to it.
+                total = total.max(done);
+                if counted.is_none() {
+                    total = total.max(done + remaining);
+                }
                 self.set_state(SyncState::Syncing {
                     phase: SyncPhase::Pull,
                     done,
-                    total: Some(done + remaining),
+                    total: Some(total),
                 });
                 if !has_more {
                     break;

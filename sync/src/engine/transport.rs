@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use promptforge_wire::protocol::{
-    ErrorBody, ErrorCode, HandshakeRequest, HandshakeResponse, PullRequest, PullResponse,
-    PushRequest, PushResponse, PROTOCOL_HEADER, PROTOCOL_VERSION,
+    CountRequest, CountResponse, ErrorBody, ErrorCode, HandshakeRequest, HandshakeResponse,
+    PullRequest, PullResponse, PushRequest, PushResponse, PROTOCOL_HEADER, PROTOCOL_VERSION,
 };
 use serde::{de::DeserializeOwned, Serialize};
 
@@ -113,6 +113,15 @@ pub trait Transport: Send + Sync + 'static {
         &self,
         request: &PullRequest,
     ) -> impl Future<Output = Result<PullResponse, TransportError>> + Send;
+    /// How many changes wait after each checkpoint, for one progress total.
+    /// `None` when the server cannot say (progress then counts per page).
+    fn count(
+        &self,
+        request: &CountRequest,
+    ) -> impl Future<Output = Result<Option<CountResponse>, TransportError>> + Send {
+        let _ = request;
+        async { Ok(None) }
+    }
     /// Where it connects, for status displays.
     fn endpoint(&self) -> String;
 }
@@ -279,6 +288,10 @@ impl Transport for HttpTransport {
 
     async fn pull(&self, request: &PullRequest) -> Result<PullResponse, TransportError> {
         self.call("/v1/pull", request).await
+    }
+
+    async fn count(&self, request: &CountRequest) -> Result<Option<CountResponse>, TransportError> {
+        self.call("/v1/pull/count", request).await.map(Some)
     }
 
     fn endpoint(&self) -> String {
