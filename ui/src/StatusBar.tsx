@@ -189,9 +189,16 @@ function ConflictsPanel(props: { onClose: () => void; error: (e: unknown) => voi
                 <button disabled={busy === c.id} data-testid="keep-theirs" onClick={() => resolve(c, "keep_theirs")}>
                   Keep theirs
                 </button>
-                <button disabled={busy === c.id} data-testid="keep-both" onClick={() => resolve(c, "keep_both")}>
-                  Keep both
-                </button>
+                {c.kind !== "delete_vs_edit" && (
+                  <button
+                    disabled={busy === c.id}
+                    data-testid="keep-both"
+                    title={c.kind === "field" ? "Keep theirs here and a copy with mine" : "Keep a copy with my edit; the original goes to the trash"}
+                    onClick={() => resolve(c, "keep_both")}
+                  >
+                    Keep both
+                  </button>
+                )}
               </div>
             </li>
           ))}

@@ -365,6 +365,9 @@
     resolve_conflict: ({ id, resolution }) => {
       const c = conflicts.find((x) => x.id === id);
       if (!c) throw err("not_found", "That conflict is gone.");
+      if (c.kind === "delete_vs_edit" && resolution === "keep_both") {
+        throw err("not_allowed", "A document cannot be both deleted and kept.");
+      }
       c.resolved = resolution;
       setStatus({ open_conflicts: conflicts.filter((x) => x.resolved == null).length });
       return clone(c);

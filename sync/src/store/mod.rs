@@ -623,6 +623,38 @@ impl Store {
                     let changes = doc! { field: conflict.mine.clone() };
                     rules::duplicate(tx, collection, doc_id, changes)?;
                 }
+                // Another device deleted what this one edited, and the edit
+                // brought it back. Both: a copy keeps the edit, and the
+                // original goes to the trash as the other device wanted.
+                (ConflictKind::EditVsDelete, Resolution::KeepBoth, _)
+                    if conflict.resolution == "restored_with_edit" =>
+                {
+                    rules::duplicate(tx, collection, doc_id, Document::new())?;
+                    let live = tx
+                        .get(collection, doc_id)?
+                        .is_some_and(|d| !codec::is_deleted(&d));
+                    if live {
+                        rules::soft_delete(tx, collection, doc_id, &actor)?;
+                    }
+                }
+                // The owner deleted what this collaborator edited: the edit
+                // can only live on as the collaborator's own copy.
+                (ConflictKind::EditVsDelete, Resolution::KeepMine | Resolution::KeepBoth, _)
+                    if conflict.resolution == "deleted_by_owner" =>
+                {
+                    if let Bson::Document(edited) = &conflict.mine {
+                        rules::adopt_copy(tx, collection, edited.clone(), &actor)?;
+                    }
+                }
+                (ConflictKind::DeleteVsEdit, Resolution::KeepBoth, _) => {
+                    return Err(StoreError::NotAllowed {
+                        collection,
+                        action: "kept both ways after a delete met an edit",
+                        reason:
+                            "a document cannot be both deleted and kept: keep mine deletes it, \
+                                 keep theirs keeps the other device's edit",
+                    });
+                }
                 (ConflictKind::EditVsDelete, Resolution::KeepTheirs, _)
                 | (ConflictKind::DeleteVsEdit, Resolution::KeepMine, _) => {
                     let live = tx

@@ -221,7 +221,35 @@ pub(crate) fn duplicate(
     id: &str,
     changes: Document,
 ) -> Result<Document> {
-    let mut copy = tx.require(collection, id)?;
+    let original = tx.require(collection, id)?;
+    copy_document(tx, collection, id, original, changes)
+}
+
+/// Keeps `edited` (someone else's document as this user last edited it) as
+/// a new document of `owner`'s own: not shared, not filed, a new history.
+pub(crate) fn adopt_copy(
+    tx: &mut Tx,
+    collection: Collection,
+    mut edited: Document,
+    owner: &str,
+) -> Result<Document> {
+    let id = doc_id(collection, &edited)?;
+    for field in ["collaboration", "project_id", "shared_with", "created_by"] {
+        edited.remove(field);
+    }
+    edited.insert(owner_field(collection), owner);
+    copy_document(tx, collection, &id, edited, Document::new())
+}
+
+/// Creates a copy of `copy` (the document `id`, as given) with `changes`
+/// applied: a new id, version and history, titled "(my copy)".
+fn copy_document(
+    tx: &mut Tx,
+    collection: Collection,
+    id: &str,
+    mut copy: Document,
+    changes: Document,
+) -> Result<Document> {
     let titled = changes.contains_key("title") || changes.contains_key("name");
     for (path, value) in changes {
         set_path(&mut copy, &path, value)
