@@ -722,7 +722,8 @@ async fn versions_are_numbered_by_the_server_whatever_the_client_sends() {
         version: 0,
     };
     // The top of the range, a number taken already, one far ahead: each
-    // placeholder gets the next number of the prompt's history.
+    // placeholder gets the next number of the prompt's history (1 is the
+    // version the server recorded for the prompt, sent naming none).
     let mut numbers = Vec::new();
     for (id, sent) in [("v-top", 2_147_483_647), ("v-dup", 1), ("v-far", 900)] {
         let outcome = alice
@@ -733,7 +734,7 @@ async fn versions_are_numbered_by_the_server_whatever_the_client_sends() {
         };
         numbers.push(document.get_i64("version_number").expect("a number"));
     }
-    assert_eq!(numbers, [1, 2, 3]);
+    assert_eq!(numbers, [2, 3, 4]);
 }
 
 #[tokio::test]
@@ -947,4 +948,55 @@ async fn odd_subjects_and_ownerless_events_are_handled() {
             .get_str("user_id"),
         Ok("alice")
     );
+}
+
+#[tokio::test]
+async fn counts_before_a_pull_are_scoped_and_checked() {
+    let server = TestServer::start(&MONGO).await;
+    let mut alice = Client::new(&server, "alice", "laptop");
+    for id in ["p1", "p2"] {
+        alice
+            .create("prompts", id, prompt_doc("alice", id, "Prompt"))
+            .await;
+    }
+    let mut bob = Client::new(&server, "bob", "laptop");
+    bob.create("prompts", "p3", prompt_doc("bob", "p3", "Bob's"))
+        .await;
+    let count = |user: &str, body: serde_json::Value| {
+        let token = token(user);
+        let server = &server;
+        async move { server.post("/v1/pull/count", Some(&token), &body).await }
+    };
+    // Only what the user can read, and what a pull from there would return.
+    let (status, body) = count("alice", json!({ "checkpoints": { "prompts": 0 } })).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["remaining"]["prompts"], 2, "{body}");
+    let (status, body) = count("alice", json!({ "checkpoints": { "prompt_versions": 0 } })).await;
+    assert_eq!(status, 200, "{body}");
+    // Each prompt sent without a version got one from the server.
+    assert_eq!(body["remaining"]["prompt_versions"], 2, "{body}");
+    // Refused by name: an unknown or upload-only collection, a negative
+    // checkpoint, no token.
+    let (status, body) = count("alice", json!({ "checkpoints": { "secrets": 0 } })).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (404, Some("unknown_collection")),
+        "{body}"
+    );
+    let (status, body) = count("alice", json!({ "checkpoints": { "analytics_events": 0 } })).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (404, Some("unknown_collection")),
+        "{body}"
+    );
+    let (status, body) = count("alice", json!({ "checkpoints": { "prompts": -1 } })).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("bad_request")),
+        "{body}"
+    );
+    let (status, _) = server
+        .post("/v1/pull/count", None, &json!({ "checkpoints": {} }))
+        .await;
+    assert_eq!(status, 401);
 }

@@ -492,3 +492,208 @@ async fn an_edit_made_before_a_delete_survives_another_desktops_delete() {
         );
     }
 }
+
+/// "Keep both" on each kind of conflict, through the real engine: after an
+/// edit met a delete it keeps a copy with the edit and lets the delete
+/// stand; a collaborator's edit to what the owner deleted lives on as the
+/// collaborator's own copy; after a delete met an edit it is refused by name
+/// (a document cannot be both deleted and kept), and the conflict stays open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keep_both_means_something_for_every_conflict_kind() {
+    let server = TestServer::start(&MONGO).await;
+    let dirs: Vec<_> = (0..3)
+        .map(|_| tempfile::tempdir().expect("temp dir"))
+        .collect();
+    let a = Desktop::open(dirs[0].path(), &server.base, "kim").await;
+    let b = Desktop::open(dirs[1].path(), &server.base, "kim").await;
+    let guest = Desktop::open(dirs[2].path(), &server.base, "lev").await;
+    a.synced().await;
+    let edited = a
+        .store()
+        .create(Prompt::new("kim", "Edited", "one"))
+        .await
+        .expect("create");
+    let deleted = a
+        .store()
+        .create(Prompt::new("kim", "Deleted", "two"))
+        .await
+        .expect("create");
+    let mut shared = Prompt::new("kim", "Shared", "three");
+    shared.collaboration.allowed_users = vec!["lev".into()];
+    let shared = a.store().create(shared).await.expect("create");
+    a.synced().await;
+    b.synced().await;
+    guest.synced().await;
+
+    // B edits what A deletes; B deletes what A edits; the guest edits what
+    // A deletes.
+    a.store()
+        .delete::<Prompt>(&edited.id)
+        .await
+        .expect("delete");
+    a.store()
+        .patch::<Prompt>(&deleted.id, doc! { "title": "Deleted, edited" })
+        .await
+        .expect("edit");
+    a.store()
+        .delete::<Prompt>(&shared.id)
+        .await
+        .expect("delete");
+    b.store()
+        .patch::<Prompt>(&edited.id, doc! { "title": "Edited on b" })
+        .await
+        .expect("edit");
+    b.store()
+        .delete::<Prompt>(&deleted.id)
+        .await
+        .expect("delete");
+    guest
+        .store()
+        .patch::<Prompt>(&shared.id, doc! { "content": "three, by lev" })
+        .await
+        .expect("guest edit");
+    a.synced().await;
+    b.synced().await;
+    guest.synced().await;
+
+    let open = |conflicts: Vec<promptforge_sync::Conflict>, kind: ConflictKind, id: &str| {
+        conflicts
+            .into_iter()
+            .find(|c| c.kind == kind && c.doc_id == id)
+            .unwrap_or_else(|| panic!("no {kind:?} conflict on {id}"))
+    };
+    let on_b = b.store().conflicts(false).await.expect("conflicts");
+    let edit_vs_delete = open(on_b.clone(), ConflictKind::EditVsDelete, &edited.id);
+    let delete_vs_edit = open(on_b, ConflictKind::DeleteVsEdit, &deleted.id);
+
+    b.store()
+        .resolve_conflict(&edit_vs_delete.id, Resolution::KeepBoth)
+        .await
+        .expect("keep both after an edit met a delete");
+    let refused = b
+        .store()
+        .resolve_conflict(&delete_vs_edit.id, Resolution::KeepBoth)
+        .await
+        .expect_err("keep both cannot apply after a delete met an edit");
+    assert!(
+        refused
+            .to_string()
+            .contains("cannot be both deleted and kept"),
+        "{refused}"
+    );
+    let still_open = b.store().conflicts(false).await.expect("conflicts");
+    assert!(still_open.iter().any(|c| c.id == delete_vs_edit.id));
+
+    let on_guest = guest.store().conflicts(false).await.expect("conflicts");
+    let by_owner = open(on_guest, ConflictKind::EditVsDelete, &shared.id);
+    assert_eq!(by_owner.resolution, "deleted_by_owner");
+    guest
+        .store()
+        .resolve_conflict(&by_owner.id, Resolution::KeepBoth)
+        .await
+        .expect("the collaborator keeps a copy");
+
+    assert_converged(&[&a, &b]).await;
+    guest.synced().await;
+    for desktop in [&a, &b] {
+        let original: Prompt = desktop.store().require(&edited.id).await.expect("original");
+        assert!(original.deleted_at.is_some(), "the delete stands");
+        let copies = desktop
+            .store()
+            .list::<Prompt>(promptforge_sync::ListQuery::default())
+            .await
+            .expect("list");
+        assert!(
+            copies
+                .items
+                .iter()
+                .any(|p| p.title == "Edited on b (my copy)" && p.deleted_at.is_none()),
+            "a copy keeps the edit: {:?}",
+            copies.items.iter().map(|p| &p.title).collect::<Vec<_>>()
+        );
+    }
+    let mine = guest
+        .store()
+        .list::<Prompt>(promptforge_sync::ListQuery::default())
+        .await
+        .expect("list");
+    let copy = mine
+        .items
+        .iter()
+        .find(|p| p.title == "Shared (my copy)")
+        .expect("the collaborator's copy");
+    assert_eq!(copy.user_id, "lev");
+    assert_eq!(copy.content, "three, by lev");
+    assert!(
+        a.store()
+            .get::<Prompt>(&copy.id)
+            .await
+            .expect("get")
+            .is_none(),
+        "the copy is the collaborator's own"
+    );
+}
+
+/// A first sync's progress has one total for the whole pull, asked before
+/// the first page: it never jumps back between collections, and `done`
+/// only grows until it reaches the total. (It used to restart at each
+/// collection, and counted what remained only when a page was cut by size.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_sync_reports_one_total_that_never_jumps_back() {
+    use promptforge_sync::engine::{SyncPhase, SyncState};
+    use promptforge_sync::SyncConfig;
+    let server = TestServer::start(&MONGO).await;
+    let dirs = [
+        tempfile::tempdir().expect("temp dir"),
+        tempfile::tempdir().expect("temp dir"),
+    ];
+    let writer = Desktop::open(dirs[0].path(), &server.base, "pia").await;
+    writer.synced().await;
+    for n in 0..20 {
+        writer
+            .store()
+            .create(Prompt::new("pia", &format!("Prompt {n}"), "text"))
+            .await
+            .expect("prompt");
+        writer
+            .store()
+            .create(Idea::new("pia", &format!("Idea {n}"), "text"))
+            .await
+            .expect("idea");
+    }
+    writer.synced().await;
+
+    let config = SyncConfig {
+        pull_page_bytes: Some(1024),
+        ..SyncConfig::default()
+    };
+    let fresh = Desktop::open_with(dirs[1].path(), &server.base, "pia", config).await;
+    let mut status = fresh.engine.status();
+    let watcher = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        while status.changed().await.is_ok() {
+            let state = status.borrow_and_update().state.clone();
+            match state {
+                SyncState::Syncing {
+                    phase: SyncPhase::Pull,
+                    done,
+                    total,
+                } => seen.push((done, total)),
+                SyncState::UpToDate => break,
+                _ => {}
+            }
+        }
+        seen
+    });
+    let report = fresh.synced().await;
+    let seen = watcher.await.expect("watcher");
+    assert!(seen.len() >= 2, "progress was published: {seen:?}");
+    let totals: std::collections::BTreeSet<Option<u64>> = seen.iter().map(|(_, t)| *t).collect();
+    assert_eq!(totals.len(), 1, "one total for the whole pull: {seen:?}");
+    let total = seen[0].1.expect("a total");
+    assert_eq!(total, report.pulled as u64, "the total is what was pulled");
+    assert!(
+        seen.windows(2).all(|w| w[0].0 <= w[1].0),
+        "done never goes back: {seen:?}"
+    );
+}

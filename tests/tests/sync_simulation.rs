@@ -13,7 +13,7 @@
 //! value of each field it edited is the final value, or is recorded in one
 //! of its conflicts, or another desktop edited the same field too.
 //!
-//! `SYNC_SIM_SEEDS=N` runs N seeds (default 150), from `SYNC_SIM_FIRST`
+//! `SYNC_SIM_SEEDS=N` runs N seeds (default 100), from `SYNC_SIM_FIRST`
 //! (default 1, so CI runs the same seeds every time and a red run is a
 //! change's fault, not the draw's; `SYNC_SIM_FIRST=random` draws a start);
 //! `SYNC_SIM_SEED=S` runs one, as printed on failure.
@@ -524,7 +524,7 @@ async fn random_desktops_partitions_and_crashes_converge() {
             let count: u64 = std::env::var("SYNC_SIM_SEEDS")
                 .ok()
                 .and_then(|n| n.parse().ok())
-                .unwrap_or(150);
+                .unwrap_or(100);
             let start: u64 = match std::env::var("SYNC_SIM_FIRST").as_deref() {
                 Ok("random") => rand::random::<u32>().into(),
                 Ok(first) => first.parse().expect("SYNC_SIM_FIRST is a number"),
