@@ -40,6 +40,8 @@ fn mutation(i: u64) -> Mutation {
     let id = format!("crash-{i:04}");
     let mut prompt = Prompt::new("alice", &format!("Prompt {i}"), "Body");
     prompt.id = id.clone();
+    // As a desktop sends it: naming its first version, which follows.
+    prompt.latest_version_id = format!("{id}-v1");
     Mutation {
         mutation_id: i,
         collection: "prompts".into(),
