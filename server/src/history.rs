@@ -12,6 +12,7 @@ use promptforge_wire::schema::{new_id, Collection, PROMPT_VERSIONED_FIELDS};
 
 use crate::db::Db;
 use crate::error::ServerError;
+use crate::push::as_json;
 
 /// A stored null and an absent field are the same "no value".
 fn value_of<'a>(doc: &'a Document, field: &str) -> Option<&'a Bson> {
@@ -22,13 +23,6 @@ fn same_text(a: &Document, b: &Document) -> bool {
     PROMPT_VERSIONED_FIELDS
         .iter()
         .all(|f| value_of(a, f) == value_of(b, f))
-}
-
-fn as_json(value: Option<&Bson>) -> serde_json::Value {
-    value
-        .cloned()
-        .unwrap_or(Bson::Null)
-        .into_canonical_extjson()
 }
 
 /// The version `id` of prompt `prompt_id`, if it is stored.

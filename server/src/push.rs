@@ -452,7 +452,8 @@ fn check_create_owned(collection: Collection, document: &Document) -> Option<Mut
     }
 }
 
-fn as_json(value: Option<&Bson>) -> serde_json::Value {
+/// A field value as a conflict reports it (absent is `null`).
+pub(crate) fn as_json(value: Option<&Bson>) -> serde_json::Value {
     value
         .cloned()
         .unwrap_or(Bson::Null)

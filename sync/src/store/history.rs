@@ -6,21 +6,15 @@
 use bson::{Bson, Document};
 use promptforge_wire::schema::PROMPT_VERSIONED_FIELDS;
 
+use super::replica::version_of;
+use super::rules::version_number as number;
 use super::writer::Tx;
 use crate::error::Result;
 use crate::schema::Collection;
 
-fn number(version: &Document) -> i64 {
-    match version.get("version_number") {
-        Some(Bson::Int64(n)) => *n,
-        Some(Bson::Int32(n)) => i64::from(*n),
-        _ => 0,
-    }
-}
-
+/// Whether the server has accepted this version (it holds a `version`).
 fn accepted(version: &Document) -> bool {
-    matches!(version.get("version"), Some(Bson::Int64(v)) if *v > 0)
-        || matches!(version.get("version"), Some(Bson::Int32(v)) if *v > 0)
+    version_of(version) > 0
 }
 
 /// Renumbers the versions of `prompt_id` this device recorded and the server

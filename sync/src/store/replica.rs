@@ -189,7 +189,7 @@ fn doc_key(collection: Collection, id: &str) -> String {
     format!("{}/{id}", collection.name())
 }
 
-fn version_of(doc: &Document) -> i64 {
+pub(crate) fn version_of(doc: &Document) -> i64 {
     match doc.get("version") {
         Some(Bson::Int64(v)) => *v,
         Some(Bson::Int32(v)) => i64::from(*v),

@@ -422,7 +422,7 @@ pub(crate) fn restore_prompt_version(
     )
 }
 
-fn version_number(doc: &Document) -> i64 {
+pub(crate) fn version_number(doc: &Document) -> i64 {
     match doc.get("version_number") {
         Some(Bson::Int64(n)) => *n,
         Some(Bson::Int32(n)) => i64::from(*n),
