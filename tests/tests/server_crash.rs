@@ -115,7 +115,7 @@ async fn mutations_resent_after_a_server_crash_apply_exactly_once() {
             .send();
         // Sometimes kill the server while the push is in flight, and keep
         // at it (adjusting the moment) until a kill has landed mid-request.
-        let kill = (kills < 4 && rng.gen_bool(0.3)) || (mid_request == 0 && kills < 40);
+        let kill = (kills < 4 && rng.gen_bool(0.3)) || (mid_request == 0 && kills < 100);
         let response = if kill {
             let delay = kill_delay;
             let (response, ()) = tokio::join!(push, async {

@@ -707,9 +707,11 @@ async fn no_reader_ever_skips_a_change_committed_by_concurrent_writers_on_two_se
             let mut writer = Client::new(&server, "team", &format!("writer-{w}"));
             for i in 0..PER_WRITER {
                 let id = format!("w{w}-{i}");
-                let outcome = writer
-                    .create("prompts", &id, prompt_doc("team", &id, &id))
-                    .await;
+                // As a desktop sends it: naming its first version, which
+                // follows, so each create stays one short transaction.
+                let mut prompt = prompt_doc("team", &id, &id);
+                prompt.insert("latest_version_id", format!("{id}-v1"));
+                let outcome = writer.create("prompts", &id, prompt).await;
                 assert_eq!(applied_version(&outcome), 1);
             }
         }));
