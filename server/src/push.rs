@@ -495,7 +495,7 @@ async fn patch(
     let owner = current.get_str(scope::owner_field(collection)) == Ok(user);
     if let Some(field) = changes
         .keys()
-        .find(|f| !owner && scope::owner_only(collection, f))
+        .find(|f| !owner && promptforge_wire::access::owner_only(collection, f))
     {
         return Ok(reject(
             RejectReason::Forbidden,

@@ -462,17 +462,6 @@ pub async fn version_ids(
         .collect())
 }
 
-/// Fields only a document's owner may change: who else sees it.
-pub fn owner_only(collection: Collection, field: &str) -> bool {
-    let top = field.split('.').next().unwrap_or(field);
-    match collection {
-        Collection::Prompts => matches!(top, "collaboration" | "project_id" | "visibility"),
-        Collection::Projects => top == "collaboration",
-        Collection::Ideas => matches!(top, "shared_with" | "project_id"),
-        _ => false,
-    }
-}
-
 /// The team a project is filed into, if any.
 pub fn team_of(project: &Document) -> Option<&str> {
     project

@@ -697,3 +697,74 @@ async fn a_first_sync_reports_one_total_that_never_jumps_back() {
         "done never goes back: {seen:?}"
     );
 }
+
+/// The desktop holds a collaborator to the server's rules before anything
+/// is queued: they may edit what is shared with them, but neither trash it
+/// nor change who sees it, so nothing they do ends up refused later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_collaborator_may_edit_a_shared_prompt_but_not_trash_or_reshare_it() {
+    let server = TestServer::start(&MONGO).await;
+    let (owner_dir, guest_dir) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let owner = Desktop::open(owner_dir.path(), &server.base, "olga").await;
+    let guest = Desktop::open(guest_dir.path(), &server.base, "gus").await;
+    let mut prompt = Prompt::new("olga", "Shared", "Body");
+    prompt.collaboration.allowed_users = vec!["gus".into()];
+    let prompt = owner.store().create(prompt).await.expect("create");
+    owner.synced().await;
+    guest.synced().await;
+
+    let refused = [
+        guest.store().delete::<Prompt>(&prompt.id).await.map(drop),
+        guest
+            .store()
+            .patch::<Prompt>(&prompt.id, doc! { "visibility": "public" })
+            .await
+            .map(drop),
+        guest
+            .store()
+            .patch::<Prompt>(
+                &prompt.id,
+                doc! { "collaboration.allowed_users": ["gus", "mallory"] },
+            )
+            .await
+            .map(drop),
+    ];
+    for outcome in refused {
+        let err = outcome.expect_err("only the owner may");
+        assert!(
+            matches!(err, promptforge_sync::StoreError::NotAllowed { .. }),
+            "{err}"
+        );
+    }
+    guest
+        .store()
+        .patch::<Prompt>(&prompt.id, doc! { "title": "Shared, edited by Gus" })
+        .await
+        .expect("a collaborator edits");
+    guest.synced().await;
+    owner.synced().await;
+    assert!(guest
+        .store()
+        .needs_attention()
+        .await
+        .expect("attention")
+        .is_empty());
+    let seen = owner.store().get::<Prompt>(&prompt.id).await.expect("get");
+    let seen = seen.expect("still there");
+    assert_eq!(seen.title, "Shared, edited by Gus");
+    assert!(seen.deleted_at.is_none());
+    // The owner still trashes and restores it.
+    owner
+        .store()
+        .delete::<Prompt>(&prompt.id)
+        .await
+        .expect("owner deletes");
+    owner
+        .store()
+        .restore::<Prompt>(&prompt.id)
+        .await
+        .expect("owner restores");
+}

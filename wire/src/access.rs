@@ -17,6 +17,19 @@ pub fn owner_field(collection: Collection) -> &'static str {
     }
 }
 
+/// Fields only a document's owner may change: who else sees it. The server
+/// refuses them from anyone else (`forbidden`); the desktop refuses them
+/// before they are queued.
+pub fn owner_only(collection: Collection, field: &str) -> bool {
+    let top = field.split('.').next().unwrap_or(field);
+    match collection {
+        Collection::Prompts => matches!(top, "collaboration" | "project_id" | "visibility"),
+        Collection::Projects => top == "collaboration",
+        Collection::Ideas => matches!(top, "shared_with" | "project_id"),
+        _ => false,
+    }
+}
+
 /// What a client may do to a collection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Writable {

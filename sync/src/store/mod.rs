@@ -381,16 +381,22 @@ impl Store {
     pub async fn delete<T: Model>(&self, id: &str) -> Result<T> {
         let (id, actor) = (id.to_owned(), self.user_id());
         let stored = self
-            .write(move |tx| rules::soft_delete(tx, T::COLLECTION, &id, &actor))
+            .write(move |tx| {
+                rules::require_owner(tx, T::COLLECTION, &id, &actor, "deleted")?;
+                rules::soft_delete(tx, T::COLLECTION, &id, &actor)
+            })
             .await?;
         Ok(decode(stored)?)
     }
 
     /// Brings a document back from the trash.
     pub async fn restore<T: Model>(&self, id: &str) -> Result<T> {
-        let id = id.to_owned();
+        let (id, actor) = (id.to_owned(), self.user_id());
         let stored = self
-            .write(move |tx| rules::restore(tx, T::COLLECTION, &id))
+            .write(move |tx| {
+                rules::require_owner(tx, T::COLLECTION, &id, &actor, "restored")?;
+                rules::restore(tx, T::COLLECTION, &id)
+            })
             .await?;
         Ok(decode(stored)?)
     }

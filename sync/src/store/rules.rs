@@ -7,7 +7,7 @@ use bson::{Bson, Document};
 use super::writer::{doc_id, Tx};
 use crate::error::{Result, StoreError};
 use crate::schema::{new_id, Collection, ValidationError, PROMPT_VERSIONED_FIELDS};
-use promptforge_wire::access::owner_field;
+use promptforge_wire::access::{owner_field, owner_only};
 use promptforge_wire::codec::{derived_fields, is_deleted, set_path};
 
 /// Fields no patch may touch, with the reason given to the caller.
@@ -202,6 +202,14 @@ pub(crate) fn apply_changes(
             id: id.to_owned(),
         });
     }
+    if !is_owner(collection, &old, actor) && changes.keys().any(|f| owner_only(collection, f)) {
+        return Err(StoreError::NotAllowed {
+            collection,
+            action: "changed that way",
+            reason:
+                "only a document's owner decides who sees it (sharing, visibility, its project)",
+        });
+    }
     let mut new = old.clone();
     for (path, value) in changes {
         set_path(&mut new, &path, value)
@@ -357,6 +365,36 @@ pub(crate) fn soft_delete(
         unlink_member(tx, collection, &old)?;
     }
     Ok(new)
+}
+
+/// Whether `actor` owns `doc`; a document without an owner field, or an
+/// unnamed actor, counts as owned (nothing to check against).
+fn is_owner(collection: Collection, doc: &Document, actor: &str) -> bool {
+    actor.is_empty()
+        || doc
+            .get_str(owner_field(collection))
+            .map_or(true, |owner| owner == actor)
+}
+
+/// Only a document's owner trashes or restores it (as the server rules);
+/// a collaborator or team member is refused before anything is queued.
+pub(crate) fn require_owner(
+    tx: &mut Tx,
+    collection: Collection,
+    id: &str,
+    actor: &str,
+    action: &'static str,
+) -> Result<()> {
+    let doc = tx.require(collection, id)?;
+    if is_owner(collection, &doc, actor) {
+        Ok(())
+    } else {
+        Err(StoreError::NotAllowed {
+            collection,
+            action,
+            reason: "only a document's owner may trash or restore it",
+        })
+    }
 }
 
 pub(crate) fn restore(tx: &mut Tx, collection: Collection, id: &str) -> Result<Document> {
