@@ -101,6 +101,16 @@ impl TestServer {
         (status, value)
     }
 
+    /// A collection of this server's database, written directly as the web
+    /// app does (teams, for one).
+    pub async fn collection(&self, name: &str) -> mongodb::Collection<bson::Document> {
+        mongodb::Client::with_uri_str(&self.mongodb_uri)
+            .await
+            .expect("connect to MongoDB")
+            .database(&self.database)
+            .collection(name)
+    }
+
     /// Panics naming every stored document that lacks a field the seed
     /// requires.
     pub async fn assert_seed_required(&self) {
