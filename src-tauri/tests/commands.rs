@@ -2,83 +2,15 @@
 //! real PoloDB profile in a temporary directory: the calls the UI makes,
 //! with the JSON it sends and receives.
 
-use std::path::Path;
-use std::time::Instant;
-
-use promptforge_desktop::{run_app, AppOptions, AppState, MAIN_WINDOW};
 use serde_json::{json, Value};
-use tauri::ipc::{CallbackFn, InvokeBody};
-use tauri::test::{
-    get_ipc_response, mock_builder, mock_context, noop_assets, MockRuntime, INVOKE_KEY,
-};
-use tauri::webview::InvokeRequest;
-use tauri::{App, Manager, WebviewWindow};
+
+#[path = "support/mock_app.rs"]
+mod mock_app;
+mod parity;
+
+use mock_app::Desktop;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-struct Desktop {
-    _app: App<MockRuntime>,
-    window: WebviewWindow<MockRuntime>,
-}
-
-impl Desktop {
-    fn open(data_dir: &Path) -> Result<Desktop, Box<dyn std::error::Error>> {
-        let options = AppOptions {
-            data_dir: data_dir.to_owned(),
-            log_dir: data_dir.join("logs"),
-        };
-        let mut app = run_app(
-            mock_builder(),
-            mock_context(noop_assets()),
-            options,
-            Instant::now(),
-        )?;
-        // The app's setup (which makes the window and opens the library) runs
-        // when the event loop starts.
-        #[allow(deprecated)] // one iteration, not a loop
-        app.run_iteration(|_, _| {});
-        let window = app
-            .get_webview_window(MAIN_WINDOW)
-            .ok_or("the app made no main window")?;
-        Ok(Desktop { _app: app, window })
-    }
-
-    /// Invokes a command as the UI does: `Ok` with its answer, `Err` with the
-    /// error it rejects with.
-    fn call(&self, cmd: &str, args: Value) -> Result<Value, Value> {
-        let request = InvokeRequest {
-            cmd: cmd.into(),
-            callback: CallbackFn(0),
-            error: CallbackFn(1),
-            url: "tauri://localhost".parse().map_err(|_| json!("bad url"))?,
-            body: InvokeBody::Json(args),
-            headers: Default::default(),
-            invoke_key: INVOKE_KEY.to_owned(),
-        };
-        get_ipc_response(&self.window, request).and_then(|body| {
-            body.deserialize::<Value>()
-                .map_err(|e| json!({ "code": "undecodable", "message": e.to_string() }))
-        })
-    }
-
-    /// Closes the library as quitting the app does.
-    fn quit(self) {
-        let state = self._app.state::<AppState>();
-        tauri::async_runtime::block_on(state.shut_down());
-    }
-
-    fn ok(&self, cmd: &str, args: Value) -> Result<Value, String> {
-        self.call(cmd, args)
-            .map_err(|err| format!("{cmd} failed: {err}"))
-    }
-
-    fn err(&self, cmd: &str, args: Value) -> Result<Value, String> {
-        match self.call(cmd, args) {
-            Ok(answer) => Err(format!("{cmd} should have failed but answered {answer}")),
-            Err(err) => Ok(err),
-        }
-    }
-}
 
 fn titles(page: &Value) -> Vec<String> {
     page["items"]
@@ -397,5 +329,44 @@ fn settings_are_checked_saved_and_kept_across_launches() -> TestResult {
         json!({ "collection": "prompts", "query": {} }),
     )?;
     assert_eq!(titles(&prompts), ["Survives"]);
+    Ok(())
+}
+
+#[test]
+fn the_ui_tests_fake_back_end_answers_as_the_real_commands_do() -> TestResult {
+    let scenario = parity::load_scenario()?;
+    let fake = parity::fake_outcomes()?;
+    let dir = tempfile::tempdir()?;
+    let app = Desktop::open(dir.path())?;
+    let steps = scenario["steps"]
+        .as_array()
+        .ok_or("scenario has no steps")?;
+    assert_eq!(fake.len(), steps.len(), "the fake ran every step");
+    let mut answers = serde_json::Map::new();
+    let mut differences = Vec::new();
+    for (step, fake) in steps.iter().zip(&fake) {
+        let name = step["name"].as_str().ok_or("a step has no name")?;
+        let cmd = step["cmd"].as_str().ok_or("a step has no cmd")?;
+        let real = match app.call(cmd, parity::resolve(&step["args"], &answers)) {
+            Ok(answer) => {
+                answers.insert(name.to_owned(), answer.clone());
+                json!({ "ok": answer })
+            }
+            Err(err) => json!({ "err": err }),
+        };
+        let (real, fake) = (
+            parity::essentials(step, &real),
+            parity::essentials(step, fake),
+        );
+        if real != fake {
+            differences.push(format!("{name} ({cmd}):\n  app:  {real}\n  fake: {fake}"));
+        }
+    }
+    assert!(
+        differences.is_empty(),
+        "the fake back end differs from the app in {} steps:\n{}",
+        differences.len(),
+        differences.join("\n")
+    );
     Ok(())
 }

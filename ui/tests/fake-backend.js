@@ -11,6 +11,17 @@
   const d = (minutes) => ({ $date: new Date(T0 + minutes * 60000).toISOString() });
   const now = () => ({ $date: new Date().toISOString() });
   const clone = (x) => (x === undefined ? null : JSON.parse(JSON.stringify(x)));
+  // Documents as the app sends them: fields without a value are left out, not null.
+  const unset = (x) =>
+    Array.isArray(x) ? x.map(unset)
+    : x && typeof x === "object" && !("$date" in x)
+      ? Object.fromEntries(Object.entries(x).filter(([, v]) => v !== null).map(([k, v]) => [k, unset(v)]))
+      : x;
+  // The commands whose answers are documents (or pages and lists of them).
+  const DOCUMENT_ANSWERS = new Set([
+    "list_documents", "get_document", "create_document", "update_document", "delete_document", "restore_document",
+    "prompt_versions", "restore_prompt_version", "fork_prompt", "publish_listing", "buy_listing", "refund_purchase", "review_purchase",
+  ]);
   let seq = 1000;
   const newId = (p) => `${p}-${++seq}`;
   const err = (code, message) => ({ code, message });
@@ -231,8 +242,9 @@
   const noteStatus = (n) => (n.dismissed ? "dismissed" : n.read ? "read" : "unread");
   function list(col, q) {
     q = q || {};
-    const limit = q.limit == null ? 50 : q.limit;
-    if (limit > 1000 || limit < 0) throw err("invalid", "A page holds at most 1000 items.");
+    if (q.limit != null && q.limit < 0) throw err("invalid", "query.limit: a page size is a whole number.");
+    // Like the store: 0 or unset means 50, and a page holds at most 1000.
+    const limit = q.limit == null || q.limit === 0 ? 50 : Math.min(q.limit, 1000);
     const offset = q.offset || 0;
     let items = db[col].slice();
     const del = q.deleted || "exclude";
@@ -262,6 +274,10 @@
     const newestFirst = sort !== "title";
     if (newestFirst !== !!q.reverse) items.reverse();
     return { items: clone(items.slice(offset, offset + limit)), total: items.length, offset, limit };
+  }
+  // Online actions of a library that is not signed in, as the app refuses them.
+  function online() {
+    if (!account) throw err("local_only", "This library is not signed in to a sync server. Sign in under Settings to use the marketplace and sync.");
   }
   function touch(doc) {
     doc.updated_at = now();
@@ -308,7 +324,7 @@
         if (!fields.prompt_id || !fields.title) throw err("invalid", "A listing needs a prompt and a title.");
         doc = listing({ created_at: now(), updated_at: now() });
         for (const [k, v] of Object.entries(fields)) setPath(doc, k, v);
-      } else throw err("forbidden", "That kind of document can't be created here.");
+      } else throw err("not_allowed", `${collection} cannot be created from the app`);
       db[collection].push(doc);
       return clone(doc);
     },
@@ -336,7 +352,11 @@
       doc.deleted_by = null;
       return clone(doc);
     },
-    prompt_versions: ({ promptId }) => clone(db.prompt_versions.filter((v) => v.prompt_id === promptId).sort((a, b) => a.version_number - b.version_number)),
+    // Newest first, as the store answers.
+    prompt_versions: ({ promptId }) => {
+      must("prompts", promptId);
+      return clone(db.prompt_versions.filter((v) => v.prompt_id === promptId).sort((a, b) => b.version_number - a.version_number));
+    },
     restore_prompt_version: ({ promptId, number }) => {
       const p = must("prompts", promptId);
       const v = db.prompt_versions.find((x) => x.prompt_id === promptId && x.version_number === number);
@@ -358,7 +378,7 @@
     },
     sync_status: () => clone(status),
     sync_now: () => {
-      if (!account) throw err("not_signed_in", "Sign in to sync your library.");
+      online();
       return null;
     },
     list_conflicts: ({ includeResolved }) => clone(conflicts.filter((c) => includeResolved || c.resolved == null)),
@@ -393,6 +413,7 @@
       return null;
     },
     publish_listing: ({ listingId }) => {
+      online();
       const l = must("marketplace_listings", listingId);
       if (l.status !== "draft" && l.status !== "rejected") throw err("wrong_state", "Only drafts can be published.");
       l.status = "pending";
@@ -402,6 +423,7 @@
       return { document: clone(l), balance: null, delivered_prompt_id: null };
     },
     buy_listing: ({ listingId, expectedPrice }) => {
+      online();
       const l = must("marketplace_listings", listingId);
       if (l.seller_id === ME) throw err("own_listing", "You can't buy your own listing.");
       if (l.price !== expectedPrice) throw err("price_changed", `The price changed to ${l.price} credits.`);
@@ -415,6 +437,7 @@
       return { document: clone(pu), balance: balance(), delivered_prompt_id: copy._id };
     },
     refund_purchase: ({ purchaseId, reason }) => {
+      online();
       const pu = must("marketplace_purchases", purchaseId);
       if (pu.refund.status) throw err("already_refunded", "This purchase was already refunded.");
       pu.refund = { amount: pu.amount, reason, requested_at: now(), processed_at: now(), status: "processed" };
@@ -423,8 +446,9 @@
       return { document: clone(pu), balance: balance(), delivered_prompt_id: null };
     },
     review_purchase: ({ purchaseId, rating, review }) => {
-      const pu = must("marketplace_purchases", purchaseId);
       if (rating < 1 || rating > 5) throw err("invalid", "A rating is 1 to 5 stars.");
+      online();
+      const pu = must("marketplace_purchases", purchaseId);
       if (pu.customer_satisfaction.rating != null) throw err("already_reviewed", "You already reviewed this purchase.");
       pu.customer_satisfaction = { rating, review, would_recommend: rating >= 4, reviewed_at: now() };
       db.reviews.push({ _id: newId("review"), prompt_id: pu.prompt_id, user_id: ME, rating, review, created_at: now(), helpful_count: 0, version: 1 });
@@ -471,7 +495,8 @@
             }
             const f = commands[cmd];
             if (!f) throw err("unknown_command", "Unknown command " + cmd);
-            resolve(f(args));
+            const answer = f(args);
+            resolve(DOCUMENT_ANSWERS.has(cmd) ? unset(answer) : answer);
           } catch (e) {
             reject(e);
           }
