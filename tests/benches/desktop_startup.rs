@@ -1,16 +1,19 @@
-//! Startup of the real desktop app with a large library, and the prompt
-//! list's filtering at that size.
+//! Startup of the real desktop app with a large library.
 //!
 //! Seeds a profile with `BENCH_PROMPTS` prompts (default 100,000), then
-//! launches `promptforge-desktop` under Xvfb five times with
+//! launches `promptforge-desktop` under Xvfb with
 //! `PROMPTFORGE_EXIT_WHEN_READY`: the UI reports once it has drawn the first
 //! page of the prompt list, and the app prints how long that took and quits.
 //! Reported: wall time from spawn to that signal, for launches that find the
-//! catalog saved at the last close and for one that must rebuild it (as after
-//! a crash). Then times the list queries the prompt screen makes (filters and
-//! search) on the same store.
-//! Uses the release binary when built (`cargo build --release -p
-//! promptforge-desktop`), else the debug one.
+//! catalog saved at the last close and for launches that must rebuild it (as
+//! after a crash), each cold (the page cache dropped first, which needs root)
+//! and warm (the median of four launches right after). The prompt list's
+//! filters are timed through the command layer by `src-tauri`'s
+//! `list_commands` benchmark.
+//!
+//! Times the release binary (`cargo build --release --workspace --bin
+//! promptforge-desktop`); `BENCH_APP_BINARY=path` times another build, named
+//! as such in the output.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -19,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use promptforge_sync::schema::{Difficulty, Prompt};
-use promptforge_sync::{ListQuery, Store};
+use promptforge_sync::Store;
 use promptforge_tests::webdriver::{Display, StopOnDrop};
 
 const CATEGORIES: [&str; 8] = [
@@ -34,19 +37,30 @@ const CATEGORIES: [&str; 8] = [
 ];
 
 fn app_binary() -> anyhow::Result<PathBuf> {
+    if let Some(binary) = std::env::var_os("BENCH_APP_BINARY") {
+        return Ok(PathBuf::from(binary));
+    }
     let exe = std::env::current_exe()?;
     let target = exe
         .parent()
         .and_then(Path::parent)
         .and_then(Path::parent)
         .context("no target directory")?;
-    for profile in ["release", "debug"] {
-        let binary = target.join(profile).join("promptforge-desktop");
-        if binary.exists() {
-            return Ok(binary);
-        }
+    let binary = target.join("release").join("promptforge-desktop");
+    if !binary.exists() {
+        bail!(
+            "no release build of the app at {}: run cargo build --release --workspace --bin promptforge-desktop (or set BENCH_APP_BINARY)",
+            binary.display()
+        );
     }
-    bail!("build promptforge-desktop first (cargo build --release -p promptforge-desktop)")
+    Ok(binary)
+}
+
+/// Empties the kernel's page cache so the next launch reads from disk; false
+/// where that is not permitted (it needs root).
+fn drop_page_cache() -> bool {
+    let synced = Command::new("sync").status().is_ok_and(|s| s.success());
+    synced && std::fs::write("/proc/sys/vm/drop_caches", "3\n").is_ok()
 }
 
 async fn seed(dir: &Path, count: usize) -> anyhow::Result<()> {
@@ -123,24 +137,36 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
-fn time_query(
-    runtime: &tokio::runtime::Runtime,
-    store: &Store,
+/// One cold launch (if the page cache can be dropped) and the median of
+/// four warm ones, reported under `name`. `before_each` runs before every
+/// launch (removing the catalog snapshot, say).
+fn launches(
     name: &str,
-    query: ListQuery,
+    binary: &Path,
+    display: &Display,
+    data_dir: &Path,
+    before_each: &dyn Fn() -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    let mut times = Vec::new();
-    let mut total = 0;
-    for _ in 0..20 {
-        let started = Instant::now();
-        let page = runtime.block_on(store.list::<Prompt>(query.clone()))?;
-        times.push(started.elapsed().as_secs_f64() * 1000.0);
-        total = page.total;
+    before_each()?;
+    if drop_page_cache() {
+        let (wall, inside) = launch_once(binary, display, data_dir)?;
+        println!("{name}, cold page cache: {wall:.0} ms (app's own measure {inside} ms)");
+    } else {
+        println!("{name}, cold page cache: not measured (dropping the cache needs root)");
+    }
+    let mut walls = Vec::new();
+    let mut insides = Vec::new();
+    for _ in 0..4 {
+        before_each()?;
+        let (wall, inside) = launch_once(binary, display, data_dir)?;
+        walls.push(wall);
+        insides.push(inside as f64);
     }
     println!(
-        "{name:<52} median {:>6.2} ms, max {:>6.2} ms ({total} match, first 100 returned)",
-        median(times.clone()),
-        times.iter().copied().fold(0.0, f64::max)
+        "{name}, warm page cache: median {:.0} ms over 4 launches (app's own measure {:.0} ms), slowest {:.0} ms",
+        median(walls.clone()),
+        median(insides),
+        walls.iter().copied().fold(0.0, f64::max)
     );
     Ok(())
 }
@@ -158,74 +184,34 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(seed(&profile, count))?;
 
     let display = Display::start()?;
-    let mut walls = Vec::new();
-    for run in 1..=5 {
-        let (wall, inside) = launch_once(&binary, &display, data.path())?;
-        println!("launch {run}: interactive after {wall:.0} ms (app's own measure {inside} ms)");
-        walls.push(wall);
-    }
-    println!(
-        "startup to an interactive prompt list with {count} prompts: median {:.0} ms over 5 launches",
-        median(walls)
-    );
+    let snapshot = profile.join("catalog.snapshot");
+    launches(
+        &format!(
+            "startup to an interactive list of {count} prompts, catalog saved at the last close"
+        ),
+        &binary,
+        &display,
+        data.path(),
+        &|| {
+            anyhow::ensure!(
+                snapshot.exists(),
+                "the app saved no catalog snapshot when it quit"
+            );
+            Ok(())
+        },
+    )?;
     // As after a crash: no saved catalog, so the open decodes every document.
-    std::fs::remove_file(profile.join("catalog.snapshot"))
-        .context("the app saved no catalog snapshot when it quit")?;
-    let (wall, inside) = launch_once(&binary, &display, data.path())?;
-    println!(
-        "startup after an unclean exit (catalog rebuilt from {count} prompts): {wall:.0} ms (app's own measure {inside} ms)"
-    );
-
-    let store = runtime.block_on(Store::open(&profile))?;
-    let page = |query: ListQuery| ListQuery {
-        limit: 100,
-        ..query
-    };
-    time_query(
-        &runtime,
-        &store,
-        "all prompts, newest first",
-        page(ListQuery::default()),
-    )?;
-    time_query(
-        &runtime,
-        &store,
-        "category = code",
-        page(ListQuery {
-            category: Some("code".into()),
-            ..ListQuery::default()
-        }),
-    )?;
-    time_query(
-        &runtime,
-        &store,
-        "category + difficulty + tag",
-        page(ListQuery {
-            category: Some("marketing".into()),
-            difficulty: Some("expert".into()),
-            tags: vec!["tag2".into()],
-            ..ListQuery::default()
-        }),
-    )?;
-    time_query(
-        &runtime,
-        &store,
-        "search \"summarise friendly\"",
-        page(ListQuery {
-            text: Some("summarise friendly".into()),
-            ..ListQuery::default()
-        }),
-    )?;
-    time_query(
-        &runtime,
-        &store,
-        "search \"number 4242\" + category, by title",
-        page(ListQuery {
-            text: Some("number 4242".into()),
-            category: Some("sales".into()),
-            sort: promptforge_sync::SortBy::Title,
-            ..ListQuery::default()
-        }),
+    launches(
+        &format!("startup after an unclean exit (catalog rebuilt from {count} prompts)"),
+        &binary,
+        &display,
+        data.path(),
+        &|| {
+            if snapshot.exists() {
+                std::fs::remove_file(&snapshot)?;
+            }
+            Ok(())
+        },
     )?;
     Ok(())
 }

@@ -1,11 +1,17 @@
 //! Sync server benchmark over loopback against SecantusDB (or the MongoDB in
-//! `PROMPTFORGE_TEST_MONGODB_URI`): a first sync of N prompts, a pull after
-//! 10 of them changed, and push throughput.
+//! `PROMPTFORGE_TEST_MONGODB_URI`): a first sync of N prompts beside the same
+//! reads made straight against MongoDB (the floor), cold and then warm; the
+//! desktop engine's first sync beside a naive copy; a pull after 10 of them
+//! changed; and push throughput.
 //!
-//! Run: `cargo bench -p promptforge-tests --bench sync_bench` (`BENCH_PROMPTS=N`,
+//! Cold means the first read of a database nobody has read since it was
+//! written: the floor and the server each read their own identical copy, so
+//! neither warms the other's cache. Warm is the same reads again.
+//!
+//! Run: `cargo bench --workspace --bench sync_bench` (`BENCH_PROMPTS=N`,
 //! default 100000; `BENCH_PUSHES=N`, default 10000).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bson::{doc, Document};
 use promptforge_tests::mongo::MongoServer;
@@ -68,24 +74,8 @@ async fn pull_all(server: &TestServer, token: &str, mut checkpoint: i64) -> (usi
     }
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let n = env_usize("BENCH_PROMPTS", 100_000);
-    let pushes = env_usize("BENCH_PUSHES", 10_000);
-    let mongo = MongoServer::start()?;
-    let server = TestServer::start(&mongo).await;
-    let user = "bench-user";
-    let token = token(user);
-    println!(
-        "sync benchmark: {n} prompts, {pushes} pushed mutations, MongoDB at {}",
-        mongo.uri
-    );
-    let rss_start = rss_mib();
-
-    // Seed the central database directly, as already-sequenced documents.
-    let client = mongodb::Client::with_uri_str(&mongo.uri).await?;
-    let db = client.database(&server.database);
-    let started = Instant::now();
+/// Seeds `db` directly with `n` already-sequenced prompts of `user`.
+async fn seed(db: &mongodb::Database, user: &str, n: usize) -> anyhow::Result<()> {
     for chunk_start in (0..n).step_by(1000) {
         let docs: Vec<Document> = (chunk_start..(chunk_start + 1000).min(n))
             .map(|i| {
@@ -106,14 +96,17 @@ async fn main() -> anyhow::Result<()> {
             doc! { "$set": { "value": n as i64 } },
         )
         .await?;
-    println!("seeded {n} prompts directly in {:.1?}", started.elapsed());
+    Ok(())
+}
 
-    // The floor: the same reads made straight against MongoDB.
+/// The floor: the reads a pull makes, straight against MongoDB (the user's
+/// prompts in `_seq` order, 500 at a time).
+async fn direct_reads(db: &mongodb::Database, user: &str) -> anyhow::Result<(usize, Duration)> {
+    use futures_util::TryStreamExt;
     let started = Instant::now();
     let mut raw = 0;
     let mut after = 0_i64;
     loop {
-        use futures_util::TryStreamExt;
         let batch: Vec<Document> = db
             .collection::<Document>("prompts")
             .find(doc! { "user_id": user, "_seq": { "$gt": after } })
@@ -126,23 +119,55 @@ async fn main() -> anyhow::Result<()> {
         after = last.get_i64("_seq")?;
         raw += batch.len();
     }
-    let took = started.elapsed();
+    Ok((raw, started.elapsed()))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let n = env_usize("BENCH_PROMPTS", 100_000);
+    let pushes = env_usize("BENCH_PUSHES", 10_000);
+    let mongo = MongoServer::start()?;
+    let server = TestServer::start(&mongo).await;
+    let user = "bench-user";
+    let token = token(user);
     println!(
-        "direct MongoDB reads (floor): {raw} prompts in {took:.2?} ({:.0} documents/s)",
-        raw as f64 / took.as_secs_f64()
+        "sync benchmark: {n} prompts, {pushes} pushed mutations, MongoDB at {}",
+        mongo.uri
+    );
+    let rss_start = rss_mib();
+
+    // Two identical databases: the server's, and one only the floor reads.
+    let client = mongodb::Client::with_uri_str(&mongo.uri).await?;
+    let db = client.database(&server.database);
+    let floor_db = client.database(&format!("{}_floor", server.database));
+    let started = Instant::now();
+    seed(&db, user, n).await?;
+    seed(&floor_db, user, n).await?;
+    println!(
+        "seeded {n} prompts directly, twice, in {:.1?}",
+        started.elapsed()
     );
 
-    let started = Instant::now();
-    let (docs, checkpoint, pages) = pull_all(&server, &token, 0).await;
-    let took = started.elapsed();
-    println!(
-        "first sync: {docs} prompts in {pages} pages, {took:.2?} ({:.0} documents/s)",
-        docs as f64 / took.as_secs_f64()
-    );
+    let mut checkpoint = 0;
+    for pass in ["cold", "warm"] {
+        let (raw, floor_took) = direct_reads(&floor_db, user).await?;
+        let started = Instant::now();
+        let (docs, reached, pages) = pull_all(&server, &token, 0).await;
+        let took = started.elapsed();
+        checkpoint = reached;
+        println!(
+            "first sync over HTTP, {pass}: {docs} prompts in {pages} pages, {took:.2?} ({:.0} documents/s)\n    floor, the same reads straight from MongoDB, {pass}: {raw} prompts in {floor_took:.2?} ({:.0} documents/s)  ratio {:.2}",
+            docs as f64 / took.as_secs_f64(),
+            raw as f64 / floor_took.as_secs_f64(),
+            took.as_secs_f64() / floor_took.as_secs_f64()
+        );
+    }
 
     // The desktop: the engine's first sync into an empty store, end to end
     // (HTTP, gzip, validation, PoloDB), against a naive copy of the same
     // documents (read them all from MongoDB, one insert_many into PoloDB).
+    // Both read a database already read twice above: MongoDB is warm for
+    // both, and both write a fresh PoloDB.
     let dir = tempfile::tempdir()?;
     let store = promptforge_sync::Store::open(dir.path()).await?;
     let transport = promptforge_sync::engine::HttpTransport::new(
@@ -159,7 +184,7 @@ async fn main() -> anyhow::Result<()> {
     let report = engine.sync_once().await?;
     let engine_took = started.elapsed();
     println!(
-        "desktop first sync (engine over HTTP into PoloDB): {} documents in {engine_took:.2?} ({:.0} documents/s)",
+        "desktop first sync (engine over HTTP into PoloDB, MongoDB warm): {} documents in {engine_took:.2?} ({:.0} documents/s)",
         report.pulled,
         report.pulled as f64 / engine_took.as_secs_f64()
     );
@@ -169,7 +194,7 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     {
         use futures_util::TryStreamExt;
-        let all: Vec<Document> = db
+        let all: Vec<Document> = floor_db
             .collection::<Document>("prompts")
             .find(doc! { "user_id": user })
             .await?
@@ -181,7 +206,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let naive_took = started.elapsed();
     println!(
-        "naive copy (read all from MongoDB, one insert_many): {naive_took:.2?}; the engine took {:.2}x as long",
+        "    floor, a naive copy (read all from MongoDB, one insert_many into PoloDB, MongoDB warm): {naive_took:.2?}  ratio {:.2}",
         engine_took.as_secs_f64() / naive_took.as_secs_f64()
     );
 
