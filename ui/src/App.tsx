@@ -7,7 +7,7 @@ import { applyTheme } from "./theme";
 import { applyLanguage, command, errMsg } from "./util";
 import { Modal } from "./ui";
 import { StatusBar } from "./StatusBar";
-import { PromptsScreen } from "./screens/Prompts";
+import { PromptsScreen } from "./screens/prompts/List";
 import { IdeasScreen } from "./screens/Ideas";
 import { ProjectsScreen } from "./screens/Projects";
 import { MarketplaceScreen } from "./screens/Marketplace";
