@@ -14,6 +14,9 @@ use promptforge_sync::schema::Collection;
 use promptforge_sync::store::codec::{canonicalize_in, SchemaError};
 use promptforge_sync::{Export, Store};
 
+#[path = "support/seed_format.rs"]
+mod seed_format;
+
 const FIXED_TIME_MS: i64 = 1_700_000_000_000;
 
 fn seed_text() -> String {
@@ -36,24 +39,11 @@ struct SeedField {
     kind: SeedType,
 }
 
-/// Parses the seed's `## N. collection` sections and their field lines.
+/// The seed's fields per collection, with their types read.
 fn seed_collections() -> BTreeMap<String, Vec<SeedField>> {
     let mut out: BTreeMap<String, Vec<SeedField>> = BTreeMap::new();
-    let mut current: Option<String> = None;
-    for line in seed_text().lines() {
-        if let Some(header) = line.strip_prefix("## ") {
-            current = header
-                .split_once(". ")
-                .map(|(_, rest)| rest.split_whitespace().next().unwrap_or("").to_owned());
-            continue;
-        }
-        let (Some(collection), Some(field)) = (&current, line.strip_prefix("- `")) else {
-            continue;
-        };
-        let Some((name, rest)) = field.split_once("` (") else {
-            continue;
-        };
-        let type_text = rest.rsplit_once(')').map_or(rest, |(t, _)| t).trim();
+    for line in seed_format::seed_lines(&seed_text()) {
+        let type_text = line.type_text.as_str();
         let kind = if let Some(subs) = type_text.strip_prefix("object:") {
             if let (Some(open), Some(close)) = (subs.find('{'), subs.rfind('}')) {
                 SeedType::MapOfObjects(split_subfields(&subs[open + 1..close]))
@@ -65,8 +55,8 @@ fn seed_collections() -> BTreeMap<String, Vec<SeedField>> {
         } else {
             SeedType::Scalar(type_text.to_owned())
         };
-        out.entry(collection.clone()).or_default().push(SeedField {
-            name: name.to_owned(),
+        out.entry(line.collection).or_default().push(SeedField {
+            name: line.name,
             kind,
         });
     }

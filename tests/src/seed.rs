@@ -8,6 +8,9 @@ use std::path::PathBuf;
 use bson::{doc, Bson, Document};
 use futures_util::TryStreamExt;
 
+#[path = "../../sync/tests/support/seed_format.rs"]
+mod seed_format;
+
 /// The seed file (a vendored copy of the canonical `shared/seed` schema).
 pub fn seed_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../sync/tests/data/seed-schema.md")
@@ -17,26 +20,9 @@ pub fn seed_path() -> PathBuf {
 /// optional, in the seed's order.
 pub fn required_fields(seed: &str) -> BTreeMap<String, Vec<String>> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut current: Option<String> = None;
-    for line in seed.lines() {
-        if let Some(header) = line.strip_prefix("## ") {
-            current = header
-                .split_once(". ")
-                .and_then(|(_, rest)| rest.split_whitespace().next())
-                .map(str::to_owned);
-            continue;
-        }
-        let (Some(collection), Some(field)) = (&current, line.strip_prefix("- `")) else {
-            continue;
-        };
-        let Some((name, rest)) = field.split_once("` (") else {
-            continue;
-        };
-        let kind = rest.rsplit_once(')').map_or(rest, |(kind, _)| kind);
-        if !kind.contains("optional") {
-            out.entry(collection.clone())
-                .or_default()
-                .push(name.to_owned());
+    for line in seed_format::seed_lines(seed) {
+        if !line.optional() {
+            out.entry(line.collection).or_default().push(line.name);
         }
     }
     out
