@@ -91,11 +91,13 @@ fn report(name: &str, measured: Timed, floor: Option<(&str, Timed)>) {
     let per_op = measured.per_op();
     let floor = floor
         .map(|(label, bare)| {
+            let ratio = per_op.as_secs_f64() / bare.per_op().as_secs_f64();
+            // Three significant figures, so a ratio far below 1 does not print as 0.00.
+            let decimals = (2.0 - ratio.log10().floor()).clamp(2.0, 6.0) as usize;
             format!(
-                "\n    floor, {label}: {:>10.3?}/op ({} ops)  ratio {:.2}",
+                "\n    floor, {label}: {:>10.3?}/op ({} ops)  ratio {ratio:.decimals$}",
                 bare.per_op(),
                 bare.ops,
-                per_op.as_secs_f64() / bare.per_op().as_secs_f64()
             )
         })
         .unwrap_or_default();
