@@ -8,23 +8,17 @@
 
 use std::time::Instant;
 
-use promptforge_sync::schema::{Difficulty, Prompt};
+use promptforge_sync::schema::Prompt;
 use promptforge_sync::{ListQuery, SortBy, Store};
 use serde_json::{json, Value};
 
+#[path = "../../tests/benches/support/bench_library.rs"]
+mod bench_library;
 #[path = "../tests/support/mock_app.rs"]
 mod mock_app;
 
-const CATEGORIES: [&str; 8] = [
-    "writing",
-    "code",
-    "marketing",
-    "support",
-    "research",
-    "sales",
-    "design",
-    "education",
-];
+use bench_library::seed_library;
+
 const RUNS: usize = 20;
 
 /// One of the prompt screen's queries, as the UI sends it and as the store
@@ -85,29 +79,6 @@ fn cases() -> Vec<Case> {
     ]
 }
 
-async fn seed(store: &Store, count: usize) -> anyhow::Result<()> {
-    let user = store.user_id();
-    let mut made = 0;
-    while made < count {
-        let batch: Vec<Prompt> = (made..(made + 2_000).min(count))
-            .map(|i| {
-                let mut prompt = Prompt::new(
-                    &user,
-                    &format!("Prompt {i}: {} helper", CATEGORIES[i % 8]),
-                    &format!("You are an assistant for {}. Task number {i}: explain, summarise and rewrite the text the user gives you, in a friendly tone.", CATEGORIES[i % 8]),
-                );
-                prompt.category = CATEGORIES[i % 8].to_owned();
-                prompt.tags = vec![format!("tag{}", i % 40), "bench".to_owned()];
-                prompt.difficulty = Difficulty::ALL[i % Difficulty::ALL.len()];
-                prompt
-            })
-            .collect();
-        made += batch.len();
-        store.create_many(batch).await?;
-    }
-    Ok(())
-}
-
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
@@ -136,7 +107,7 @@ fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     runtime.block_on(async {
         let store = Store::open(&profile).await?;
-        seed(&store, count).await?;
+        seed_library(&store, count).await?;
         store.close().await;
         Ok::<_, anyhow::Error>(())
     })?;

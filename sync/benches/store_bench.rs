@@ -15,6 +15,11 @@ use polodb_core::{CollectionT, Database};
 use promptforge_sync::schema::{Collection, Prompt};
 use promptforge_sync::{ListQuery, SortBy, Store};
 
+#[path = "../../tests/benches/support/bench_library.rs"]
+mod bench_library;
+
+use bench_library::drop_page_cache;
+
 const CATEGORIES: [&str; 20] = [
     "writing",
     "code",
@@ -113,16 +118,6 @@ fn time<R>(ops: usize, work: impl FnOnce() -> R) -> (R, Timed) {
     let result = work();
     let total = start.elapsed();
     (result, Timed { total, ops })
-}
-
-/// Empties the kernel's page cache so the next open reads from disk; false
-/// where that is not permitted (it needs root).
-fn drop_page_cache() -> bool {
-    // Dirty pages must reach the disk first, or dropping keeps them.
-    let synced = std::process::Command::new("sync")
-        .status()
-        .is_ok_and(|s| s.success());
-    synced && std::fs::write("/proc/sys/vm/drop_caches", "3\n").is_ok()
 }
 
 /// A bare version document for the floors of writes that save a version.

@@ -21,20 +21,13 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use promptforge_sync::schema::{Difficulty, Prompt};
 use promptforge_sync::Store;
 use promptforge_tests::webdriver::{Display, StopOnDrop};
 
-const CATEGORIES: [&str; 8] = [
-    "writing",
-    "code",
-    "marketing",
-    "support",
-    "research",
-    "sales",
-    "design",
-    "education",
-];
+#[path = "support/bench_library.rs"]
+mod bench_library;
+
+use bench_library::{drop_page_cache, seed_library};
 
 fn app_binary() -> anyhow::Result<PathBuf> {
     if let Some(binary) = std::env::var_os("BENCH_APP_BINARY") {
@@ -56,35 +49,10 @@ fn app_binary() -> anyhow::Result<PathBuf> {
     Ok(binary)
 }
 
-/// Empties the kernel's page cache so the next launch reads from disk; false
-/// where that is not permitted (it needs root).
-fn drop_page_cache() -> bool {
-    let synced = Command::new("sync").status().is_ok_and(|s| s.success());
-    synced && std::fs::write("/proc/sys/vm/drop_caches", "3\n").is_ok()
-}
-
 async fn seed(dir: &Path, count: usize) -> anyhow::Result<()> {
     let store = Store::open(dir).await?;
-    let user = store.user_id();
     let started = Instant::now();
-    let mut made = 0;
-    while made < count {
-        let batch: Vec<Prompt> = (made..(made + 2_000).min(count))
-            .map(|i| {
-                let mut prompt = Prompt::new(
-                    &user,
-                    &format!("Prompt {i}: {} helper", CATEGORIES[i % 8]),
-                    &format!("You are an assistant for {}. Task number {i}: explain, summarise and rewrite the text the user gives you, in a friendly tone.", CATEGORIES[i % 8]),
-                );
-                prompt.category = CATEGORIES[i % 8].to_owned();
-                prompt.tags = vec![format!("tag{}", i % 40), "bench".to_owned()];
-                prompt.difficulty = Difficulty::ALL[i % Difficulty::ALL.len()];
-                prompt
-            })
-            .collect();
-        made += batch.len();
-        store.create_many(batch).await?;
-    }
+    seed_library(&store, count).await?;
     println!(
         "seeded {count} prompts in {:.1} s",
         started.elapsed().as_secs_f64()
