@@ -22,6 +22,13 @@ if cargo tree -p promptforge-sync -e normal --prefix none | grep -E '^(tauri|wry
   echo "promptforge-sync must not depend on the crates listed above (no UI, no HTTP server, no MongoDB driver)" >&2
   exit 1
 fi
+echo "== architecture: the desktop app and its library link no command-line parser"
+for package in promptforge-desktop promptforge-sync; do
+  if cargo tree -p "$package" -e normal --prefix none | grep -E '^clap '; then
+    echo "$package must not depend on clap: the CLI lives in cli/ (promptforge-cli)" >&2
+    exit 1
+  fi
+done
 
 echo "== tests"
 # The end-to-end tests drive the promptforge-desktop binary, which this
