@@ -309,7 +309,7 @@ async fn create(
             canonicalize_in(collection, stripped),
             canonicalize_in(collection, document.clone()),
         ) {
-            (Ok((defaults, _)), Ok((sent, _))) => (defaults, sent),
+            (Ok(defaults), Ok(sent)) => (defaults, sent),
             (Err(err), _) | (_, Err(err)) => return Ok(invalid(err)),
         };
         for path in owned {

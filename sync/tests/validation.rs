@@ -339,11 +339,11 @@ fn lengths_formats_and_cross_field_rules() {
 fn derived_counts_are_recomputed_not_trusted() {
     let mut team = golden(Collection::Teams);
     team.insert("member_count", 40_i64);
-    let (canonical, _) = canonicalize_in(Collection::Teams, team).expect("valid");
+    let canonical = canonicalize_in(Collection::Teams, team).expect("valid");
     assert_eq!(canonical.get_i64("member_count").expect("count"), 1);
     let mut project = golden(Collection::Projects);
     set(&mut project, "stats.prompt_count", Bson::Int64(99));
-    let (canonical, _) = canonicalize_in(Collection::Projects, project).expect("valid");
+    let canonical = canonicalize_in(Collection::Projects, project).expect("valid");
     let stats = canonical.get_document("stats").expect("stats");
     assert_eq!(stats.get_i64("prompt_count").expect("count"), 1);
 }
@@ -352,7 +352,7 @@ fn derived_counts_are_recomputed_not_trusted() {
 fn unknown_fields_from_a_newer_schema_are_kept() {
     let mut doc = golden(Collection::Ideas);
     doc.insert("future_field", "from a newer server");
-    let (canonical, _) = canonicalize_in(Collection::Ideas, doc).expect("valid");
+    let canonical = canonicalize_in(Collection::Ideas, doc).expect("valid");
     assert_eq!(
         canonical.get_str("future_field").expect("kept"),
         "from a newer server"

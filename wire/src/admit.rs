@@ -106,7 +106,7 @@ pub fn admit(
     if !problems.is_empty() {
         return Err(invalid(problems));
     }
-    let (canonical, _) = canonicalize_in(collection, candidate)?;
+    let canonical = canonicalize_in(collection, candidate)?;
     Ok(Admitted(canonical))
 }
 

@@ -4,7 +4,7 @@
 
 use bson::{Bson, Document};
 
-use crate::schema::{with_model, CatalogEntry, Collection, Model, ValidationError};
+use crate::schema::{with_model, Collection, Model, ValidationError};
 
 /// A document that cannot be stored: it breaks the schema or is too large.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -55,10 +55,10 @@ pub fn encode<T: Model>(model: &T) -> Result<Document> {
 }
 
 /// Validates `doc` against its model and returns it in canonical form (the
-/// model's field types and order, derived counts recomputed) with the catalog
-/// entry. Fields the model does not know are kept as they were, so documents
+/// model's field types and order, derived counts recomputed) with the decoded
+/// model. Fields the model does not know are kept as they were, so documents
 /// written by a newer schema survive a round trip.
-pub fn canonicalize<T: Model>(doc: Document) -> Result<(Document, CatalogEntry)> {
+pub fn canonicalize<T: Model>(doc: Document) -> Result<(Document, T)> {
     let mut model: T = decode(doc.clone())?;
     model.normalize();
     model.validate()?;
@@ -78,17 +78,12 @@ pub fn canonicalize<T: Model>(doc: Document) -> Result<(Document, CatalogEntry)>
             size,
         });
     }
-    Ok((canonical, model.catalog_entry()))
+    Ok((canonical, model))
 }
 
 /// [`canonicalize`] for a collection known only at run time.
-pub fn canonicalize_in(collection: Collection, doc: Document) -> Result<(Document, CatalogEntry)> {
-    with_model!(collection, T => canonicalize::<T>(doc))
-}
-
-/// The catalog entry of a stored document (which was validated when written).
-pub fn entry_in(collection: Collection, doc: Document) -> Result<CatalogEntry, ValidationError> {
-    with_model!(collection, T => decode::<T>(doc).map(|m| m.catalog_entry()))
+pub fn canonicalize_in(collection: Collection, doc: Document) -> Result<Document> {
+    with_model!(collection, T => canonicalize::<T>(doc).map(|(canonical, _)| canonical))
 }
 
 /// Fields only the store's rules may change, for a collection.
@@ -104,6 +99,20 @@ pub fn get_path<'a>(doc: &'a Document, path: &str) -> Option<&'a Bson> {
             Some(Bson::Document(inner)) => get_path(inner, rest),
             _ => None,
         },
+    }
+}
+
+/// A document's `version`, its optimistic-concurrency token (0 when it has
+/// none). One definition for both sides, so the desktop and the server never
+/// disagree on which write a document has seen.
+pub fn version_of(doc: &Document) -> i64 {
+    match doc.get("version") {
+        Some(Bson::Int64(v)) => *v,
+        Some(Bson::Int32(v)) => i64::from(*v),
+        // Another backend's driver may store a whole number as a double;
+        // beyond 2^53 a double no longer names one integer.
+        Some(Bson::Double(v)) if v.fract() == 0.0 && v.abs() < 9.0e15 => *v as i64,
+        _ => 0,
     }
 }
 

@@ -146,7 +146,7 @@ pub(crate) fn prepare(export: Export) -> Result<PreparedImport> {
                     source: Box::new(source),
                 }))
             };
-            let (doc, _) = canonicalize_in(collection, doc).map_err(|e| at(e.into()))?;
+            let doc = canonicalize_in(collection, doc).map_err(|e| at(e.into()))?;
             let id = doc.get_str("_id").unwrap_or_default().to_owned();
             if !seen.insert(id.clone()) {
                 return Err(at(StoreError::AlreadyExists { collection, id }));

@@ -12,11 +12,10 @@ use std::sync::{Arc, RwLock};
 use bson::{doc, Bson, DateTime, Document};
 use polodb_core::{CollectionT, Database, Transaction};
 
-use super::catalog::{Catalog, SnapshotError};
+use super::catalog::{canonicalize_in, entry_in, Catalog, CatalogEntry, SnapshotError};
 use super::META_COLLECTION;
 use crate::error::{Result, StoreError};
-use crate::schema::{CatalogEntry, Collection, ValidationError};
-use promptforge_wire::codec::{canonicalize_in, entry_in};
+use crate::schema::{Collection, ValidationError};
 
 pub(crate) type Job = Box<dyn FnOnce(&mut Writer) + Send>;
 

@@ -4,9 +4,7 @@ use bson::{DateTime, Document};
 use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
 
-use super::{
-    id_accessors, limits, unset_time, CatalogEntry, Check, Collection, Model, ValidationError,
-};
+use super::{id_accessors, limits, unset_time, Check, Collection, Model, ValidationError};
 
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -156,20 +154,5 @@ impl Model for AnalyticsEvent {
         }
         check.non_negative("version", self.version);
         check.finish()
-    }
-
-    fn catalog_entry(&self) -> CatalogEntry {
-        CatalogEntry {
-            owner: self.user_id.clone(),
-            category: Some(self.event_category.clone()),
-            created_at: self.timestamp.timestamp_millis(),
-            updated_at: self.timestamp.timestamp_millis(),
-            title: self.event_name.to_lowercase(),
-            haystack: CatalogEntry::searchable([
-                self.event_type.as_str(),
-                self.event_name.as_str(),
-            ]),
-            ..CatalogEntry::default()
-        }
     }
 }

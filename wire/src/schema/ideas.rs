@@ -5,8 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
 
 use super::{
-    id_accessors, limits, string_enum, unset_time, CatalogEntry, Check, Collection, Model,
-    ValidationError,
+    id_accessors, limits, string_enum, unset_time, Check, Collection, Model, ValidationError,
 };
 
 string_enum!(Complexity { Simple => "simple", Moderate => "moderate", Complex => "complex", Expert => "expert" } default Simple);
@@ -251,31 +250,5 @@ impl Model for Idea {
         check.opt_id("deleted_by", self.deleted_by.as_ref());
         check.non_negative("version", self.version);
         check.finish()
-    }
-
-    fn catalog_entry(&self) -> CatalogEntry {
-        CatalogEntry {
-            owner: Some(self.user_id.clone()),
-            status: Some(self.status.as_str()),
-            category: Some(self.category.clone()),
-            tags: self.tags.clone(),
-            project_id: self.project_id.clone(),
-            starred: Some(self.starred),
-            priority: Some(self.priority.as_str()),
-            deleted: self.deleted_at.is_some(),
-            created_at: self.created_at.timestamp_millis(),
-            updated_at: self.updated_at.timestamp_millis(),
-            title: self.title.to_lowercase(),
-            haystack: CatalogEntry::searchable(
-                [
-                    self.title.as_str(),
-                    self.description.as_str(),
-                    self.content.as_deref().unwrap_or(""),
-                ]
-                .into_iter()
-                .chain(self.tags.iter().map(String::as_str)),
-            ),
-            ..CatalogEntry::default()
-        }
     }
 }

@@ -8,8 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
 
 use super::{
-    id_accessors, limits, string_enum, unset_time, CatalogEntry, Check, Collection, Model,
-    ValidationError,
+    id_accessors, limits, string_enum, unset_time, Check, Collection, Model, ValidationError,
 };
 
 string_enum!(Currency { Credits => "credits", Usd => "usd" } default Credits);
@@ -427,29 +426,6 @@ impl Model for MarketplaceListing {
         check.non_negative("version", self.version);
         check.finish()
     }
-
-    fn catalog_entry(&self) -> CatalogEntry {
-        CatalogEntry {
-            owner: Some(self.seller_id.clone()),
-            status: Some(self.status.as_str()),
-            category: Some(self.category.clone()),
-            tags: self.tags.clone(),
-            deleted: self.deleted_at.is_some(),
-            created_at: self.created_at.timestamp_millis(),
-            updated_at: self.updated_at.timestamp_millis(),
-            title: self.title.to_lowercase(),
-            haystack: CatalogEntry::searchable(
-                [
-                    self.title.as_str(),
-                    self.short_description.as_str(),
-                    self.description.as_str(),
-                ]
-                .into_iter()
-                .chain(self.tags.iter().map(String::as_str)),
-            ),
-            ..CatalogEntry::default()
-        }
-    }
 }
 
 #[skip_serializing_none]
@@ -629,15 +605,5 @@ impl Model for MarketplacePurchase {
         }
         check.non_negative("version", self.version);
         check.finish()
-    }
-
-    fn catalog_entry(&self) -> CatalogEntry {
-        CatalogEntry {
-            owner: Some(self.buyer_id.clone()),
-            status: Some(self.payment_status.as_str()),
-            created_at: self.created_at.timestamp_millis(),
-            updated_at: self.updated_at.timestamp_millis(),
-            ..CatalogEntry::default()
-        }
     }
 }

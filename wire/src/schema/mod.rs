@@ -3,8 +3,8 @@
 //! Field names, types and enum values follow `shared/seed` exactly (snake_case,
 //! lowercase enum strings, BSON UTC datetimes). Every collection also carries
 //! `version`, the server's optimistic-concurrency token (the seed asks for
-//! missing fields to be patched in). Each model knows how to validate itself and
-//! which fields the local catalog indexes for listing and search.
+//! missing fields to be patched in). Each model knows how to validate itself;
+//! what the desktop's catalog indexes of it lives in the desktop's store.
 
 mod analytics;
 mod ideas;
@@ -31,7 +31,7 @@ pub use validate::{check_free_form, Check, FieldProblem, ValidationError};
 use std::fmt;
 
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 pub use bson::{DateTime, Document};
 
@@ -122,90 +122,6 @@ impl fmt::Display for Collection {
     }
 }
 
-/// What the local catalog keeps in memory about one document, so that lists,
-/// filters, sorts and text search never scan PoloDB (which has no text index,
-/// no working `$regex`, and returns nothing for an indexed filter plus a sort).
-///
-/// Serialisable so the local store can save it at a clean close and open a
-/// large library without decoding every document again.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct CatalogEntry {
-    pub owner: Option<String>,
-    #[serde(deserialize_with = "interned")]
-    pub status: Option<EnumValue>,
-    pub category: Option<String>,
-    pub tags: Vec<String>,
-    pub project_id: Option<String>,
-    pub folder_id: Option<String>,
-    pub starred: Option<bool>,
-    #[serde(deserialize_with = "interned")]
-    pub priority: Option<EnumValue>,
-    #[serde(deserialize_with = "interned")]
-    pub visibility: Option<EnumValue>,
-    #[serde(deserialize_with = "interned")]
-    pub difficulty: Option<EnumValue>,
-    pub is_template: Option<bool>,
-    pub deleted: bool,
-    pub created_at: i64,
-    pub updated_at: i64,
-    /// Lower-cased title, the sort key for "by title".
-    pub title: String,
-    /// Lower-cased searchable text: title, description, content and tags.
-    pub haystack: String,
-}
-
-impl CatalogEntry {
-    /// Builds the lower-cased search text from the searchable parts.
-    pub fn searchable<'a>(parts: impl IntoIterator<Item = &'a str>) -> String {
-        let mut text = String::new();
-        for part in parts {
-            if !part.is_empty() {
-                text.push_str(&part.to_lowercase());
-                text.push('\n');
-            }
-        }
-        text
-    }
-}
-
-/// The seed's text of a string enum's value (`"draft"`), as `as_str` gives it.
-/// A named type also keeps serde from reading it as borrowed from the input.
-pub type EnumValue = &'static str;
-
-/// Reads back an enum value of a saved [`CatalogEntry`] as the `&'static str`
-/// the models hand out. The values are the names of the schema's string enums,
-/// a few dozen in all, so each distinct one is leaked once and shared; a value
-/// that is too long, or one past the cap, is refused, so a damaged file cannot
-/// make memory grow.
-fn interned<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<EnumValue>, D::Error> {
-    use std::collections::HashSet;
-    use std::sync::{Mutex, OnceLock};
-    const MAX_VALUES: usize = 256;
-    const MAX_LEN: usize = 64;
-    static VALUES: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
-
-    let Some(value) = Option::<String>::deserialize(deserializer)? else {
-        return Ok(None);
-    };
-    let mut values = VALUES
-        .get_or_init(Mutex::default)
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some(&known) = values.get(value.as_str()) {
-        return Ok(Some(known));
-    }
-    if value.len() > MAX_LEN || values.len() >= MAX_VALUES {
-        return Err(serde::de::Error::custom(format!(
-            "unexpected catalog value {value:?}"
-        )));
-    }
-    let leaked: &'static str = Box::leak(value.into_boxed_str());
-    values.insert(leaked);
-    Ok(Some(leaked))
-}
-
 /// A typed document of one collection.
 pub trait Model: Serialize + DeserializeOwned + Clone + fmt::Debug + Send + Sync + 'static {
     const COLLECTION: Collection;
@@ -217,7 +133,6 @@ pub trait Model: Serialize + DeserializeOwned + Clone + fmt::Debug + Send + Sync
     fn id(&self) -> &str;
     fn set_id(&mut self, id: String);
     fn validate(&self) -> Result<(), ValidationError>;
-    fn catalog_entry(&self) -> CatalogEntry;
 
     /// Recomputes fields that are derived from others (counts of maps and lists).
     fn normalize(&mut self) {}
@@ -234,7 +149,9 @@ pub fn new_id() -> String {
 }
 
 /// Evaluates `$body` with `$model` naming the model type of `$collection`:
-/// the one place that maps a collection known at run time to its type.
+/// the one place that maps a collection known at run time to its type. The
+/// desktop's store uses it too, for what it derives per model.
+#[macro_export]
 macro_rules! with_model {
     ($collection:expr, $model:ident => $body:expr) => {{
         use $crate::schema::*;
@@ -286,7 +203,7 @@ macro_rules! with_model {
         }
     }};
 }
-pub(crate) use with_model;
+pub use crate::with_model;
 
 /// The "not yet stamped" time; the store overwrites it on create.
 pub(crate) fn unset_time() -> DateTime {

@@ -5,8 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
 
 use super::{
-    id_accessors, limits, string_enum, unset_time, CatalogEntry, Check, Collection, Model,
-    ValidationError,
+    id_accessors, limits, string_enum, unset_time, Check, Collection, Model, ValidationError,
 };
 
 string_enum!(NotificationType { Info => "info", Success => "success", Warning => "warning", Error => "error", Marketing => "marketing" } default Info);
@@ -127,26 +126,5 @@ impl Model for Notification {
         check.opt_id("batch_id", self.batch_id.as_ref());
         check.non_negative("version", self.version);
         check.finish()
-    }
-
-    fn catalog_entry(&self) -> CatalogEntry {
-        let state = if self.dismissed {
-            "dismissed"
-        } else if self.read {
-            "read"
-        } else {
-            "unread"
-        };
-        CatalogEntry {
-            owner: Some(self.user_id.clone()),
-            status: Some(state),
-            category: Some(self.category.clone()),
-            priority: Some(self.priority.as_str()),
-            created_at: self.created_at.timestamp_millis(),
-            updated_at: self.updated_at.timestamp_millis(),
-            title: self.title.to_lowercase(),
-            haystack: CatalogEntry::searchable([self.title.as_str(), self.message.as_str()]),
-            ..CatalogEntry::default()
-        }
     }
 }

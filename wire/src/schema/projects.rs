@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
 
 use super::{
-    id_accessors, limits, string_enum, unset_time, CatalogEntry, Check, Collection, Model,
-    Priority, ValidationError,
+    id_accessors, limits, string_enum, unset_time, Check, Collection, Model, Priority,
+    ValidationError,
 };
 
 string_enum!(ProjectStatus { Planning => "planning", Active => "active", Completed => "completed", Archived => "archived", Deleted => "deleted" } default Planning);
@@ -290,29 +290,5 @@ impl Model for Project {
     fn normalize(&mut self) {
         self.stats.prompt_count = self.prompt_ids.len() as i64;
         self.stats.idea_count = self.idea_ids.len() as i64;
-    }
-
-    fn catalog_entry(&self) -> CatalogEntry {
-        CatalogEntry {
-            owner: Some(self.user_id.clone()),
-            status: Some(self.status.as_str()),
-            category: Some(self.category.clone()),
-            tags: self.tags.clone(),
-            priority: Some(self.priority.as_str()),
-            visibility: Some(self.collaboration.visibility.as_str()),
-            deleted: self.deleted_at.is_some(),
-            created_at: self.created_at.timestamp_millis(),
-            updated_at: self.updated_at.timestamp_millis(),
-            title: self.title.to_lowercase(),
-            haystack: CatalogEntry::searchable(
-                [
-                    self.title.as_str(),
-                    self.description.as_deref().unwrap_or(""),
-                ]
-                .into_iter()
-                .chain(self.tags.iter().map(String::as_str)),
-            ),
-            ..CatalogEntry::default()
-        }
     }
 }

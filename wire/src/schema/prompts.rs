@@ -5,8 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
 
 use super::{
-    id_accessors, limits, string_enum, unset_time, CatalogEntry, Check, Collection, Model,
-    ValidationError,
+    id_accessors, limits, string_enum, unset_time, Check, Collection, Model, ValidationError,
 };
 
 string_enum!(Difficulty { Beginner => "beginner", Intermediate => "intermediate", Advanced => "advanced", Expert => "expert" } default Beginner);
@@ -339,34 +338,6 @@ impl Model for Prompt {
         check.opt_id("deleted_by", self.deleted_by.as_ref());
         check.finish()
     }
-
-    fn catalog_entry(&self) -> CatalogEntry {
-        CatalogEntry {
-            owner: Some(self.user_id.clone()),
-            status: Some(self.status.as_str()),
-            category: Some(self.category.clone()),
-            tags: self.tags.clone(),
-            project_id: self.project_id.clone(),
-            folder_id: self.folder_id.clone(),
-            visibility: Some(self.visibility.as_str()),
-            difficulty: Some(self.difficulty.as_str()),
-            is_template: Some(self.is_template),
-            deleted: self.deleted_at.is_some(),
-            created_at: self.created_at.timestamp_millis(),
-            updated_at: self.updated_at.timestamp_millis(),
-            title: self.title.to_lowercase(),
-            haystack: CatalogEntry::searchable(
-                [
-                    self.title.as_str(),
-                    self.description.as_deref().unwrap_or(""),
-                    self.content.as_str(),
-                ]
-                .into_iter()
-                .chain(self.tags.iter().map(String::as_str)),
-            ),
-            ..CatalogEntry::default()
-        }
-    }
 }
 
 /// An ISO 639 language code, optionally with a region: `en`, `pt-BR`.
@@ -453,14 +424,5 @@ impl Model for PromptVersion {
         }
         check.non_negative("version", self.version);
         check.finish()
-    }
-
-    fn catalog_entry(&self) -> CatalogEntry {
-        CatalogEntry {
-            owner: Some(self.user_id.clone()),
-            created_at: self.created_at.timestamp_millis(),
-            updated_at: self.created_at.timestamp_millis(),
-            ..CatalogEntry::default()
-        }
     }
 }

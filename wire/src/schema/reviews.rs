@@ -4,9 +4,7 @@ use bson::DateTime;
 use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
 
-use super::{
-    id_accessors, limits, unset_time, CatalogEntry, Check, Collection, Model, ValidationError,
-};
+use super::{id_accessors, limits, unset_time, Check, Collection, Model, ValidationError};
 
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -55,15 +53,5 @@ impl Model for Review {
         check.non_negative("helpful_count", self.helpful_count);
         check.non_negative("version", self.version);
         check.finish()
-    }
-
-    fn catalog_entry(&self) -> CatalogEntry {
-        CatalogEntry {
-            owner: Some(self.user_id.clone()),
-            created_at: self.created_at.timestamp_millis(),
-            updated_at: self.created_at.timestamp_millis(),
-            haystack: CatalogEntry::searchable([self.review.as_str()]),
-            ..CatalogEntry::default()
-        }
     }
 }

@@ -7,8 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
 
 use super::{
-    id_accessors, limits, string_enum, unset_time, CatalogEntry, Check, Collection, Model,
-    ValidationError,
+    id_accessors, limits, string_enum, unset_time, Check, Collection, Model, ValidationError,
 };
 
 string_enum!(PlanType { Free => "free", Pro => "pro", Enterprise => "enterprise" } default Free);
@@ -195,21 +194,5 @@ impl Model for Team {
 
     fn normalize(&mut self) {
         self.member_count = self.members.len() as i64;
-    }
-
-    fn catalog_entry(&self) -> CatalogEntry {
-        CatalogEntry {
-            owner: Some(self.created_by.clone()),
-            visibility: Some(self.settings.visibility.as_str()),
-            deleted: self.deleted_at.is_some(),
-            created_at: self.created_at.timestamp_millis(),
-            updated_at: self.updated_at.timestamp_millis(),
-            title: self.name.to_lowercase(),
-            haystack: CatalogEntry::searchable([
-                self.name.as_str(),
-                self.description.as_deref().unwrap_or(""),
-            ]),
-            ..CatalogEntry::default()
-        }
     }
 }

@@ -5,8 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
 
 use super::{
-    id_accessors, limits, string_enum, unset_time, CatalogEntry, Check, Collection, Model,
-    ValidationError,
+    id_accessors, limits, string_enum, unset_time, Check, Collection, Model, ValidationError,
 };
 
 string_enum!(AccountStatus { Active => "active", Suspended => "suspended", Pending => "pending", Deleted => "deleted" } default Active);
@@ -283,17 +282,5 @@ impl Model for User {
         );
         check.non_negative("version", self.version);
         check.finish()
-    }
-
-    fn catalog_entry(&self) -> CatalogEntry {
-        CatalogEntry {
-            owner: Some(self.id.clone()),
-            status: Some(self.account_status.as_str()),
-            created_at: self.created_at.timestamp_millis(),
-            updated_at: self.updated_at.timestamp_millis(),
-            title: self.display_name.to_lowercase(),
-            haystack: CatalogEntry::searchable([self.display_name.as_str(), self.email.as_str()]),
-            ..CatalogEntry::default()
-        }
     }
 }
