@@ -8,8 +8,10 @@
 //!   rebase, conflicts, status) and its HTTP transport.
 //! - [`error`]: the store's typed errors.
 //!
-//! No Tauri and no HTTP server live here (the engine is an HTTP *client*): the desktop app and the sync server
-//! depend on this crate, never the other way round.
+//! No Tauri, no HTTP server and no command-line parser live here (the engine
+//! is an HTTP *client*). The desktop app (`src-tauri`) and the CLI (`cli`)
+//! depend on this crate; the sync server must not (it shares only
+//! `promptforge-wire`), and `tests/tests/architecture.rs` checks that.
 
 pub mod engine;
 pub mod error;
