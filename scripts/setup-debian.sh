@@ -4,13 +4,18 @@
 # needs WebKitGTK and GTK to build and run; the tests install SecantusDB (a
 # MongoDB-compatible server) from PyPI into a virtualenv, drive the UI in
 # Chromium, and drive the real app with WebKitWebDriver under Xvfb.
+# PROMPTFORGE_SETUP=bench also builds the Rust SecantusDB (secantusd-rs, about
+# 8 minutes), which the benchmarks run with PROMPTFORGE_TEST_SECANTUS=rs.
 set -euo pipefail
 
 packages=(build-essential libclang-dev pkg-config python3 python3-venv
   libwebkit2gtk-4.1-dev libgtk-3-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev
   librsvg2-dev libayatana-appindicator3-dev libssl-dev)
-if [[ ${PROMPTFORGE_SETUP:-} == test ]]; then
+if [[ ${PROMPTFORGE_SETUP:-} == test || ${PROMPTFORGE_SETUP:-} == bench ]]; then
   packages+=(xvfb xauth webkit2gtk-driver chromium imagemagick fonts-dejavu-core)
+fi
+if [[ ${PROMPTFORGE_SETUP:-} == bench ]]; then
+  packages+=(cmake)
 fi
 missing=()
 # Node from Debian only when the machine has none (a newer one may be installed).
@@ -31,4 +36,11 @@ command -v cargo >/dev/null || { echo "cargo is missing: install Rust (rustup) f
 # registry mirror here, `npm install` with the lockfile leaves it unchanged).
 if [[ ! -d ui/node_modules ]] || [[ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]]; then
   (cd ui && npm install --no-audit --no-fund --loglevel=error)
+fi
+
+# secantus-mdb 0.5.3-beta.196 declares Rust 1.98 but builds with this
+# toolchain; WiredTiger's build needs cmake.
+if [[ ${PROMPTFORGE_SETUP:-} == bench ]] && ! command -v secantusd-rs >/dev/null \
+  && [[ ! -x ${CARGO_HOME:-$HOME/.cargo}/bin/secantusd-rs ]]; then
+  cargo install --quiet --locked --ignore-rust-version secantus-mdb --version 0.5.3-beta.196
 fi

@@ -6,6 +6,12 @@
 //! watchdog also stops it if the test process dies first. When
 //! `PROMPTFORGE_TEST_MONGODB_URI` is set, that server is used instead (it
 //! must be a replica set), with a fresh database per test.
+//!
+//! `PROMPTFORGE_TEST_SECANTUS=rs` runs the Rust build instead, `secantusd-rs`
+//! (crates.io `secantus-mdb`, about five times faster at run time; install it
+//! with `scripts/setup-debian.sh` and `PROMPTFORGE_SETUP=bench`). The
+//! benchmarks use it so that runs at 100k documents finish; tests keep the
+//! Python build, which installs in a minute.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -54,6 +60,35 @@ fn ensure_installed() -> anyhow::Result<PathBuf> {
     Ok(daemon)
 }
 
+/// The SecantusDB daemon to run: the Rust build when the environment asks
+/// for it, else the pinned Python build.
+fn daemon() -> anyhow::Result<PathBuf> {
+    match std::env::var("PROMPTFORGE_TEST_SECANTUS").as_deref() {
+        Ok("rs") => rust_daemon(),
+        Ok("py") | Ok("") | Err(_) => ensure_installed(),
+        Ok(other) => bail!("PROMPTFORGE_TEST_SECANTUS={other}: expected `rs` or `py`"),
+    }
+}
+
+/// `secantusd-rs` on the PATH or in cargo's bin directory.
+fn rust_daemon() -> anyhow::Result<PathBuf> {
+    let cargo_bin = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .map(|home| home.join("bin"));
+    std::env::var_os("PATH")
+        .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .chain(cargo_bin)
+        .map(|dir| dir.join("secantusd-rs"))
+        .find(|candidate| candidate.is_file())
+        .context(
+            "PROMPTFORGE_TEST_SECANTUS=rs but secantusd-rs is not installed: \
+             run PROMPTFORGE_SETUP=bench scripts/setup-debian.sh",
+        )
+}
+
 /// A running MongoDB-protocol server.
 #[derive(Debug)]
 pub struct MongoServer {
@@ -79,7 +114,7 @@ impl MongoServer {
 
     /// SecantusDB with extra flags (`--standalone`, `--sync-on-commit`).
     pub fn start_secantus(flags: &[&str]) -> anyhow::Result<MongoServer> {
-        let daemon = ensure_installed()?;
+        let daemon = daemon()?;
         let storage = tempfile::tempdir()?;
         let mut child = Command::new("bash")
             .arg("-c")
@@ -95,7 +130,7 @@ impl MongoServer {
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .context("start secantusd-py")?;
+            .with_context(|| format!("start {}", daemon.display()))?;
         let stdout = child.stdout.take().context("secantus stdout")?;
         let (found, lines) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
