@@ -12,6 +12,7 @@ use mongodb::error::{TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RES
 use mongodb::options::ReturnDocument;
 use mongodb::{ClientSession, IndexModel};
 use promptforge_wire::admit::Admitted;
+use promptforge_wire::codec::version_of;
 use promptforge_wire::schema::Collection;
 
 use crate::error::ServerError;
@@ -28,17 +29,6 @@ pub const SEQ: &str = "_seq";
 /// The `version` a document had when it was given its `_seq`; a document
 /// whose `version` moved on without it was written outside the sync server.
 pub const SEQ_VERSION: &str = "_seq_version";
-
-/// A document's `version` (0 when it has none).
-pub fn version_of(doc: &Document) -> i64 {
-    match doc.get("version") {
-        Some(bson::Bson::Int64(v)) => *v,
-        Some(bson::Bson::Int32(v)) => i64::from(*v),
-        // Another backend's driver may store a whole number as a double.
-        Some(bson::Bson::Double(v)) if v.fract() == 0.0 && v.abs() < 9.0e15 => *v as i64,
-        _ => 0,
-    }
-}
 
 /// The explicit readers a document had when it was last sequenced, so that a
 /// later write that removes some can tell them (see `scope::record_exits`).

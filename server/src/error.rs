@@ -4,6 +4,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use promptforge_wire::protocol::{ErrorBody, ErrorCode};
+use promptforge_wire::schema::Collection;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -32,6 +33,29 @@ pub enum ServerError {
     Mongo(#[from] mongodb::error::Error),
     #[error("internal error: {0}")]
     Internal(String),
+    /// A stored document lacks what the marketplace must read from it.
+    #[error(transparent)]
+    Stored(#[from] StoredError),
+}
+
+/// A stored document the server cannot do its sums with. Reading a missing
+/// balance as 0 would mint or burn credits, so the request fails instead.
+/// The message names the document and the field, never a value: it reaches
+/// the client.
+#[derive(Debug, thiserror::Error)]
+pub enum StoredError {
+    #[error("{collection} document `{id}` has no `{field}`")]
+    MissingField {
+        collection: Collection,
+        id: String,
+        field: &'static str,
+    },
+    #[error("{collection} document `{id}` does not hold {what} in the schema's types")]
+    Unreadable {
+        collection: Collection,
+        id: String,
+        what: &'static str,
+    },
 }
 
 /// Server error codes MongoDB answers for conditions that pass: elections,
@@ -107,7 +131,9 @@ impl ServerError {
             ServerError::Unavailable(_) | ServerError::Mongo(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable)
             }
-            ServerError::Config(_) | ServerError::Internal(_) => {
+            // Stored data the server cannot trust is the server's fault,
+            // not the request's.
+            ServerError::Config(_) | ServerError::Internal(_) | ServerError::Stored(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal)
             }
         }

@@ -33,6 +33,9 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use promptforge_wire::market::{
+    MarketOutcome, ModerateRequest, PublishRequest, PurchaseRequest, RefundRequest, ReviewRequest,
+};
 use promptforge_wire::protocol::{
     CountRequest, CountResponse, HandshakeRequest, HandshakeResponse, PullRequest, PullResponse,
     PushRequest, PushResponse, PROTOCOL_HEADER, PROTOCOL_VERSION, SCHEMA_VERSION,
@@ -296,10 +299,6 @@ async fn count_route(
     }
     Ok(Json(pull::count(&state.db, &user, &request).await?))
 }
-
-use promptforge_wire::market::{
-    MarketOutcome, ModerateRequest, PublishRequest, PurchaseRequest, RefundRequest, ReviewRequest,
-};
 
 /// Runs one marketplace request in a transaction (retried whole on conflicts).
 macro_rules! market_route {

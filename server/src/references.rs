@@ -48,7 +48,7 @@ pub struct Reference {
     /// a project made later on the same laptop can arrive first. Such a
     /// reference grants nothing: a link reads nothing through it, a listing
     /// is checked again when published, and a filing is undone when the
-    /// project arrives if its author may not write it (`push::unfile`).
+    /// project arrives if its author may not write it (`push::membership::unfile`).
     pub ahead: bool,
 }
 

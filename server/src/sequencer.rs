@@ -17,10 +17,11 @@ use bson::{doc, Bson, Document};
 use futures_util::StreamExt;
 use mongodb::change_stream::event::{ChangeStreamEvent, ResumeToken};
 use mongodb::options::FullDocumentType;
+use promptforge_wire::codec::version_of;
 use promptforge_wire::schema::Collection;
 use tokio::task::JoinHandle;
 
-use crate::db::{sequenced_readers, version_of, Db, COUNTERS, SEQ, SEQ_READERS, SEQ_VERSION};
+use crate::db::{sequenced_readers, Db, COUNTERS, SEQ, SEQ_READERS, SEQ_VERSION};
 use crate::error::ServerError;
 use crate::scope;
 

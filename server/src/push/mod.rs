@@ -1,0 +1,85 @@
+//! Applying pushed mutations: each in its own transaction, exactly once,
+//! with version compare-and-set and a three-way field merge on a stale base.
+//!
+//! Conflict policy (the same for every collection): when both sides changed a
+//! field, the value already committed on the server wins and the client's
+//! value is reported back as lost. For prompt `content`, the losing text is
+//! also saved as a prompt_versions record, so it can be restored.
+//!
+//! - `record`: exactly once; every answer is recorded with its writes.
+//! - `create`, `edit` (patch, delete, restore): one operation each.
+//! - `merge`: the three-way merge and the compare-and-set write.
+//! - `membership`: projects' lists of what is filed in them.
+
+mod create;
+mod edit;
+mod membership;
+mod merge;
+mod record;
+
+use mongodb::ClientSession;
+use promptforge_wire::codec::SchemaError;
+use promptforge_wire::protocol::{Mutation, MutationOp, MutationOutcome, RejectReason};
+use promptforge_wire::schema::Collection;
+
+use crate::db::Db;
+use crate::error::ServerError;
+use crate::scope;
+use create::create;
+use edit::{delete, patch, restore};
+
+pub(crate) use merge::as_json;
+pub use record::{apply, apply_isolated};
+
+fn reject(reason: RejectReason, message: impl Into<String>) -> MutationOutcome {
+    MutationOutcome::Rejected {
+        reason,
+        message: message.into(),
+    }
+}
+
+/// Sends a mutation to its operation, if desktops may do that to its
+/// collection at all.
+async fn decide(
+    db: &Db,
+    session: &mut ClientSession,
+    user: &str,
+    m: &Mutation,
+) -> Result<MutationOutcome, ServerError> {
+    let Some(collection) = Collection::from_name(&m.collection) else {
+        return Ok(reject(
+            RejectReason::UnknownCollection,
+            format!("unknown collection `{}`", m.collection),
+        ));
+    };
+    let allowed = scope::writable(collection);
+    match &m.op {
+        MutationOp::Create { document } if allowed.create => {
+            create(db, session, user, collection, m, document.clone()).await
+        }
+        MutationOp::Patch { changes, base } if allowed.patch => {
+            patch(db, session, user, collection, m, changes, base).await
+        }
+        MutationOp::Delete if allowed.delete => delete(db, session, user, collection, m).await,
+        MutationOp::Restore { changes, base } if allowed.delete => {
+            restore(db, session, user, collection, m, changes, base).await
+        }
+        _ => Ok(reject(
+            RejectReason::NotWritable,
+            format!("{collection} cannot be changed this way from the desktop"),
+        )),
+    }
+}
+
+/// The answer for a document that is missing or not the user's to change:
+/// the same words either way, so nobody learns what exists.
+fn not_found(collection: Collection, id: &str) -> MutationOutcome {
+    reject(
+        RejectReason::NotFound,
+        format!("{collection} `{id}` does not exist"),
+    )
+}
+
+fn invalid(err: SchemaError) -> MutationOutcome {
+    reject(RejectReason::Invalid, err.to_string())
+}

@@ -1,0 +1,189 @@
+//! Exactly once: a mutation's answer is recorded in the transaction that
+//! made its writes, under the client's mutation id, so a resent batch is
+//! answered from the records and changes nothing more.
+
+use bson::{doc, DateTime, Document};
+use mongodb::ClientSession;
+use promptforge_wire::protocol::{Mutation, MutationOutcome, MutationResult, RejectReason};
+
+use super::{decide, reject};
+use crate::db::{Db, MUTATIONS};
+use crate::error::ServerError;
+
+/// The key recording one applied mutation.
+fn mutation_key(user: &str, client_id: &str, mutation_id: u64) -> String {
+    format!("{user}:{client_id}:{mutation_id}")
+}
+
+/// Applies one mutation like [`apply`], but answers a mutation that fails
+/// for good inside the server or the database with a `rejected` result of
+/// its own (recorded, so a resend gets the same answer), so one bad
+/// mutation never fails its batch or blocks the client's queue. Only
+/// failures that retrying can cure fail the request.
+pub async fn apply_isolated(
+    db: &Db,
+    user: &str,
+    client_id: &str,
+    mutation: &Mutation,
+) -> Result<MutationResult, ServerError> {
+    if mutation.mutation_id == 0 || i64::try_from(mutation.mutation_id).is_err() {
+        return Ok(MutationResult {
+            mutation_id: mutation.mutation_id,
+            outcome: reject(
+                RejectReason::Malformed,
+                "mutation_id must be a positive integer below 2^63",
+            ),
+        });
+    }
+    let err = match apply(db, user, client_id, mutation).await {
+        Ok(result) => return Ok(result),
+        Err(err) if err.is_retryable() => return Err(err),
+        Err(err) => err,
+    };
+    let outcome = match &err {
+        ServerError::Schema(schema) => reject(RejectReason::Invalid, schema.to_string()),
+        ServerError::BadRequest(message) => reject(RejectReason::Malformed, message.clone()),
+        ServerError::Mongo(mongo) => reject(
+            RejectReason::Invalid,
+            format!(
+                "the database refused this change{}",
+                crate::error::mongo_code(mongo)
+                    .map(|code| format!(" (error {code})"))
+                    .unwrap_or_default()
+            ),
+        ),
+        _ => reject(
+            RejectReason::Invalid,
+            "the server could not apply this change",
+        ),
+    };
+    tracing::warn!(error = %err, collection = %mutation.collection, "mutation failed for good; answered as rejected");
+    let key = mutation_key(user, client_id, mutation.mutation_id);
+    let (owned_db, user, client_id, mutation_id) = (
+        db.clone(),
+        user.to_owned(),
+        client_id.to_owned(),
+        mutation.mutation_id,
+    );
+    let outcome = db
+        .transaction(move |session| {
+            let (db, user, client_id, key, outcome) = (
+                owned_db.clone(),
+                user.clone(),
+                client_id.clone(),
+                key.clone(),
+                outcome.clone(),
+            );
+            Box::pin(async move {
+                // A concurrent resend may have recorded an answer first.
+                if let Some(done) = recorded(&db, session, &key).await? {
+                    return Ok(done);
+                }
+                record(&db, session, &key, &user, &client_id, mutation_id, &outcome).await?;
+                Ok(outcome)
+            })
+        })
+        .await?;
+    Ok(MutationResult {
+        mutation_id: mutation.mutation_id,
+        outcome,
+    })
+}
+
+/// The recorded result of the mutation with this key, if any.
+async fn recorded(
+    db: &Db,
+    session: &mut ClientSession,
+    key: &str,
+) -> Result<Option<MutationOutcome>, ServerError> {
+    let Some(done) = db
+        .db
+        .collection::<Document>(MUTATIONS)
+        .find_one(doc! { "_id": key })
+        .session(&mut *session)
+        .await?
+    else {
+        return Ok(None);
+    };
+    // Kept as its JSON text: the wire form, exact to the BSON type.
+    let stored = done
+        .get_str("outcome")
+        .map_err(|_| ServerError::Internal("stored mutation result is malformed".into()))?;
+    serde_json::from_str::<MutationOutcome>(stored)
+        .map(Some)
+        .map_err(|e| ServerError::Internal(format!("stored mutation result: {e}")))
+}
+
+/// Records a mutation's result in the caller's transaction.
+async fn record(
+    db: &Db,
+    session: &mut ClientSession,
+    key: &str,
+    user: &str,
+    client_id: &str,
+    mutation_id: u64,
+    outcome: &MutationOutcome,
+) -> Result<(), ServerError> {
+    let record = doc! {
+        "_id": key,
+        "user_id": user,
+        "client_id": client_id,
+        "mutation_id": i64::try_from(mutation_id).map_err(|e| ServerError::Internal(e.to_string()))?,
+        "outcome": serde_json::to_string(outcome).map_err(|e| ServerError::Internal(e.to_string()))?,
+        "at": DateTime::now(),
+    };
+    db.db
+        .collection::<Document>(MUTATIONS)
+        .insert_one(record)
+        .session(&mut *session)
+        .await?;
+    Ok(())
+}
+
+/// Applies one mutation (or returns its first result if it was applied before).
+pub async fn apply(
+    db: &Db,
+    user: &str,
+    client_id: &str,
+    mutation: &Mutation,
+) -> Result<MutationResult, ServerError> {
+    let key = mutation_key(user, client_id, mutation.mutation_id);
+    let (owned_db, user, client_id, owned_mutation) = (
+        db.clone(),
+        user.to_owned(),
+        client_id.to_owned(),
+        mutation.clone(),
+    );
+    let outcome = db
+        .transaction(move |session| {
+            let (db, user, client_id, mutation, key) = (
+                owned_db.clone(),
+                user.clone(),
+                client_id.clone(),
+                owned_mutation.clone(),
+                key.clone(),
+            );
+            Box::pin(async move {
+                if let Some(done) = recorded(&db, session, &key).await? {
+                    return Ok(done);
+                }
+                let outcome = decide(&db, session, &user, &mutation).await?;
+                record(
+                    &db,
+                    session,
+                    &key,
+                    &user,
+                    &client_id,
+                    mutation.mutation_id,
+                    &outcome,
+                )
+                .await?;
+                Ok(outcome)
+            })
+        })
+        .await?;
+    Ok(MutationResult {
+        mutation_id: mutation.mutation_id,
+        outcome,
+    })
+}
