@@ -1,10 +1,9 @@
 //! Turning flags into document changes: the named field flags of each
-//! collection, `--set FIELD=VALUE` pairs, and creating a document from them.
+//! collection and `--set FIELD=VALUE` pairs, as the fields of a new document
+//! (which the store starts as it does for the app) or an edit's patch.
 
 use anyhow::{bail, Context};
 use bson::{Bson, Document};
-use promptforge_sync::schema::Model;
-use promptforge_sync::Store;
 
 use crate::args::{IdeaFields, ProjectFields, PromptFields};
 
@@ -99,19 +98,4 @@ impl ProjectFields {
             .value("progress", self.progress)
             .text("color", self.color);
     }
-}
-
-/// Starts from `base`, applies the flag changes, and creates the document.
-pub(crate) async fn create_with<T: Model>(
-    store: &Store,
-    base: T,
-    changes: Changes,
-) -> anyhow::Result<T> {
-    let mut doc = bson::to_document(&base)?;
-    for (path, value) in changes.0 {
-        promptforge_sync::store::codec::set_path(&mut doc, &path, value)
-            .map_err(anyhow::Error::msg)?;
-    }
-    let model: T = promptforge_sync::store::codec::decode(doc)?;
-    Ok(store.create(model).await?)
 }

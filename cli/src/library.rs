@@ -9,7 +9,7 @@ use promptforge_sync::schema::{Collection, Idea, Notification, Project, Prompt};
 use promptforge_sync::{Export, ListQuery, Store};
 
 use crate::args::{IdeaCommand, ListArgs, NotificationAction, ProjectCommand, PromptCommand};
-use crate::changes::{create_with, Changes};
+use crate::changes::Changes;
 use crate::output::{created, deleted, out, restored, Output};
 
 pub(crate) async fn prompt(
@@ -17,7 +17,6 @@ pub(crate) async fn prompt(
     out: &Output,
     command: PromptCommand,
 ) -> anyhow::Result<()> {
-    let user = store.user_id();
     match command {
         PromptCommand::Create {
             title,
@@ -25,8 +24,11 @@ pub(crate) async fn prompt(
             fields,
         } => {
             let mut changes = Changes::default();
+            changes
+                .value("title", Some(title))
+                .value("content", Some(content));
             fields.into_changes(&mut changes);
-            let prompt = create_with(store, Prompt::new(&user, &title, &content), changes).await?;
+            let prompt = store.create_from::<Prompt>(changes.0).await?;
             created(out, &prompt)
         }
         PromptCommand::List(args) => list::<Prompt>(store, out, args).await,
@@ -69,7 +71,6 @@ pub(crate) async fn prompt(
 }
 
 pub(crate) async fn idea(store: &Store, out: &Output, command: IdeaCommand) -> anyhow::Result<()> {
-    let user = store.user_id();
     match command {
         IdeaCommand::Create {
             title,
@@ -77,8 +78,11 @@ pub(crate) async fn idea(store: &Store, out: &Output, command: IdeaCommand) -> a
             fields,
         } => {
             let mut changes = Changes::default();
+            changes
+                .value("title", Some(title))
+                .value("description", Some(description));
             fields.into_changes(&mut changes);
-            let idea = create_with(store, Idea::new(&user, &title, &description), changes).await?;
+            let idea = store.create_from::<Idea>(changes.0).await?;
             created(out, &idea)
         }
         IdeaCommand::List(args) => list::<Idea>(store, out, args).await,
@@ -108,12 +112,12 @@ pub(crate) async fn project(
     out: &Output,
     command: ProjectCommand,
 ) -> anyhow::Result<()> {
-    let user = store.user_id();
     match command {
         ProjectCommand::Create { title, fields } => {
             let mut changes = Changes::default();
+            changes.value("title", Some(title));
             fields.into_changes(&mut changes);
-            let project = create_with(store, Project::new(&user, &title), changes).await?;
+            let project = store.create_from::<Project>(changes.0).await?;
             created(out, &project)
         }
         ProjectCommand::List(args) => list::<Project>(store, out, args).await,

@@ -120,19 +120,19 @@ pub(crate) async fn listing(
             if owned.user_id != user {
                 bail!("prompt {prompt} is not yours to sell");
             }
-            let draft: MarketplaceListing = bson::from_document(bson::doc! {
-                "_id": promptforge_sync::schema::new_id(),
-                "seller_id": &user,
-                "prompt_id": &prompt,
-                "title": title,
-                "description": description,
-                "category": category,
-                "price": price,
-                "currency": "credits",
-                "preview_content": preview,
-                "licensing": { "license_type": license },
-            })?;
-            let draft = store.create(draft).await?;
+            // The store starts the listing as the app does (the seller, the
+            // currency); these are the fields the command adds.
+            let draft = store
+                .create_from::<MarketplaceListing>(bson::doc! {
+                    "prompt_id": &prompt,
+                    "title": title,
+                    "description": description,
+                    "category": category,
+                    "price": price,
+                    "preview_content": preview,
+                    "licensing": { "license_type": license },
+                })
+                .await?;
             created(out, &draft)
         }
         ListingCommand::Publish { id, online } => {

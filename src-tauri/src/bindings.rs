@@ -1,7 +1,7 @@
 //! The UI's TypeScript declarations (`ui/src/bindings`) are generated from
 //! the Rust types that cross the IPC boundary. The test below fails when the
-//! committed files are stale; `UPDATE_BINDINGS=1 cargo test -p
-//! promptforge-desktop bindings` rewrites them.
+//! committed files are stale; `UPDATE_BINDINGS=1 cargo test --workspace --lib
+//! bindings` rewrites them.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -92,7 +92,7 @@ fn the_ui_bindings_are_current() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     assert!(
         stale.is_empty(),
-        "ui/src/bindings is stale ({}); run UPDATE_BINDINGS=1 cargo test -p promptforge-desktop bindings",
+        "ui/src/bindings is stale ({}); run UPDATE_BINDINGS=1 cargo test --workspace --lib bindings",
         stale.join(", ")
     );
     Ok(())

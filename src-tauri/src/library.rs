@@ -19,7 +19,7 @@ use serde::Serialize;
 use tauri::{AppHandle, Emitter, Runtime};
 use tokio::sync::{oneshot, watch, RwLock};
 
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppErrorCode, AppResult};
 use crate::settings::{self, AccountRecord};
 use crate::ui_json::to_ui;
 
@@ -133,14 +133,17 @@ impl AppState {
         let outcome = opened
             .wait_for(Option::is_some)
             .await
-            .map_err(|_| AppError::new("closed", "the app is shutting down"))?
+            .map_err(|_| AppError::new(AppErrorCode::Closed, "the app is shutting down"))?
             .clone();
         if let Some(Err(err)) = outcome {
             return Err(err);
         }
-        self.open_library()
-            .await
-            .ok_or_else(|| AppError::new("closed", "the library is being switched; try again"))
+        self.open_library().await.ok_or_else(|| {
+            AppError::new(
+                AppErrorCode::Closed,
+                "the library is being switched; try again",
+            )
+        })
     }
 
     /// The library open right now, without waiting for one.
@@ -196,7 +199,7 @@ impl AppState {
         *self.account.lock().unwrap_or_else(|p| p.into_inner()) = record.clone();
         let outcome = self.switch_to(app, &profile, record.as_ref()).await;
         if let Err(err) = &outcome {
-            tracing::error!(code = %err.code, error = %err.message, "library did not open");
+            tracing::error!(code = ?err.code, error = %err.message, "library did not open");
         }
         self.opened.send_replace(Some(outcome));
     }
@@ -280,13 +283,13 @@ impl AppState {
         let settings = settings::load(app, &self.options.data_dir);
         let server_url = settings.server_url.clone().ok_or_else(|| {
             AppError::new(
-                "not_configured",
+                AppErrorCode::NotConfigured,
                 "Set the sync server's URL in Settings before signing in.",
             )
         })?;
         let api_key = settings.firebase_api_key.clone().ok_or_else(|| {
             AppError::new(
-                "not_configured",
+                AppErrorCode::NotConfigured,
                 "Set the Firebase API key in Settings before signing in.",
             )
         })?;
@@ -352,7 +355,7 @@ impl AppState {
             library.store.close().await;
         }
         self.opened.send_replace(Some(Err(AppError::new(
-            "closed",
+            AppErrorCode::Closed,
             "the app is shutting down",
         ))));
     }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Runtime};
 use tauri_plugin_store::StoreExt;
 
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppErrorCode, AppResult};
 
 const SETTINGS_KEY: &str = "settings";
 const WINDOW_KEY: &str = "window";
@@ -159,7 +159,10 @@ fn write_key<R: Runtime, T: Serialize>(
     value: &T,
 ) -> AppResult<()> {
     let failed = |err: &dyn std::fmt::Display| {
-        AppError::new("storage", format!("cannot save the settings: {err}"))
+        AppError::new(
+            AppErrorCode::Storage,
+            format!("cannot save the settings: {err}"),
+        )
     };
     let store = app.store(settings_path(data_dir)).map_err(|e| failed(&e))?;
     let value = serde_json::to_value(value).map_err(|e| failed(&e))?;
@@ -220,10 +223,14 @@ static ACCOUNT_WRITE: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// Writes the account file atomically, readable and writable by its owner only.
 pub fn save_account(data_dir: &Path, record: &AccountRecord) -> AppResult<()> {
     let _one_writer = ACCOUNT_WRITE.lock().unwrap_or_else(|p| p.into_inner());
-    let failed =
-        |err: std::io::Error| AppError::new("storage", format!("cannot save the sign-in: {err}"));
+    let failed = |err: std::io::Error| {
+        AppError::new(
+            AppErrorCode::Storage,
+            format!("cannot save the sign-in: {err}"),
+        )
+    };
     let bytes = serde_json::to_vec_pretty(record)
-        .map_err(|err| AppError::new("internal", err.to_string()))?;
+        .map_err(|err| AppError::new(AppErrorCode::Internal, err.to_string()))?;
     let temp = data_dir.join(format!("{ACCOUNT_FILE}.tmp"));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
@@ -248,7 +255,7 @@ pub fn save_account(data_dir: &Path, record: &AccountRecord) -> AppResult<()> {
 pub fn forget_account(data_dir: &Path) -> AppResult<()> {
     match std::fs::remove_file(data_dir.join(ACCOUNT_FILE)) {
         Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(AppError::new(
-            "storage",
+            AppErrorCode::Storage,
             format!("cannot forget the sign-in: {err}"),
         )),
         _ => Ok(()),
@@ -306,7 +313,8 @@ mod tests {
     #[test]
     fn the_account_file_is_readable_by_its_owner_only() -> AppResult<()> {
         use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().map_err(|e| AppError::new("io", e.to_string()))?;
+        let dir =
+            tempfile::tempdir().map_err(|e| AppError::new(AppErrorCode::Storage, e.to_string()))?;
         let record = AccountRecord {
             session: Session {
                 user_id: "u1".into(),
@@ -320,7 +328,7 @@ mod tests {
         };
         save_account(dir.path(), &record)?;
         let mode = std::fs::metadata(dir.path().join(ACCOUNT_FILE))
-            .map_err(|e| AppError::new("io", e.to_string()))?
+            .map_err(|e| AppError::new(AppErrorCode::Storage, e.to_string()))?
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);

@@ -8,7 +8,7 @@
 //! transactions, checkpoints); end-to-end figures against the real server are
 //! in `promptforge-tests`' `sync_bench`.
 //!
-//! Run: `cargo bench -p promptforge-sync --bench engine_bench` (optionally
+//! Run: `cargo bench --workspace --bench engine_bench` (optionally
 //! `BENCH_DOCS=N`).
 
 use std::time::Instant;
@@ -152,6 +152,7 @@ fn main() {
             };
             let started = Instant::now();
             store
+                .replica()
                 .apply_pull_page(Collection::Prompts, vec![change], (n + round + 1) as i64)
                 .await
                 .expect("apply one change");

@@ -1,7 +1,7 @@
 //! Store benchmark at 100k prompts: each operation through the store, and the
 //! bare `polodb_core` call doing the same work, so the store's overhead shows.
 //!
-//! Run: `cargo bench -p promptforge-sync --bench store_bench` (optionally
+//! Run: `cargo bench --workspace --bench store_bench` (optionally
 //! `BENCH_PROMPTS=N`). Prints one line per measurement.
 
 use std::fs::OpenOptions;

@@ -30,6 +30,16 @@ pub enum StoreError {
         field: String,
         reason: &'static str,
     },
+    /// A kind of document nobody creates by hand (a prompt version, a
+    /// purchase, a user): the store or the server records it.
+    #[error("{collection} cannot be created from the app")]
+    NotCreatable { collection: Collection },
+    /// A new document's field the store decides (its id, owner or version).
+    #[error("{field} is set by the app and cannot be given for a new document")]
+    SetOnCreate { field: &'static str },
+    /// A new document's field path that cannot be set, and why.
+    #[error("{path}: {reason}")]
+    BadField { path: String, reason: String },
     #[error("{collection} document `{id}` is {size} bytes; MongoDB's limit is 16 MiB")]
     TooLarge {
         collection: Collection,

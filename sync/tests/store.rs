@@ -831,3 +831,83 @@ async fn an_import_with_one_bad_document_writes_nothing() {
         assert!(err.to_string().contains(expected), "{text}: {err}");
     }
 }
+
+#[tokio::test]
+async fn a_document_created_from_fields_starts_as_the_app_and_the_cli_start_it() {
+    let (_dir, store) = open().await;
+    let made: Prompt = store
+        .create_from(doc! { "title": "Haiku", "content": "Write a haiku", "tags": ["poetry"] })
+        .await
+        .expect("create from fields");
+    assert_eq!(made.user_id, store.user_id());
+    assert_eq!(made.created_by, store.user_id());
+    assert_eq!(made.category, "general");
+    assert_eq!(made.status, PromptStatus::Draft);
+    assert_eq!(made.tags, ["poetry"]);
+
+    // The messages are the ones the app has always shown; the CLI shares them.
+    let err = store
+        .create_from::<Prompt>(doc! { "title": "x", "content": "y", "user_id": "someone-else" })
+        .await
+        .expect_err("an owner given for a new document");
+    assert_eq!(
+        err.to_string(),
+        "user_id is set by the app and cannot be given for a new document"
+    );
+    let err = store
+        .create_from::<PromptVersion>(doc! {})
+        .await
+        .expect_err("versions are recorded, not created");
+    assert!(matches!(err, StoreError::NotCreatable { .. }), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "prompt_versions cannot be created from the app"
+    );
+    let err = store
+        .create_from::<Prompt>(doc! { "title": "x", "content": "y", "title.first": "z" })
+        .await
+        .expect_err("a path through a string");
+    assert_eq!(
+        err.to_string(),
+        "title.first: `title` is not an object, so `title.first` cannot be set"
+    );
+    assert_eq!(
+        store.count(Collection::Prompts),
+        1,
+        "nothing refused was stored"
+    );
+}
+
+#[tokio::test]
+async fn a_fork_is_the_users_own_private_draft_naming_its_original() {
+    let (_dir, store) = open().await;
+    let original: Prompt = store
+        .create_from(doc! {
+            "title": "Template", "content": "Body", "status": "active",
+            "visibility": "public", "is_template": true,
+        })
+        .await
+        .expect("original");
+    let fork = store
+        .fork_prompt(&original.id, doc! { "user_id": "someone-else" })
+        .await
+        .expect("fork");
+    assert_ne!(fork.id, original.id);
+    assert_eq!(fork.parent_prompt_id.as_deref(), Some(original.id.as_str()));
+    assert_eq!(fork.title, "Template (my copy)");
+    assert_eq!(
+        fork.user_id,
+        store.user_id(),
+        "a fork is always the user's own"
+    );
+    assert_eq!(fork.status, PromptStatus::Draft);
+    assert_eq!(fork.visibility, Visibility::Private);
+    assert!(!fork.is_template);
+
+    let kept = store
+        .fork_prompt(&original.id, doc! { "title": "Mine", "status": "active" })
+        .await
+        .expect("fork with changes");
+    assert_eq!(kept.title, "Mine");
+    assert_eq!(kept.status, PromptStatus::Active, "a status given is kept");
+}

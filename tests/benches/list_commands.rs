@@ -12,10 +12,8 @@ use promptforge_sync::schema::Prompt;
 use promptforge_sync::{ListQuery, SortBy, Store};
 use serde_json::{json, Value};
 
-#[path = "../../tests/benches/support/bench_library.rs"]
+#[path = "support/bench_library.rs"]
 mod bench_library;
-#[path = "../tests/support/mock_app.rs"]
-mod mock_app;
 
 use bench_library::seed_library;
 
@@ -116,7 +114,7 @@ fn main() -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
 
-    let app = mock_app::Desktop::open(data.path()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let app = promptforge_tests::desktop_app::DesktopApp::open(data.path())?;
     let mut through_command = Vec::new();
     for case in cases() {
         let args = json!({ "collection": "prompts", "query": case.ui });

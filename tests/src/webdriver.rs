@@ -112,7 +112,7 @@ pub fn app_binary() -> anyhow::Result<PathBuf> {
         .unwrap_or_else(|| here.join("promptforge-desktop"));
     if !binary.exists() {
         bail!(
-            "{} is missing: run `cargo build -p promptforge-desktop` first (scripts/test.sh does)",
+            "{} is missing: run `cargo build --workspace --bin promptforge-desktop` first (scripts/test.sh does)",
             binary.display()
         );
     }

@@ -117,3 +117,79 @@ fn scripts_build_with_the_workspace_feature_set() {
     }
     assert!(checked >= 2, "the scripts' cargo builds were found");
 }
+
+/// PoloDB's write methods, on a collection or a transactional collection.
+const POLODB_WRITES: [&str; 7] = [
+    ".insert_one(",
+    ".insert_many(",
+    ".update_one(",
+    ".update_many(",
+    ".delete_one(",
+    ".delete_many(",
+    ".create_index(",
+];
+
+/// The receiver of the method call that starts at byte `at` of `text`:
+/// the identifier or call expression just before the dot.
+fn receiver(text: &str, at: usize) -> &str {
+    let before = text[..at].trim_end();
+    let mut depth = 0_i32;
+    let mut start = before.len();
+    for (index, c) in before.char_indices().rev() {
+        match c {
+            ')' => depth += 1,
+            '(' => depth -= 1,
+            c if depth == 0 && !(c.is_alphanumeric() || c == '_' || c == '.' || c == ':') => break,
+            _ => {}
+        }
+        start = index;
+    }
+    &before[start..]
+}
+
+/// "Every write goes through the single writer": PoloDB transactions start
+/// only in the writer thread (`writer.rs`), and elsewhere in the store a
+/// write is made only on a collection taken from the writer's `Tx`
+/// (`tx.raw(..)`, or a name bound to it in the same function), never on a
+/// collection of the database itself, which would commit on its own outside
+/// the writer's transaction and race it.
+#[test]
+fn every_store_write_goes_through_the_single_writer() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../sync/src/store");
+    let writer = root.join("writer.rs");
+    let mut files = Vec::new();
+    rust_files(&root, &mut files);
+    assert!(files.contains(&writer), "found the writer: {files:?}");
+    let mut checked = 0;
+    let mut offenders = Vec::new();
+    for path in &files {
+        let text = std::fs::read_to_string(path).expect("read a store source");
+        if path != &writer && text.contains("start_transaction") {
+            offenders.push(format!("{}: starts a transaction", path.display()));
+        }
+        if path == &writer {
+            continue;
+        }
+        for method in POLODB_WRITES {
+            for (at, _) in text.match_indices(method) {
+                checked += 1;
+                let target = receiver(&text, at);
+                let from_tx = if target.starts_with("tx.raw(") || target.starts_with("self.raw(") {
+                    true
+                } else {
+                    // A name bound to the writer's collection earlier in the file.
+                    text[..at].contains(&format!("let {target} = tx.raw("))
+                };
+                if !from_tx {
+                    let line = text[..at].lines().count();
+                    offenders.push(format!(
+                        "{}:{line}: `{target}{method}..)` writes outside the writer's transaction",
+                        path.display()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(checked > 10, "found the store's writes ({checked})");
+    assert!(offenders.is_empty(), "{offenders:#?}");
+}

@@ -2,13 +2,10 @@
 //! real PoloDB profile in a temporary directory: the calls the UI makes,
 //! with the JSON it sends and receives.
 
+use promptforge_tests::desktop_app::DesktopApp;
 use serde_json::{json, Value};
 
-#[path = "support/mock_app.rs"]
-mod mock_app;
 mod parity;
-
-use mock_app::Desktop;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -27,7 +24,7 @@ fn titles(page: &Value) -> Vec<String> {
 #[test]
 fn a_prompt_is_written_found_versioned_forked_and_trashed() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let app = Desktop::open(dir.path())?;
+    let app = DesktopApp::open(dir.path())?;
     let prompt = app.ok(
         "create_document",
         json!({ "collection": "prompts", "fields": {
@@ -124,7 +121,7 @@ fn a_prompt_is_written_found_versioned_forked_and_trashed() -> TestResult {
 #[test]
 fn bad_input_gets_a_named_error_and_changes_nothing() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let app = Desktop::open(dir.path())?;
+    let app = DesktopApp::open(dir.path())?;
     let prompt = app.ok(
         "create_document",
         json!({ "collection": "prompts", "fields": { "title": "Keep me", "content": "as I am" }}),
@@ -187,7 +184,7 @@ fn bad_input_gets_a_named_error_and_changes_nothing() -> TestResult {
 #[test]
 fn ideas_projects_and_listings_are_created_and_listed_as_mine() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let app = Desktop::open(dir.path())?;
+    let app = DesktopApp::open(dir.path())?;
     let project = app.ok(
         "create_document",
         json!({ "collection": "projects", "fields": { "title": "Launch" }}),
@@ -239,7 +236,7 @@ fn ideas_projects_and_listings_are_created_and_listed_as_mine() -> TestResult {
 #[test]
 fn without_an_account_the_library_is_local_and_online_actions_say_so() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let app = Desktop::open(dir.path())?;
+    let app = DesktopApp::open(dir.path())?;
     let info = app.ok("app_info", json!({}))?;
     assert!(info["account"].is_null());
     assert!(info["user_id"]
@@ -286,7 +283,7 @@ fn without_an_account_the_library_is_local_and_online_actions_say_so() -> TestRe
 fn settings_are_checked_saved_and_kept_across_launches() -> TestResult {
     let dir = tempfile::tempdir()?;
     {
-        let app = Desktop::open(dir.path())?;
+        let app = DesktopApp::open(dir.path())?;
         let defaults = app.ok("get_settings", json!({}))?;
         assert_eq!(defaults["theme"], "system");
         assert_eq!(defaults["language"], "en");
@@ -319,7 +316,7 @@ fn settings_are_checked_saved_and_kept_across_launches() -> TestResult {
         )?;
         app.quit();
     }
-    let app = Desktop::open(dir.path())?;
+    let app = DesktopApp::open(dir.path())?;
     let settings = app.ok("get_settings", json!({}))?;
     assert_eq!(settings["theme"], "dark");
     assert_eq!(settings["server_url"], "https://sync.example.com");
@@ -337,7 +334,7 @@ fn the_ui_tests_fake_back_end_answers_as_the_real_commands_do() -> TestResult {
     let scenario = parity::load_scenario()?;
     let fake = parity::fake_outcomes()?;
     let dir = tempfile::tempdir()?;
-    let app = Desktop::open(dir.path())?;
+    let app = DesktopApp::open(dir.path())?;
     let steps = scenario["steps"]
         .as_array()
         .ok_or("scenario has no steps")?;

@@ -415,7 +415,7 @@ fn transaction_commit_keeps_its_writes() -> TestResult {
     Ok(())
 }
 
-/// Store rule: the rules (`store/rules.rs`) read documents through `Tx::get`
+/// Store rule: the rules (`store/rules/`) read documents through `Tx::get`
 /// after writing them in the same job, so a transaction must see its own
 /// uncommitted writes.
 #[test]

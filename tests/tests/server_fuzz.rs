@@ -18,7 +18,7 @@
 //! `SERVER_FUZZ_SEEDS` the number of seeds (default 3; together about 20 s
 //! on SecantusDB here); `SERVER_FUZZ_SEED` is the first seed, so a failure
 //! replays exactly:
-//! `SERVER_FUZZ_SEED=7 SERVER_FUZZ_CASES=2000 cargo test -p promptforge-tests --test server_fuzz -- --nocapture`.
+//! `SERVER_FUZZ_SEED=7 SERVER_FUZZ_CASES=2000 cargo test --workspace --test server_fuzz -- --nocapture`.
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;

@@ -374,7 +374,10 @@ async fn an_expired_token_is_refreshed_once_and_the_round_goes_on() {
     let engine = SyncEngine::new(store, refused, SyncConfig::default());
     let err = engine.sync_once().await.expect_err("refused");
     assert!(!err.is_retryable());
-    assert_eq!(err.code(), "unauthenticated");
+    assert_eq!(
+        err.code(),
+        promptforge_sync::engine::SyncErrorCode::Unauthenticated
+    );
     assert!(matches!(
         engine.status().borrow().state,
         SyncState::Error {

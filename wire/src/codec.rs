@@ -63,8 +63,9 @@ pub fn canonicalize<T: Model>(doc: Document) -> Result<(Document, T)> {
     model.normalize();
     model.validate()?;
     let mut canonical = encode(&model)?;
+    let fields = T::fields();
     for (key, value) in doc {
-        if !T::FIELDS.contains(&key.as_str()) && !canonical.contains_key(&key) {
+        if !fields.contains(&key.as_str()) && !canonical.contains_key(&key) {
             canonical.insert(key, value);
         }
     }

@@ -2,18 +2,16 @@
 //! any collection, and a prompt's versions and forks. Each is a few lines
 //! over [`promptforge_sync::Store`]; the collection picks the model type.
 
-use bson::{doc, Document};
 use promptforge_sync::schema::{
-    new_id, AnalyticsEvent, Collection, Idea, MarketplaceListing, MarketplacePurchase, Model,
-    Notification, Project, Prompt, PromptVersion, Review, Team, User,
+    AnalyticsEvent, Collection, Idea, MarketplaceListing, MarketplacePurchase, Model, Notification,
+    Project, Prompt, PromptVersion, Review, Team, User,
 };
-use promptforge_sync::store::codec::{decode, encode, set_path};
 use promptforge_sync::{DeletedFilter, ListQuery, SortBy, Store};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tauri::State;
 
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::library::AppState;
 use crate::ui_json::{from_ui, to_ui};
 
@@ -196,38 +194,8 @@ pub async fn get_document(
     })
 }
 
-/// The document a new `collection` entry starts from, owned by `user`.
-fn blank(collection: Collection, user: &str) -> AppResult<Document> {
-    let owned = |field: &str| {
-        doc! { "_id": new_id(), field: user }
-    };
-    let base = match collection {
-        Collection::Prompts => encode(&Prompt::new(user, "", "")),
-        Collection::Ideas => encode(&Idea::new(user, "", "")),
-        Collection::Projects => encode(&Project::new(user, "")),
-        Collection::MarketplaceListings => {
-            let mut listing = owned("seller_id");
-            listing.insert("currency", "credits");
-            return Ok(listing);
-        }
-        other => {
-            return Err(AppError::new(
-                "not_allowed",
-                format!("{} cannot be created from the app", other.name()),
-            ))
-        }
-    };
-    base.map_err(|err| AppError::new("internal", err.to_string()))
-}
-
-fn filled<T: Model>(mut base: Document, fields: Document) -> AppResult<T> {
-    for (path, value) in fields {
-        set_path(&mut base, &path, value)
-            .map_err(|why| AppError::invalid(format!("{path}: {why}")))?;
-    }
-    decode::<T>(base).map_err(|err| AppError::invalid(err.to_string()))
-}
-
+/// A new document of `collection` from the fields the UI gave; what it
+/// starts as and which fields it may not set are the store's rules.
 #[tauri::command]
 pub async fn create_document(
     state: State<'_, AppState>,
@@ -235,27 +203,8 @@ pub async fn create_document(
     fields: Value,
 ) -> AppResult<Value> {
     let store = state.current().await?.store;
-    let base = blank(collection, &store.user_id())?;
     let fields = from_ui(fields, "fields")?;
-    // Who owns a new document, and its id, are the store's to decide.
-    for field in [
-        "_id",
-        "user_id",
-        "seller_id",
-        "buyer_id",
-        "created_by",
-        "version",
-    ] {
-        if fields.contains_key(field) {
-            return Err(AppError::invalid(format!(
-                "{field} is set by the app and cannot be given for a new document"
-            )));
-        }
-    }
-    with_model!(collection, T => {
-        let model: T = filled(base, fields)?;
-        to_ui(&store.create(model).await?)
-    })
+    with_model!(collection, T => to_ui(&store.create_from::<T>(fields).await?))
 }
 
 #[tauri::command]
@@ -316,29 +265,6 @@ pub async fn fork_prompt(
     changes: Value,
 ) -> AppResult<Value> {
     let store = state.current().await?.store;
-    let user = store.user_id();
-    let mut changes = from_ui(changes, "changes")?;
-    // The fork is the user's own new draft: ownership, sales and usage
-    // figures start afresh whatever the original (or the UI) says.
-    let owned: [(&str, bson::Bson); 8] = [
-        ("user_id", user.as_str().into()),
-        ("created_by", user.as_str().into()),
-        ("last_modified_by", user.as_str().into()),
-        ("is_featured", false.into()),
-        ("marketplace", doc! {}.into()),
-        ("analytics", doc! {}.into()),
-        ("performance", doc! {}.into()),
-        ("collaboration", doc! {}.into()),
-    ];
-    for (field, value) in owned {
-        changes.insert(field, value);
-    }
-    for (field, value) in [
-        ("is_template", false.into()),
-        ("status", "draft".into()),
-        ("visibility", "private".into()),
-    ] {
-        changes.entry(field.to_owned()).or_insert(value);
-    }
-    to_ui(&store.duplicate::<Prompt>(&prompt_id, changes).await?)
+    let changes = from_ui(changes, "changes")?;
+    to_ui(&store.fork_prompt(&prompt_id, changes).await?)
 }

@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tauri::State;
 
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppErrorCode, AppResult};
 use crate::library::AppState;
 use crate::ui_json::to_ui;
 
@@ -43,13 +43,7 @@ async fn ask<R: Serialize + Sync>(
         }),
         MarketOutcome::Refused {
             reason, message, ..
-        } => {
-            let code = serde_json::to_value(reason)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_else(|| "refused".to_owned());
-            Err(AppError::new(&code, message))
-        }
+        } => Err(AppError::new(AppErrorCode::Market(reason), message)),
     }
 }
 

@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use super::transport::{BoxFuture, TokenProvider, TransportError};
 
+use super::SyncErrorCode;
+
 const GOOGLE_IDENTITY: &str = "https://identitytoolkit.googleapis.com";
 const GOOGLE_SECURE_TOKEN: &str = "https://securetoken.googleapis.com";
 /// Refresh this long before the ID token expires, so no request carries a
@@ -79,15 +81,15 @@ pub enum AuthError {
 
 impl AuthError {
     /// A short stable code for the UI.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> SyncErrorCode {
         match self {
-            AuthError::WrongCredentials => "wrong_credentials",
-            AuthError::Disabled => "account_disabled",
-            AuthError::TooManyAttempts => "too_many_attempts",
-            AuthError::SessionExpired => "session_expired",
-            AuthError::BadApiKey => "bad_api_key",
-            AuthError::Offline(_) => "offline",
-            AuthError::Service(_) => "auth_service",
+            AuthError::WrongCredentials => SyncErrorCode::WrongCredentials,
+            AuthError::Disabled => SyncErrorCode::AccountDisabled,
+            AuthError::TooManyAttempts => SyncErrorCode::TooManyAttempts,
+            AuthError::SessionExpired => SyncErrorCode::SessionExpired,
+            AuthError::BadApiKey => SyncErrorCode::BadApiKey,
+            AuthError::Offline(_) => SyncErrorCode::Offline,
+            AuthError::Service(_) => SyncErrorCode::AuthService,
         }
     }
 

@@ -13,6 +13,7 @@
 //! watch channel the UI and CLI subscribe to.
 
 pub mod account;
+mod code;
 pub mod transport;
 
 use std::sync::Arc;
@@ -29,6 +30,7 @@ use tokio::sync::{watch, Notify};
 use crate::error::StoreError;
 use crate::schema::Collection;
 use crate::store::{Store, SyncSummary};
+pub use code::SyncErrorCode;
 use promptforge_wire::market::MarketOutcome;
 pub use transport::{
     HttpTransport, MarketCall, StaticToken, TokenProvider, Transport, TransportError,
@@ -104,7 +106,7 @@ pub enum SyncState {
     UpToDate,
     /// The last round failed; `retrying` says whether it is retried by itself.
     Error {
-        code: String,
+        code: SyncErrorCode,
         message: String,
         retrying: bool,
     },
@@ -177,13 +179,13 @@ impl SyncError {
         }
     }
 
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> SyncErrorCode {
         match self {
             SyncError::Transport(err) => err.code(),
-            SyncError::Store(StoreError::OtherAccount { .. }) => "other_account",
-            SyncError::Store(_) => "local_store",
-            SyncError::ProtocolMismatch { .. } => "upgrade_required",
-            SyncError::BadAnswer(_) => "protocol",
+            SyncError::Store(StoreError::OtherAccount { .. }) => SyncErrorCode::OtherAccount,
+            SyncError::Store(_) => SyncErrorCode::LocalStore,
+            SyncError::ProtocolMismatch { .. } => SyncErrorCode::UpgradeRequired,
+            SyncError::BadAnswer(_) => SyncErrorCode::Protocol,
         }
     }
 }
@@ -347,7 +349,7 @@ impl<T: Transport> SyncEngine<T> {
                 reason: err.to_string(),
             },
             Err(err) => SyncState::Error {
-                code: err.code().to_owned(),
+                code: err.code(),
                 message: err.to_string(),
                 retrying: err.is_retryable(),
             },
@@ -358,7 +360,7 @@ impl<T: Transport> SyncEngine<T> {
 
     async fn round(&self) -> Result<SyncReport, SyncError> {
         self.set_state(SyncState::Connecting);
-        let client_id = self.store.sync_client_id().await?;
+        let client_id = self.store.replica().client_id().await?;
         let hello = self
             .transport
             .handshake(&HandshakeRequest {
@@ -374,8 +376,9 @@ impl<T: Transport> SyncEngine<T> {
                 client: PROTOCOL_VERSION,
             });
         }
-        self.store.attach_account(&hello.user_id).await?;
+        self.store.replica().attach_account(&hello.user_id).await?;
         self.store
+            .replica()
             .ensure_mutation_ids_after(hello.last_mutation_id)
             .await?;
         let mut report = SyncReport::default();
@@ -391,6 +394,7 @@ impl<T: Transport> SyncEngine<T> {
         // The pull may have rebased pending edits or restored documents.
         self.push_all(&client_id, &mut report).await?;
         self.store
+            .replica()
             .mark_synced(Some(self.transport.endpoint()))
             .await?;
         tracing::info!(
@@ -408,6 +412,7 @@ impl<T: Transport> SyncEngine<T> {
         for _ in 0..MAX_PUSH_REQUESTS_PER_ROUND {
             let batch = self
                 .store
+                .replica()
                 .next_push_batch(self.config.push_batch, self.config.push_max_bytes)
                 .await?;
             if batch.is_empty() {
@@ -440,7 +445,11 @@ impl<T: Transport> SyncEngine<T> {
                     "the server answered a push with no results".into(),
                 ));
             }
-            let applied = self.store.apply_push_results(answer.results).await?;
+            let applied = self
+                .store
+                .replica()
+                .apply_push_results(answer.results)
+                .await?;
             pushed_this_phase += (applied.applied + applied.conflicts + applied.rejected) as u64;
             report.pushed += applied.applied;
             report.conflicts += applied.conflicts;
@@ -463,7 +472,10 @@ impl<T: Transport> SyncEngine<T> {
         let mut checkpoints = std::collections::BTreeMap::new();
         for name in collections {
             if let Some(collection) = Collection::from_name(name) {
-                checkpoints.insert(name.clone(), self.store.checkpoint(collection).await?);
+                checkpoints.insert(
+                    name.clone(),
+                    self.store.replica().checkpoint(collection).await?,
+                );
             }
         }
         let counted = match self.transport.count(&CountRequest { checkpoints }).await {
@@ -481,7 +493,7 @@ impl<T: Transport> SyncEngine<T> {
                 continue;
             };
             loop {
-                let checkpoint = self.store.checkpoint(collection).await?;
+                let checkpoint = self.store.replica().checkpoint(collection).await?;
                 let page = self
                     .transport
                     .pull(&PullRequest {
@@ -501,6 +513,7 @@ impl<T: Transport> SyncEngine<T> {
                 let remaining = page.remaining_estimate;
                 let applied = self
                     .store
+                    .replica()
                     .apply_pull_page(collection, page.changes, page.checkpoint)
                     .await?;
                 report.pulled += applied;
@@ -528,7 +541,7 @@ impl<T: Transport> SyncEngine<T> {
     /// Never gives up and never blocks the store.
     pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
-        let mut writes = self.store.outbox_changes();
+        let mut writes = self.store.replica().outbox_changes();
         let mut backoff = self.config.backoff_min;
         loop {
             writes.mark_unchanged();
@@ -539,7 +552,7 @@ impl<T: Transport> SyncEngine<T> {
                 }
                 Err(err) => {
                     let retryable = err.is_retryable();
-                    tracing::warn!(code = err.code(), error = %err, retryable, "sync round failed");
+                    tracing::warn!(code = err.code().as_str(), error = %err, retryable, "sync round failed");
                     let wait = if retryable {
                         jittered(backoff)
                     } else {

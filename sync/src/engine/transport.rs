@@ -14,6 +14,8 @@ use promptforge_wire::protocol::{
 };
 use serde::{de::DeserializeOwned, Serialize};
 
+use super::SyncErrorCode;
+
 /// Why an exchange with the server failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum TransportError {
@@ -54,15 +56,15 @@ impl TransportError {
     }
 
     /// A short stable code for the UI and logs.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> SyncErrorCode {
         match self {
-            TransportError::Offline(_) => "offline",
-            TransportError::Timeout => "timeout",
-            TransportError::Interrupted(_) => "interrupted",
-            TransportError::Unauthenticated(_) => "unauthenticated",
-            TransportError::UpgradeRequired(_) => "upgrade_required",
-            TransportError::Server { .. } => "server_error",
-            TransportError::Protocol(_) => "protocol",
+            TransportError::Offline(_) => SyncErrorCode::Offline,
+            TransportError::Timeout => SyncErrorCode::Timeout,
+            TransportError::Interrupted(_) => SyncErrorCode::Interrupted,
+            TransportError::Unauthenticated(_) => SyncErrorCode::Unauthenticated,
+            TransportError::UpgradeRequired(_) => SyncErrorCode::UpgradeRequired,
+            TransportError::Server { .. } => SyncErrorCode::ServerError,
+            TransportError::Protocol(_) => SyncErrorCode::Protocol,
         }
     }
 

@@ -4,9 +4,9 @@
 //! unit with `latest_version_id`, the same rule the server merges by.
 
 use bson::{Bson, Document};
+use promptforge_wire::codec::version_of;
 use promptforge_wire::schema::PROMPT_VERSIONED_FIELDS;
 
-use super::replica::version_of;
 use super::rules::version_number as number;
 use super::writer::Tx;
 use crate::error::Result;

@@ -20,15 +20,14 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 
 use bson::{doc, Bson, Document};
-use polodb_core::{CollectionT, Database, IndexModel, IndexOptions};
-use promptforge_wire::protocol::{Change, Mutation, MutationResult};
+use polodb_core::{CollectionT, Database};
 use tokio::sync::oneshot;
 
 pub use catalog::{DeletedFilter, ListQuery, Page, SortBy};
 pub use exchange::{Export, ImportReport, EXPORT_FORMAT, EXPORT_FORMAT_VERSION};
 pub use promptforge_wire::codec;
 pub use replica::{
-    AttentionItem, Conflict, ConflictKind, PendingOp, PushApplied, Resolution, SyncSummary,
+    AttentionItem, Conflict, ConflictKind, PendingOp, PushApplied, Replica, Resolution, SyncSummary,
 };
 
 use crate::error::{Result, StoreError};
@@ -127,39 +126,7 @@ impl Store {
             Err(TryLockError::Error(source)) => return Err(io(source)),
         }
         let db = Database::open_path(dir.join("db"))?;
-        for (collection, field) in INDEXES {
-            let index = IndexModel {
-                keys: doc! { field: 1 },
-                options: Some(IndexOptions {
-                    name: Some(format!("{field}_1")),
-                    unique: Some(false),
-                }),
-            };
-            match db
-                .collection::<Document>(collection.name())
-                .create_index(index)
-            {
-                Ok(()) | Err(polodb_core::Error::IndexAlreadyExists(_)) => {}
-                Err(err) => return Err(err.into()),
-            }
-        }
-        // The outbox is looked up by document on every write and every
-        // absorbed server document.
-        let outbox_index = IndexModel {
-            keys: doc! { "doc_key": 1 },
-            options: Some(IndexOptions {
-                name: Some("doc_key_1".into()),
-                unique: Some(false),
-            }),
-        };
-        match db
-            .collection::<Document>(replica::OUTBOX)
-            .create_index(outbox_index)
-        {
-            Ok(()) | Err(polodb_core::Error::IndexAlreadyExists(_)) => {}
-            Err(err) => return Err(err.into()),
-        }
-        let user_id = profile_user(&db)?;
+        let user_id = writer::prepare(&db)?;
         let snapshot = dir.join(CATALOG_SNAPSHOT);
         let (catalog, source) = writer::open_catalog(&db, &snapshot)?;
         tracing::debug!(?source, "catalog ready");
@@ -223,12 +190,6 @@ impl Store {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
-    }
-
-    /// Changes each time a commit queues local changes for upload, so the
-    /// sync engine can push promptly.
-    pub fn outbox_changes(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.inner.outbox_changed.clone()
     }
 
     /// Runs `work` on the writer thread in one transaction.
@@ -310,6 +271,15 @@ impl Store {
             .collect()
     }
 
+    /// Creates a `T` from the fields a person gave (field paths to values):
+    /// it starts as this kind's new document, owned by the profile's user.
+    /// The app and the CLI both create this way, so they cannot drift apart;
+    /// fields the store decides (id, owner, version) are refused.
+    pub async fn create_from<T: Model>(&self, fields: Document) -> Result<T> {
+        let model = rules::new_model::<T>(&self.user_id(), fields)?;
+        self.create(model).await
+    }
+
     /// The document with this id, deleted or not.
     pub async fn get<T: Model>(&self, id: &str) -> Result<Option<T>> {
         let id = id.to_owned();
@@ -364,7 +334,7 @@ impl Store {
                 }
                 for key in old
                     .keys()
-                    .filter(|k| !new.contains_key(*k) && T::FIELDS.contains(&k.as_str()))
+                    .filter(|k| !new.contains_key(*k) && T::fields().contains(&k.as_str()))
                 {
                     changes.insert(key.clone(), bson::Bson::Null);
                 }
@@ -402,11 +372,22 @@ impl Store {
     }
 
     /// Stores a copy of a document with `changes` applied, as a new document;
-    /// a prompt's copy names its original in `parent_prompt_id` (a fork).
+    /// a prompt's copy names its original in `parent_prompt_id`. A fork that
+    /// is the user's own draft is [`Store::fork_prompt`].
     pub async fn duplicate<T: Model>(&self, id: &str, changes: Document) -> Result<T> {
         let id = id.to_owned();
         let stored = self
             .write(move |tx| rules::duplicate(tx, T::COLLECTION, &id, changes))
+            .await?;
+        Ok(decode(stored)?)
+    }
+
+    /// A copy of a prompt (a template, say) that is the user's own draft and
+    /// names the original in `parent_prompt_id`; `changes` are applied to it.
+    pub async fn fork_prompt(&self, id: &str, changes: Document) -> Result<Prompt> {
+        let (id, user) = (id.to_owned(), self.user_id());
+        let stored = self
+            .write(move |tx| rules::fork_prompt(tx, &id, changes, &user))
             .await?;
         Ok(decode(stored)?)
     }
@@ -506,89 +487,13 @@ impl Store {
 /// Local profiles' user ids start with this until attached to an account.
 pub const LOCAL_USER_PREFIX: &str = "local-";
 
-/// The sync engine's view of the store: the outbox, pulled pages, conflicts.
+/// What the app and the CLI show and settle of sync: the summary, conflicts
+/// and the needs-attention list. The engine's side is [`Store::replica`].
 impl Store {
-    /// This profile's stable sync client id.
-    pub async fn sync_client_id(&self) -> Result<String> {
-        self.write_untracked(|tx| replica::client_id(tx)).await
-    }
-
-    /// Attaches the profile to `account` (the user id the server verified).
-    /// A local profile's documents become the account's; a profile already
-    /// attached to another account is refused.
-    pub async fn attach_account(&self, account: &str) -> Result<()> {
-        let current = self.user_id();
-        if current == account {
-            let account = account.to_owned();
-            return self
-                .write_untracked(move |tx| {
-                    replica::set_sync_field(tx, "account", Bson::String(account))
-                })
-                .await;
-        }
-        if !current.starts_with(LOCAL_USER_PREFIX) {
-            return Err(StoreError::OtherAccount {
-                attached: current,
-                requested: account.to_owned(),
-            });
-        }
-        let (from, to) = (current.clone(), account.to_owned());
-        self.write_untracked(move |tx| replica::attach_account(tx, &from, &to))
-            .await?;
-        *self
-            .inner
-            .user_id
-            .write()
-            .unwrap_or_else(|p| p.into_inner()) = account.to_owned();
-        tracing::info!("profile attached to its account");
-        Ok(())
-    }
-
-    /// Makes new mutation ids start after `last`, the server's highest.
-    pub async fn ensure_mutation_ids_after(&self, last: u64) -> Result<()> {
-        self.write_untracked(move |tx| replica::ensure_mutation_ids_after(tx, last))
-            .await
-    }
-
-    /// The next mutations to upload (see the outbox model in `replica`).
-    pub async fn next_push_batch(&self, max: usize, max_bytes: usize) -> Result<Vec<Mutation>> {
-        self.write_untracked(move |tx| replica::take_batch(tx, max, max_bytes))
-            .await
-    }
-
-    /// Applies the server's answers to a push, in one transaction.
-    pub async fn apply_push_results(&self, results: Vec<MutationResult>) -> Result<PushApplied> {
-        self.write_untracked(move |tx| replica::apply_results(tx, results))
-            .await
-    }
-
-    /// The last `seq` applied for `collection` (0 before the first pull).
-    pub async fn checkpoint(&self, collection: Collection) -> Result<i64> {
-        self.write_untracked(move |tx| replica::checkpoint(tx, collection.name()))
-            .await
-    }
-
-    /// Applies a pulled page and advances the checkpoint, in one transaction.
-    pub async fn apply_pull_page(
-        &self,
-        collection: Collection,
-        changes: Vec<Change>,
-        checkpoint: i64,
-    ) -> Result<usize> {
-        self.write_untracked(move |tx| replica::apply_page(tx, collection, changes, checkpoint))
-            .await
-    }
-
-    /// Records a completed sync (and the server it was with).
-    pub async fn mark_synced(&self, server_url: Option<String>) -> Result<()> {
-        self.write_untracked(move |tx| {
-            replica::set_sync_field(tx, "last_synced_at", Bson::DateTime(tx.now))?;
-            if let Some(url) = server_url {
-                replica::set_sync_field(tx, "server_url", Bson::String(url))?;
-            }
-            Ok(())
-        })
-        .await
+    /// The sync engine's handle on this profile: its outbox, pulled pages
+    /// and checkpoints.
+    pub fn replica(&self) -> Replica<'_> {
+        Replica::new(self)
     }
 
     /// Remembers which server this profile syncs with.
@@ -705,17 +610,4 @@ fn find_eq(
         docs.push(doc?);
     }
     Ok(docs)
-}
-
-/// The profile's local user id, created on first open.
-fn profile_user(db: &Database) -> Result<String> {
-    let meta = db.collection::<Document>(META_COLLECTION);
-    if let Some(profile) = meta.find_one(doc! { "_id": "profile" })? {
-        if let Ok(user_id) = profile.get_str("user_id") {
-            return Ok(user_id.to_owned());
-        }
-    }
-    let user_id = format!("{LOCAL_USER_PREFIX}{}", crate::schema::new_id());
-    meta.insert_one(doc! { "_id": "profile", "user_id": &user_id, "created_at": bson::DateTime::now(), "schema_version": 1 })?;
-    Ok(user_id)
 }

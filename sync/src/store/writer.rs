@@ -10,10 +10,10 @@ use std::sync::mpsc::Receiver;
 use std::sync::{Arc, RwLock};
 
 use bson::{doc, Bson, DateTime, Document};
-use polodb_core::{CollectionT, Database, Transaction};
+use polodb_core::{CollectionT, Database, IndexModel, IndexOptions, Transaction};
 
 use super::catalog::{canonicalize_in, entry_in, Catalog, CatalogEntry, SnapshotError};
-use super::META_COLLECTION;
+use super::{LOCAL_USER_PREFIX, META_COLLECTION};
 use crate::error::{Result, StoreError};
 use crate::schema::{Collection, ValidationError};
 
@@ -385,6 +385,59 @@ pub(crate) fn load_catalog(db: &Database) -> Result<Catalog> {
         }
     }
     Ok(catalog)
+}
+
+/// What opening a profile writes before the writer thread starts: the
+/// indexes and, on first open, the profile's local user. The caller holds the
+/// profile lock and no other thread has the database yet, so these writes
+/// cannot race the writer; every later write is the writer's.
+pub(crate) fn prepare(db: &Database) -> Result<String> {
+    for (collection, field) in super::INDEXES {
+        let index = IndexModel {
+            keys: doc! { field: 1 },
+            options: Some(IndexOptions {
+                name: Some(format!("{field}_1")),
+                unique: Some(false),
+            }),
+        };
+        match db
+            .collection::<Document>(collection.name())
+            .create_index(index)
+        {
+            Ok(()) | Err(polodb_core::Error::IndexAlreadyExists(_)) => {}
+            Err(err) => return Err(err.into()),
+        }
+    }
+    // The outbox is looked up by document on every write and every
+    // absorbed server document.
+    let outbox_index = IndexModel {
+        keys: doc! { "doc_key": 1 },
+        options: Some(IndexOptions {
+            name: Some("doc_key_1".into()),
+            unique: Some(false),
+        }),
+    };
+    match db
+        .collection::<Document>(super::replica::OUTBOX)
+        .create_index(outbox_index)
+    {
+        Ok(()) | Err(polodb_core::Error::IndexAlreadyExists(_)) => {}
+        Err(err) => return Err(err.into()),
+    }
+    profile_user(db)
+}
+
+/// The profile's local user id, created on first open.
+fn profile_user(db: &Database) -> Result<String> {
+    let meta = db.collection::<Document>(META_COLLECTION);
+    if let Some(profile) = meta.find_one(doc! { "_id": "profile" })? {
+        if let Ok(user_id) = profile.get_str("user_id") {
+            return Ok(user_id.to_owned());
+        }
+    }
+    let user_id = format!("{LOCAL_USER_PREFIX}{}", crate::schema::new_id());
+    meta.insert_one(doc! { "_id": "profile", "user_id": &user_id, "created_at": bson::DateTime::now(), "schema_version": 1 })?;
+    Ok(user_id)
 }
 
 #[cfg(test)]

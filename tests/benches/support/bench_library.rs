@@ -1,7 +1,7 @@
 //! What the desktop benchmarks share: the seeded library of prompts the
 //! prompt screen is timed on, and dropping the page cache for cold runs.
-//! Included by path from `tests/benches`, `src-tauri/benches` and
-//! `sync/benches`, so no crate depends on another's benchmarks.
+//! Included by path from `tests/benches` and `sync/benches`, so no crate
+//! depends on another's benchmarks.
 
 // Each includer uses part of it.
 #![allow(dead_code)]

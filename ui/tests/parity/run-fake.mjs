@@ -1,6 +1,6 @@
 // Runs a parity scenario (scenario.json) through ui/tests/fake-backend.js in a
 // plain Node context and prints every step's outcome as JSON lines:
-// {"ok": answer} or {"err": {code, message}}. src-tauri/tests/commands.rs
+// {"ok": answer} or {"err": {code, message}}. tests/tests/desktop_commands.rs
 // compares them with the real commands' outcomes.
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";

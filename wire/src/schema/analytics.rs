@@ -80,22 +80,6 @@ pub struct AnalyticsEvent {
 
 impl Model for AnalyticsEvent {
     const COLLECTION: Collection = Collection::AnalyticsEvents;
-    const FIELDS: &'static [&'static str] = &[
-        "_id",
-        "user_id",
-        "session_id",
-        "event_type",
-        "event_category",
-        "event_name",
-        "event_data",
-        "metadata",
-        "context",
-        "performance",
-        "business_metrics",
-        "timestamp",
-        "expires_at",
-        "version",
-    ];
 
     id_accessors!();
 

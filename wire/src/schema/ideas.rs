@@ -150,40 +150,6 @@ impl Idea {
 
 impl Model for Idea {
     const COLLECTION: Collection = Collection::Ideas;
-    const FIELDS: &'static [&'static str] = &[
-        "_id",
-        "user_id",
-        "title",
-        "description",
-        "content",
-        "generated_by",
-        "category",
-        "tags",
-        "complexity",
-        "viral_potential",
-        "feasibility",
-        "status",
-        "development_stage",
-        "implementation_notes",
-        "project_id",
-        "related_prompt_ids",
-        "inspiration_source_ids",
-        "derived_idea_ids",
-        "starred",
-        "priority",
-        "personal_notes",
-        "shared_with",
-        "comment_count",
-        "like_count",
-        "ai_enhancement",
-        "created_at",
-        "updated_at",
-        "created_by",
-        "last_reviewed_at",
-        "deleted_at",
-        "deleted_by",
-        "version",
-    ];
 
     id_accessors!();
 

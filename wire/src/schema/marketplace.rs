@@ -224,43 +224,6 @@ impl MarketplaceListing {
 
 impl Model for MarketplaceListing {
     const COLLECTION: Collection = Collection::MarketplaceListings;
-    const FIELDS: &'static [&'static str] = &[
-        "_id",
-        "seller_id",
-        "prompt_id",
-        "title",
-        "description",
-        "short_description",
-        "category",
-        "tags",
-        "price",
-        "currency",
-        "original_price",
-        "discount_percentage",
-        "preview_content",
-        "screenshots",
-        "demo_url",
-        "quality_score",
-        "performance_metrics",
-        "status",
-        "moderation_status",
-        "moderation_notes",
-        "moderated_by",
-        "moderated_at",
-        "analytics",
-        "reviews",
-        "seo",
-        "promotion",
-        "seller",
-        "licensing",
-        "created_at",
-        "updated_at",
-        "published_at",
-        "deleted_at",
-        "deleted_reason",
-        "deleted_by",
-        "version",
-    ];
     /// Moderation, aggregates and denormalised seller data are the server's.
     const DERIVED: &'static [&'static str] = &[
         "moderation_status",
@@ -505,31 +468,6 @@ pub struct MarketplacePurchase {
 
 impl Model for MarketplacePurchase {
     const COLLECTION: Collection = Collection::MarketplacePurchases;
-    const FIELDS: &'static [&'static str] = &[
-        "_id",
-        "buyer_id",
-        "seller_id",
-        "listing_id",
-        "prompt_id",
-        "amount",
-        "currency",
-        "payment_method",
-        "platform_fee_rate",
-        "platform_fee",
-        "seller_earnings",
-        "payment_status",
-        "fulfillment_status",
-        "delivered_at",
-        "download_url",
-        "download_expires_at",
-        "download_count",
-        "customer_satisfaction",
-        "refund",
-        "created_at",
-        "updated_at",
-        "completed_at",
-        "version",
-    ];
     /// Purchases are settled by the server; a client may only rate them.
     const DERIVED: &'static [&'static str] = &[
         "buyer_id",

@@ -7,6 +7,7 @@
 //! what the desktop's catalog indexes of it lives in the desktop's store.
 
 mod analytics;
+mod fields;
 mod ideas;
 mod marketplace;
 mod notifications;
@@ -18,6 +19,7 @@ mod users;
 mod validate;
 
 pub use analytics::*;
+pub use fields::serde_fields;
 pub use ideas::*;
 pub use marketplace::*;
 pub use notifications::*;
@@ -94,7 +96,7 @@ impl Collection {
 
     /// The top-level fields of this collection's documents.
     pub fn fields(self) -> &'static [&'static str] {
-        with_model!(self, T => T::FIELDS)
+        with_model!(self, T => T::fields())
     }
 
     pub fn has_field(self, field: &str) -> bool {
@@ -125,10 +127,14 @@ impl fmt::Display for Collection {
 /// A typed document of one collection.
 pub trait Model: Serialize + DeserializeOwned + Clone + fmt::Debug + Send + Sync + 'static {
     const COLLECTION: Collection;
-    /// Every top-level field: the seed's, plus those patched in (`version`, ...).
-    const FIELDS: &'static [&'static str];
     /// Fields only the store's own rules may change (links, derived counts).
     const DERIVED: &'static [&'static str] = &[];
+
+    /// Every top-level field: the seed's, plus those patched in (`version`,
+    /// ...), as serde's derive names them, so no hand-kept list can drift.
+    fn fields() -> &'static [&'static str] {
+        serde_fields::<Self>()
+    }
 
     fn id(&self) -> &str;
     fn set_id(&mut self, id: String);
@@ -288,4 +294,22 @@ pub mod limits {
     pub const TAGS: usize = 100;
     pub const ID_LIST: usize = 10_000;
     pub const URL: usize = 2_048;
+}
+
+#[cfg(test)]
+mod field_list_tests {
+    use super::*;
+
+    #[test]
+    fn a_models_fields_are_its_stored_names_in_order() {
+        let fields = Prompt::fields();
+        assert_eq!(fields.first(), Some(&"_id"), "{fields:?}");
+        for name in ["user_id", "content", "version", "deleted_at", "type"] {
+            assert!(fields.contains(&name), "{name} in {fields:?}");
+        }
+        assert!(!fields.contains(&"id") && !fields.contains(&"prompt_type"));
+        for collection in Collection::ALL {
+            assert!(collection.fields().len() > 3, "{collection}");
+        }
+    }
 }

@@ -64,34 +64,6 @@ pub struct Notification {
 
 impl Model for Notification {
     const COLLECTION: Collection = Collection::Notifications;
-    const FIELDS: &'static [&'static str] = &[
-        "_id",
-        "user_id",
-        "type",
-        "title",
-        "message",
-        "action_text",
-        "action_url",
-        "category",
-        "priority",
-        "read",
-        "read_at",
-        "dismissed",
-        "dismissed_at",
-        "image_url",
-        "icon_name",
-        "icon_color",
-        "targeted_features",
-        "user_segment",
-        "delivery_channels",
-        "delivery_status",
-        "campaign_id",
-        "batch_id",
-        "expires_at",
-        "created_at",
-        "updated_at",
-        "version",
-    ];
 
     id_accessors!();
 

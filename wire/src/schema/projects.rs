@@ -180,35 +180,6 @@ impl Project {
 
 impl Model for Project {
     const COLLECTION: Collection = Collection::Projects;
-    const FIELDS: &'static [&'static str] = &[
-        "_id",
-        "user_id",
-        "title",
-        "description",
-        "color",
-        "icon",
-        "category",
-        "tags",
-        "parent_project_id",
-        "template_id",
-        "prompt_ids",
-        "idea_ids",
-        "resource_ids",
-        "status",
-        "progress",
-        "priority",
-        "collaboration",
-        "stats",
-        "timeline",
-        "settings",
-        "created_at",
-        "updated_at",
-        "created_by",
-        "last_modified_by",
-        "deleted_at",
-        "deleted_by",
-        "version",
-    ];
     const DERIVED: &'static [&'static str] = &[
         "prompt_ids",
         "idea_ids",

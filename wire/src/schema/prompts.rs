@@ -217,41 +217,6 @@ pub fn merge_unit(collection: Collection) -> &'static [&'static str] {
 
 impl Model for Prompt {
     const COLLECTION: Collection = Collection::Prompts;
-    const FIELDS: &'static [&'static str] = &[
-        "_id",
-        "user_id",
-        "title",
-        "description",
-        "content",
-        "role",
-        "category",
-        "tags",
-        "difficulty",
-        "language",
-        "type",
-        "project_id",
-        "folder_id",
-        "parent_prompt_id",
-        "template_id",
-        "status",
-        "visibility",
-        "is_template",
-        "is_featured",
-        "version",
-        "latest_version_id",
-        "has_unsaved_changes",
-        "performance",
-        "analytics",
-        "marketplace",
-        "collaboration",
-        "ai_metadata",
-        "created_at",
-        "updated_at",
-        "created_by",
-        "last_modified_by",
-        "deleted_at",
-        "deleted_by",
-    ];
     const DERIVED: &'static [&'static str] = &["latest_version_id"];
 
     id_accessors!();
@@ -388,19 +353,6 @@ pub struct PromptVersion {
 
 impl Model for PromptVersion {
     const COLLECTION: Collection = Collection::PromptVersions;
-    const FIELDS: &'static [&'static str] = &[
-        "_id",
-        "prompt_id",
-        "user_id",
-        "version_number",
-        "content",
-        "role",
-        "type",
-        "changes",
-        "created_at",
-        "created_by",
-        "version",
-    ];
 
     id_accessors!();
 

@@ -29,16 +29,6 @@ pub struct Review {
 
 impl Model for Review {
     const COLLECTION: Collection = Collection::Reviews;
-    const FIELDS: &'static [&'static str] = &[
-        "_id",
-        "prompt_id",
-        "user_id",
-        "rating",
-        "review",
-        "created_at",
-        "helpful_count",
-        "version",
-    ];
     const DERIVED: &'static [&'static str] = &["helpful_count"];
 
     id_accessors!();

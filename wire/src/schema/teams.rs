@@ -106,25 +106,6 @@ pub struct Team {
 
 impl Model for Team {
     const COLLECTION: Collection = Collection::Teams;
-    const FIELDS: &'static [&'static str] = &[
-        "_id",
-        "name",
-        "description",
-        "avatar_url",
-        "organization_id",
-        "plan_type",
-        "members",
-        "member_count",
-        "resources",
-        "settings",
-        "stats",
-        "created_at",
-        "updated_at",
-        "created_by",
-        "deleted_at",
-        "deleted_by",
-        "version",
-    ];
     const DERIVED: &'static [&'static str] = &["member_count"];
 
     id_accessors!();

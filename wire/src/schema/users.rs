@@ -193,26 +193,6 @@ impl User {
 
 impl Model for User {
     const COLLECTION: Collection = Collection::Users;
-    const FIELDS: &'static [&'static str] = &[
-        "_id",
-        "email",
-        "display_name",
-        "photo_url",
-        "email_verified",
-        "account_status",
-        "created_at",
-        "last_login_at",
-        "last_active_at",
-        "subscription",
-        "credits",
-        "profile",
-        "preferences",
-        "stats",
-        "partnership",
-        "security",
-        "updated_at",
-        "version",
-    ];
     /// Money and earned figures are the server's to change.
     const DERIVED: &'static [&'static str] = &["credits", "stats"];
 

@@ -1,14 +1,26 @@
 //! The rules the seed implies, applied inside each write transaction:
 //! timestamps stamped by the store, a prompt_versions record for every change
 //! of a prompt's content, and project membership kept consistent on both sides.
+//!
+//! What a new document starts as, which fields its author may not set, and
+//! what a copy or fork resets live in `create`, so the app and the CLI create
+//! alike; `derived` keeps the records a write implies elsewhere (versions,
+//! membership).
 
-use bson::{Bson, Document};
+mod create;
+mod derived;
+
+use bson::Document;
 
 use super::writer::{doc_id, Tx};
 use crate::error::{Result, StoreError};
 use crate::schema::{new_id, Collection, ValidationError, PROMPT_VERSIONED_FIELDS};
+use derived::{link_member, record_prompt_version, unlink_member, PromptVersionRecord};
 use promptforge_wire::access::{owner_field, owner_only};
 use promptforge_wire::codec::{derived_fields, is_deleted, set_path};
+
+pub(crate) use create::{adopt_copy, create, duplicate, fork_prompt, new_model};
+pub(crate) use derived::version_number;
 
 /// Fields no patch may touch, with the reason given to the caller.
 fn protected(collection: Collection, field: &str) -> Option<&'static str> {
@@ -78,95 +90,6 @@ pub(crate) fn check_patch_keys(collection: Collection, changes: &Document) -> Re
     Ok(())
 }
 
-pub(crate) fn create(tx: &mut Tx, collection: Collection, mut doc: Document) -> Result<Document> {
-    match collection {
-        Collection::PromptVersions => {
-            return Err(StoreError::NotAllowed {
-                collection,
-                action: "created directly",
-                reason: "a version is recorded each time a prompt's content changes",
-            })
-        }
-        Collection::MarketplacePurchases => {
-            return Err(StoreError::NotAllowed {
-                collection,
-                action: "created on the desktop",
-                reason: "the server records a purchase when it settles it",
-            })
-        }
-        Collection::Projects => {
-            for field in ["prompt_ids", "idea_ids"] {
-                if doc.get_array(field).is_ok_and(|ids| !ids.is_empty()) {
-                    return Err(StoreError::ReadOnlyField {
-                        collection,
-                        field: field.to_owned(),
-                        reason: "a new project starts empty: move prompts and ideas into it",
-                    });
-                }
-            }
-        }
-        _ => {}
-    }
-    // A document made for the profile's local user just before the profile
-    // was attached to its account belongs to the account.
-    let owner = owner_field(collection);
-    if let (Ok(claimed), false) = (doc.get_str(owner), collection == Collection::Users) {
-        if claimed.starts_with(super::LOCAL_USER_PREFIX) {
-            if let Some(current) = super::replica::profile_user(tx)? {
-                if current != claimed {
-                    // Authorship too: the server refuses a create whose
-                    // authors are not the signed-in user.
-                    let claimed = claimed.to_owned();
-                    for field in [owner, "created_by", "last_modified_by"] {
-                        if doc.get_str(field) == Ok(claimed.as_str()) {
-                            doc.insert(field, current.clone());
-                        }
-                    }
-                }
-            }
-        }
-    }
-    if !matches!(doc.get("_id"), Some(Bson::String(id)) if !id.is_empty()) {
-        doc.insert("_id", new_id());
-    }
-    let now = tx.now;
-    doc.insert(collection.created_field(), now);
-    for field in ["updated_at", "last_login_at", "last_active_at"] {
-        if collection.has_field(field) {
-            doc.insert(field, now);
-        }
-    }
-    // A new local document has never been seen by the server.
-    doc.insert("version", 0_i64);
-    doc.remove("deleted_at");
-    doc.remove("deleted_by");
-
-    match collection {
-        Collection::Prompts => {
-            // The prompt is written before its first version, so the upload
-            // queue creates them on the server in that order.
-            let id = doc_id(collection, &doc)?;
-            let version_id = new_id();
-            doc.insert("latest_version_id", version_id.clone());
-            let doc = tx.insert(collection, doc)?;
-            let first = PromptVersionRecord {
-                id: version_id,
-                note: "Initial version",
-                number: Some(1),
-            };
-            record_prompt_version(tx, &id, &doc, first)?;
-            link_member(tx, collection, &doc)?;
-            Ok(doc)
-        }
-        Collection::Ideas => {
-            let doc = tx.insert(collection, doc)?;
-            link_member(tx, collection, &doc)?;
-            Ok(doc)
-        }
-        _ => tx.insert(collection, doc),
-    }
-}
-
 /// Applies `changes` (field paths to new values; `null` clears a field).
 pub(crate) fn patch(
     tx: &mut Tx,
@@ -219,75 +142,6 @@ pub(crate) fn apply_changes(
         return Ok(old);
     }
     write_edit(tx, collection, &old, new, actor, None)
-}
-
-/// Stores a copy of a document with `changes` applied, as a new document
-/// (a prompt copy remembers its original in `parent_prompt_id`).
-pub(crate) fn duplicate(
-    tx: &mut Tx,
-    collection: Collection,
-    id: &str,
-    changes: Document,
-) -> Result<Document> {
-    let original = tx.require(collection, id)?;
-    copy_document(tx, collection, id, original, changes)
-}
-
-/// Keeps `edited` (someone else's document as this user last edited it) as
-/// a new document of `owner`'s own: not shared, not filed, a new history.
-pub(crate) fn adopt_copy(
-    tx: &mut Tx,
-    collection: Collection,
-    mut edited: Document,
-    owner: &str,
-) -> Result<Document> {
-    let id = doc_id(collection, &edited)?;
-    for field in ["collaboration", "project_id", "shared_with", "created_by"] {
-        edited.remove(field);
-    }
-    edited.insert(owner_field(collection), owner);
-    copy_document(tx, collection, &id, edited, Document::new())
-}
-
-/// Creates a copy of `copy` (the document `id`, as given) with `changes`
-/// applied: a new id, version and history, titled "(my copy)".
-fn copy_document(
-    tx: &mut Tx,
-    collection: Collection,
-    id: &str,
-    mut copy: Document,
-    changes: Document,
-) -> Result<Document> {
-    let titled = changes.contains_key("title") || changes.contains_key("name");
-    for (path, value) in changes {
-        set_path(&mut copy, &path, value)
-            .map_err(|why| ValidationError::single(collection, path.clone(), why))?;
-    }
-    for field in [
-        "_id",
-        "version",
-        "deleted_at",
-        "deleted_by",
-        "latest_version_id",
-    ] {
-        copy.remove(field);
-    }
-    if collection == Collection::Projects {
-        copy.remove("prompt_ids");
-        copy.remove("idea_ids");
-        copy.remove("stats");
-    }
-    if collection == Collection::Prompts {
-        copy.insert("parent_prompt_id", id);
-    }
-    for field in ["title", "name"].into_iter().filter(|_| !titled) {
-        if let Ok(title) = copy.get_str(field) {
-            let title = format!("{title} (my copy)");
-            copy.insert(field, title);
-            break;
-        }
-    }
-    create(tx, collection, copy)
 }
 
 /// Writes an edited document, with the rules that follow from what changed.
@@ -458,151 +312,6 @@ pub(crate) fn restore_prompt_version(
         actor,
         Some(format!("Restored version {number}")),
     )
-}
-
-pub(crate) fn version_number(doc: &Document) -> i64 {
-    match doc.get("version_number") {
-        Some(Bson::Int64(n)) => *n,
-        Some(Bson::Int32(n)) => i64::from(*n),
-        _ => 0,
-    }
-}
-
-/// A prompt version about to be recorded.
-struct PromptVersionRecord<'a> {
-    id: String,
-    /// The `changes` note.
-    note: &'a str,
-    /// The version number when the caller knows it (a new prompt's is 1).
-    number: Option<i64>,
-}
-
-/// Records the versioned fields of `prompt` as its next version; returns the
-/// version's id.
-fn record_prompt_version(
-    tx: &mut Tx,
-    prompt_id: &str,
-    prompt: &Document,
-    record: PromptVersionRecord<'_>,
-) -> Result<String> {
-    let PromptVersionRecord {
-        id,
-        note: changes,
-        number,
-    } = record;
-    let next = match number {
-        Some(number) => number,
-        None => {
-            tx.find_eq(Collection::PromptVersions, "prompt_id", prompt_id)?
-                .iter()
-                .map(version_number)
-                .max()
-                .unwrap_or(0)
-                + 1
-        }
-    };
-    let mut version = Document::new();
-    version.insert("_id", id.clone());
-    version.insert("prompt_id", prompt_id);
-    for field in ["user_id", "content", "role", "type"] {
-        if let Some(value) = prompt.get(field) {
-            version.insert(field, value.clone());
-        }
-    }
-    version.insert("version_number", next);
-    version.insert("changes", changes);
-    version.insert("created_at", tx.now);
-    let author = prompt
-        .get_str("last_modified_by")
-        .ok()
-        .filter(|s| !s.is_empty())
-        .or_else(|| prompt.get_str("user_id").ok())
-        .unwrap_or_default()
-        .to_owned();
-    version.insert("created_by", author);
-    version.insert("version", 0_i64);
-    tx.insert(Collection::PromptVersions, version)
-        .map_err(|err| match err {
-            // The prompt's own fields failed the version's checks: report them as
-            // the prompt's, which is what the caller sent.
-            StoreError::Invalid(mut invalid) => {
-                invalid.collection = Collection::Prompts;
-                StoreError::Invalid(invalid)
-            }
-            other => other,
-        })?;
-    Ok(id)
-}
-
-fn membership_fields(collection: Collection) -> (&'static str, &'static str) {
-    if collection == Collection::Prompts {
-        ("prompt_ids", "prompt_count")
-    } else {
-        ("idea_ids", "idea_count")
-    }
-}
-
-/// Adds a live prompt or idea to the project it names, if any.
-fn link_member(tx: &mut Tx, collection: Collection, member: &Document) -> Result<()> {
-    let Ok(project_id) = member.get_str("project_id") else {
-        return Ok(());
-    };
-    if is_deleted(member) {
-        return Ok(());
-    }
-    let member_id = doc_id(collection, member)?;
-    let Some(project) = tx.get(Collection::Projects, project_id)? else {
-        return Err(ValidationError::single(
-            collection,
-            "project_id",
-            format!("project `{project_id}` does not exist"),
-        )
-        .into());
-    };
-    update_membership(tx, collection, project, &member_id, true)
-}
-
-/// Removes a prompt or idea from the project it named, if that project exists.
-fn unlink_member(tx: &mut Tx, collection: Collection, member: &Document) -> Result<()> {
-    let Ok(project_id) = member.get_str("project_id") else {
-        return Ok(());
-    };
-    let member_id = doc_id(collection, member)?;
-    match tx.get(Collection::Projects, project_id)? {
-        Some(project) => update_membership(tx, collection, project, &member_id, false),
-        None => Ok(()),
-    }
-}
-
-fn update_membership(
-    tx: &mut Tx,
-    collection: Collection,
-    project: Document,
-    member_id: &str,
-    present: bool,
-) -> Result<()> {
-    let (ids_field, count_field) = membership_fields(collection);
-    let mut ids: Vec<Bson> = project.get_array(ids_field).cloned().unwrap_or_default();
-    let member = Bson::String(member_id.to_owned());
-    let listed = ids.contains(&member);
-    if listed == present {
-        return Ok(());
-    }
-    if present {
-        ids.push(member);
-    } else {
-        ids.retain(|id| id != &member);
-    }
-    let mut new = project.clone();
-    let count = ids.len() as i64;
-    new.insert(ids_field, ids);
-    let mut stats = project.get_document("stats").cloned().unwrap_or_default();
-    stats.insert(count_field, count);
-    stats.insert("last_activity", tx.now);
-    new.insert("stats", stats);
-    new.insert("updated_at", tx.now);
-    tx.replace(Collection::Projects, &project, new)?;
-    Ok(())
 }
 
 /// Replaces or adds already-validated documents as they are (import).
