@@ -48,7 +48,10 @@ mod tests {
     #[test]
     fn changes_that_are_not_an_object_are_refused_by_name() {
         let err = from_ui(serde_json::json!([1, 2]), "changes").err();
-        assert_eq!(err.map(|e| e.code), Some(crate::error::AppErrorCode::Invalid));
+        assert_eq!(
+            err.map(|e| e.code),
+            Some(crate::error::AppErrorCode::Invalid)
+        );
         let err = from_ui(serde_json::json!({"$date": "not a date"}), "fields").err();
         assert!(err.is_some_and(|e| e.message.starts_with("fields")));
     }

@@ -193,3 +193,42 @@ fn every_store_write_goes_through_the_single_writer() {
     assert!(checked > 10, "found the store's writes ({checked})");
     assert!(offenders.is_empty(), "{offenders:#?}");
 }
+
+/// A source file past about 700 lines has a seam in it: no library or
+/// binary source (tests, benchmarks and generated code aside) may grow past
+/// that, so the split happens when the file is written, not years later.
+#[test]
+fn no_source_file_is_over_700_lines() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = Vec::new();
+    for crate_dir in ["wire", "sync", "cli", "server", "src-tauri", "tests"] {
+        rust_files(&root.join(crate_dir).join("src"), &mut files);
+    }
+    assert!(files.len() > 60, "found the sources: {}", files.len());
+    let long: Vec<String> = files
+        .iter()
+        .filter_map(|path| {
+            let lines = std::fs::read_to_string(path).ok()?.lines().count();
+            (lines > 700).then(|| format!("{}: {lines} lines", path.display()))
+        })
+        .collect();
+    assert!(long.is_empty(), "split these along their seams: {long:#?}");
+}
+
+/// The catalog is the desktop's in-memory index: the shared crate, which
+/// the server compiles, carries none of it.
+#[test]
+fn the_wire_crate_has_no_catalog_code() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../wire/src");
+    let mut files = Vec::new();
+    rust_files(&root, &mut files);
+    assert!(files.len() > 10, "found the wire sources: {files:?}");
+    let offenders: Vec<_> = files
+        .iter()
+        .filter(|path| {
+            std::fs::read_to_string(path)
+                .is_ok_and(|text| text.contains("CatalogEntry") || text.contains("catalog_entry"))
+        })
+        .collect();
+    assert!(offenders.is_empty(), "catalog code in wire: {offenders:?}");
+}
