@@ -298,6 +298,7 @@ impl Db {
                 }
             };
             tracing::debug!(error = %retry, "retrying a transaction");
+            crate::metrics::transaction_retried();
             // Half the delay plus a random share of it: writers that met on
             // the sequence counter spread out instead of meeting again.
             let share = f64::from(rand_jitter()) / f64::from(JITTER_STEPS);

@@ -19,6 +19,7 @@ pub mod db;
 pub mod error;
 pub mod history;
 pub mod market;
+pub mod metrics;
 pub mod pull;
 pub mod push;
 pub mod references;
@@ -83,6 +84,7 @@ pub async fn serve(
 
 /// The HTTP routes over a connected database.
 pub fn router(db: Db, verifier: Verifier, config: Config) -> Router {
+    metrics::install();
     let limit = config.max_body_bytes;
     let timeout = config.request_timeout();
     let state = Arc::new(AppState {
@@ -92,6 +94,7 @@ pub fn router(db: Db, verifier: Verifier, config: Config) -> Router {
     });
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics::render))
         .route("/v1/handshake", post(handshake))
         .route("/v1/push", post(push_route))
         .route("/v1/pull", post(pull_route))
@@ -108,6 +111,8 @@ pub fn router(db: Db, verifier: Verifier, config: Config) -> Router {
         // several times over for clients that ask for it.
         .layer(tower_http::compression::CompressionLayer::new())
         .layer(axum::middleware::from_fn_with_state(timeout, time_limit))
+        // Outermost, so a request's time includes compression and the limit.
+        .layer(axum::middleware::from_fn(metrics::track))
         .with_state(state)
 }
 
@@ -273,7 +278,9 @@ async fn push_route(
     }
     let mut results = Vec::with_capacity(request.mutations.len());
     for mutation in &request.mutations {
-        results.push(push::apply_isolated(&state.db, &user, &request.client_id, mutation).await?);
+        let result = push::apply_isolated(&state.db, &user, &request.client_id, mutation).await?;
+        metrics::pushed(&result.outcome);
+        results.push(result);
     }
     Ok(Json(PushResponse { results }))
 }
@@ -283,7 +290,9 @@ async fn pull_route(
     User(user): User,
     Body(request): Body<PullRequest>,
 ) -> Result<Json<PullResponse>, ServerError> {
-    Ok(Json(pull::pull(&state.db, &user, &request).await?))
+    let page = pull::pull(&state.db, &user, &request).await?;
+    metrics::pulled(page.changes.len());
+    Ok(Json(page))
 }
 
 async fn count_route(
