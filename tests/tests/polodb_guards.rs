@@ -55,7 +55,7 @@ fn ids(docs: &[Document]) -> Vec<String> {
 }
 
 /// Store rule: lists and search run in the in-memory catalog
-/// (`store/catalog.rs`), never as PoloDB queries, because `$ne` is `$eq`.
+/// (`store/catalog/mod.rs`), never as PoloDB queries, because `$ne` is `$eq`.
 #[test]
 fn ne_operator_matches_like_eq() -> TestResult {
     let dir = tempdir()?;
@@ -95,7 +95,7 @@ fn exists_operator_is_rejected() -> TestResult {
 }
 
 /// Store rule: text search runs on the catalog's lower-cased search text
-/// (`store/catalog.rs`), never as a `$regex` or a regex value sent to PoloDB.
+/// (`store/catalog/mod.rs`), never as a `$regex` or a regex value sent to PoloDB.
 #[test]
 fn regex_operator_is_rejected_and_a_regex_value_matches_nothing() -> TestResult {
     let dir = tempdir()?;
