@@ -332,9 +332,10 @@ impl Store {
                         changes.insert(key.clone(), value.clone());
                     }
                 }
+                let fields = T::fields();
                 for key in old
                     .keys()
-                    .filter(|k| !new.contains_key(*k) && T::fields().contains(&k.as_str()))
+                    .filter(|k| !new.contains_key(*k) && fields.contains(&k.as_str()))
                 {
                     changes.insert(key.clone(), bson::Bson::Null);
                 }

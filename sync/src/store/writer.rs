@@ -392,7 +392,14 @@ pub(crate) fn load_catalog(db: &Database) -> Result<Catalog> {
 /// profile lock and no other thread has the database yet, so these writes
 /// cannot race the writer; every later write is the writer's.
 pub(crate) fn prepare(db: &Database) -> Result<String> {
-    for (collection, field) in super::INDEXES {
+    // The outbox is looked up by document on every write and every
+    // absorbed server document.
+    let outbox = (super::replica::OUTBOX, "doc_key");
+    let indexes = super::INDEXES
+        .iter()
+        .map(|(collection, field)| (collection.name(), *field))
+        .chain([outbox]);
+    for (collection, field) in indexes {
         let index = IndexModel {
             keys: doc! { field: 1 },
             options: Some(IndexOptions {
@@ -400,29 +407,10 @@ pub(crate) fn prepare(db: &Database) -> Result<String> {
                 unique: Some(false),
             }),
         };
-        match db
-            .collection::<Document>(collection.name())
-            .create_index(index)
-        {
+        match db.collection::<Document>(collection).create_index(index) {
             Ok(()) | Err(polodb_core::Error::IndexAlreadyExists(_)) => {}
             Err(err) => return Err(err.into()),
         }
-    }
-    // The outbox is looked up by document on every write and every
-    // absorbed server document.
-    let outbox_index = IndexModel {
-        keys: doc! { "doc_key": 1 },
-        options: Some(IndexOptions {
-            name: Some("doc_key_1".into()),
-            unique: Some(false),
-        }),
-    };
-    match db
-        .collection::<Document>(super::replica::OUTBOX)
-        .create_index(outbox_index)
-    {
-        Ok(()) | Err(polodb_core::Error::IndexAlreadyExists(_)) => {}
-        Err(err) => return Err(err.into()),
     }
     profile_user(db)
 }
