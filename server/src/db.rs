@@ -1,7 +1,9 @@
-//! The central MongoDB: connection checks, indexes, the commit-ordered change
-//! sequence, transactions with the retries MongoDB asks for, and the only
-//! two ways a document is stored ([`Db::insert`], [`Db::replace`]), which take
-//! nothing but an [`Admitted`] document.
+//! The central MongoDB: connection checks, indexes, transactions with the
+//! retries MongoDB asks for, and the only two ways a document is stored
+//! ([`Db::insert`], [`Db::replace`]), which take nothing but an [`Admitted`]
+//! document. Writes here carry no sequence number: the [`crate::sequencer`]
+//! gives them one after they commit, and [`Db::transaction`] waits for it
+//! before answering, so what a client was told is written is also pullable.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -9,7 +11,6 @@ use std::time::Duration;
 
 use bson::{doc, Bson, Document};
 use mongodb::error::{TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT};
-use mongodb::options::ReturnDocument;
 use mongodb::{ClientSession, IndexModel};
 use promptforge_wire::admit::Admitted;
 use promptforge_wire::codec::version_of;
@@ -22,7 +23,7 @@ use crate::scope;
 pub const MUTATIONS: &str = "sync_mutations";
 /// "This document left your scope" notices, on the same sequence as changes.
 pub const SCOPE_EXITS: &str = "sync_scope_exits";
-/// Holds the change-sequence counter.
+/// The sequencer's lease and stream position, and per-prompt history locks.
 pub const COUNTERS: &str = "sync_counters";
 /// The field carrying a document's position in the change sequence.
 pub const SEQ: &str = "_seq";
@@ -34,14 +35,35 @@ pub const SEQ_VERSION: &str = "_seq_version";
 /// later write that removes some can tell them (see `scope::record_exits`).
 pub const SEQ_READERS: &str = "_seq_readers";
 
-/// Marks `doc` (of `collection`) as the change numbered `seq`.
-pub fn set_seq(collection: Collection, doc: &mut Document, seq: i64) {
-    let version = version_of(doc);
+/// Prepares a document the sync server writes: it is left for the sequencer
+/// to number (no `_seq_version` matches its `version`), and its readers are
+/// recorded as of this write, because the server has already told readers it
+/// removed (see `scope::record_exits`) and the sequencer must not tell them
+/// again.
+fn unsequenced(collection: Collection, doc: &mut Document) {
     let readers = scope::explicit_readers(collection, doc);
-    doc.insert(SEQ, seq);
-    doc.insert(SEQ_VERSION, version);
+    doc.remove(SEQ);
+    doc.remove(SEQ_VERSION);
     doc.insert(SEQ_READERS, readers);
 }
+
+tokio::task_local! {
+    /// What the current transaction attempt wrote, by collection name and
+    /// `_id`, so that [`Db::transaction`] can wait for it to be sequenced.
+    static WRITTEN: std::cell::RefCell<Vec<(String, Bson)>>;
+}
+
+/// Notes a write of the current transaction attempt (outside
+/// [`Db::transaction`] there is nothing to wait for, and nothing is noted).
+pub fn note_written(collection: &str, id: Bson) {
+    let _ = WRITTEN.try_with(|written| written.borrow_mut().push((collection.to_owned(), id)));
+}
+
+/// How long a transaction's answer waits for its writes to be sequenced.
+/// Past it the answer goes out anyway (the writes are committed, and reach
+/// readers once a sequencer takes the lease): only a sequencer failover takes
+/// this long.
+pub const SEQUENCING_WAIT: Duration = Duration::from_secs(5);
 
 /// The explicit readers recorded when `doc` was last sequenced.
 pub fn sequenced_readers(doc: &Document) -> Vec<String> {
@@ -118,18 +140,6 @@ impl Db {
                     .build(),
             )
             .await?;
-        let counters = self.db.collection::<Document>(COUNTERS);
-        if counters.find_one(doc! { "_id": "seq" }).await?.is_none() {
-            match counters
-                .insert_one(doc! { "_id": "seq", "value": 0_i64 })
-                .await
-            {
-                Ok(_) => {}
-                // Another server instance created it first.
-                Err(err) if is_duplicate_key(&err) => {}
-                Err(err) => return Err(err.into()),
-            }
-        }
         self.db
             .collection::<Document>(MUTATIONS)
             .create_index(IndexModel::builder().keys(doc! { "user_id": 1 }).build())
@@ -155,7 +165,7 @@ impl Db {
             .await?)
     }
 
-    /// Stores a new document as the next change; returns it as clients see it.
+    /// Stores a new document; returns it as clients see it.
     pub async fn insert(
         &self,
         session: &mut ClientSession,
@@ -163,16 +173,19 @@ impl Db {
         admitted: Admitted,
     ) -> Result<Document, ServerError> {
         let mut document = admitted.into_document();
-        set_seq(collection, &mut document, self.next_seq(session).await?);
+        unsequenced(collection, &mut document);
         self.collection(collection)
             .insert_one(&document)
             .session(&mut *session)
             .await?;
+        if let Some(id) = document.get("_id") {
+            note_written(collection.name(), id.clone());
+        }
         Ok(strip_seq(document))
     }
 
     /// Replaces `current` (as read in this transaction) if its `version` is
-    /// still what was read, as the next change; returns the new document as
+    /// still what was read; returns the new document as
     /// clients see it. The comparison is on the stored value itself, so a
     /// document another backend wrote without an integer `version` can still
     /// be written. Inside the transaction a concurrent writer shows up as a
@@ -194,10 +207,10 @@ impl Db {
             Some(version) => version.clone(),
             None => Bson::Document(doc! { "$exists": false }),
         };
-        set_seq(collection, &mut document, self.next_seq(session).await?);
+        unsequenced(collection, &mut document);
         let result = self
             .collection(collection)
-            .replace_one(doc! { "_id": id, "version": expected }, &document)
+            .replace_one(doc! { "_id": id.clone(), "version": expected }, &document)
             .session(&mut *session)
             .await?;
         if result.matched_count != 1 {
@@ -205,26 +218,8 @@ impl Db {
                 "the document changed during the write".into(),
             ));
         }
+        note_written(collection.name(), id);
         Ok(strip_seq(document))
-    }
-
-    /// Takes the next change-sequence number inside the caller's transaction.
-    /// Concurrent transactions conflict on the counter, so they commit in
-    /// the order of their numbers and a reader can never pass a number whose
-    /// write is not yet visible.
-    pub async fn next_seq(&self, session: &mut ClientSession) -> Result<i64, ServerError> {
-        let counter = self
-            .db
-            .collection::<Document>(COUNTERS)
-            .find_one_and_update(doc! { "_id": "seq" }, doc! { "$inc": { "value": 1_i64 } })
-            .upsert(true)
-            .return_document(ReturnDocument::After)
-            .session(session)
-            .await?
-            .ok_or_else(|| ServerError::Internal("sequence counter missing".into()))?;
-        counter
-            .get_i64("value")
-            .map_err(|_| ServerError::Internal("sequence counter is not an int64".into()))
     }
 
     /// Takes the next `version_number` of a prompt's history inside the
@@ -255,7 +250,27 @@ impl Db {
 
     /// Runs `work` in a transaction, retrying it whole on transient errors
     /// (write conflicts with concurrent writers among them).
-    pub async fn transaction<R, F>(&self, mut work: F) -> Result<R, ServerError>
+    ///
+    /// Once committed, waits for the writes to be sequenced (at most
+    /// [`SEQUENCING_WAIT`]), so that any pull that starts after the answer
+    /// sees them.
+    pub async fn transaction<R, F>(&self, work: F) -> Result<R, ServerError>
+    where
+        F: for<'s> FnMut(&'s mut ClientSession) -> TxFuture<'s, R> + Send,
+        R: Send,
+    {
+        let (value, written) = WRITTEN
+            .scope(std::cell::RefCell::new(Vec::new()), async {
+                let value = self.attempts(work).await?;
+                let written = WRITTEN.with(|w| std::mem::take(&mut *w.borrow_mut()));
+                Ok::<_, ServerError>((value, written))
+            })
+            .await?;
+        self.await_sequenced(written).await;
+        Ok(value)
+    }
+
+    async fn attempts<R, F>(&self, mut work: F) -> Result<R, ServerError>
     where
         F: for<'s> FnMut(&'s mut ClientSession) -> TxFuture<'s, R> + Send,
         R: Send,
@@ -263,6 +278,8 @@ impl Db {
         let mut session = self.client.start_session().await?;
         let mut delay = Duration::from_millis(2);
         for _ in 0..MAX_ATTEMPTS {
+            // An aborted attempt's writes never happened.
+            let _ = WRITTEN.try_with(|w| w.borrow_mut().clear());
             session.start_transaction().await?;
             let outcome = work(&mut session).await;
             let retry = match outcome {
@@ -309,6 +326,73 @@ impl Db {
             "too many write conflicts; try again".into(),
         ))
     }
+}
+
+impl Db {
+    /// Waits until every document in `written` carries a sequence number for
+    /// its current state, or [`SEQUENCING_WAIT`] has passed. Never fails: the
+    /// writes are committed either way.
+    async fn await_sequenced(&self, written: Vec<(String, Bson)>) {
+        if written.is_empty() {
+            return;
+        }
+        let mut by_collection: std::collections::BTreeMap<String, Vec<Bson>> = Default::default();
+        for (collection, id) in written {
+            by_collection.entry(collection).or_default().push(id);
+        }
+        let started = std::time::Instant::now();
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match self.all_sequenced(&by_collection).await {
+                Ok(true) => break,
+                Ok(false) if started.elapsed() < SEQUENCING_WAIT => {}
+                Ok(false) => {
+                    tracing::warn!(
+                        waited_ms = started.elapsed().as_millis() as u64,
+                        "answering before the sequencer numbered this write; is a sequencer running?"
+                    );
+                    break;
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "cannot tell whether a write was sequenced");
+                    break;
+                }
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(25));
+        }
+        crate::metrics::sequencing_waited(started.elapsed());
+    }
+
+    async fn all_sequenced(
+        &self,
+        by_collection: &std::collections::BTreeMap<String, Vec<Bson>>,
+    ) -> Result<bool, ServerError> {
+        use futures_util::TryStreamExt;
+        for (collection, ids) in by_collection {
+            let found: Vec<Document> = self
+                .db
+                .collection::<Document>(collection)
+                .find(doc! { "_id": { "$in": ids.clone() } })
+                .projection(doc! { "version": 1, SEQ: 1, SEQ_VERSION: 1 })
+                .await?
+                .try_collect()
+                .await?;
+            if !found.iter().all(|d| is_sequenced(collection, d)) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// Whether the current state of `doc` (in the collection named
+/// `collection`) has its sequence number.
+pub fn is_sequenced(collection: &str, doc: &Document) -> bool {
+    if collection == SCOPE_EXITS {
+        return doc.contains_key(SEQ);
+    }
+    doc.contains_key(SEQ) && doc.get_i64(SEQ_VERSION).ok() == Some(version_of(doc))
 }
 
 /// Resolution of the retry jitter.

@@ -78,7 +78,7 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(|e| ServerError::Internal(e.to_string()));
-    sequencer.abort();
+    sequencer.stop().await;
     served
 }
 

@@ -1,6 +1,8 @@
 //! Operational metrics, served in Prometheus' text format at `GET /metrics`:
 //! requests and their latency by route and status, push outcomes, pulled
-//! pages and documents, and transactions retried after write conflicts.
+//! pages and documents, transactions retried after write conflicts, and the
+//! sequencer: whether this instance leads, what it numbered, how far it lags,
+//! and how long writers waited for it.
 //!
 //! The `metrics` facade records into one process-wide Prometheus recorder,
 //! installed by the first server of the process; several servers in one
@@ -22,6 +24,10 @@ const PUSHED: &str = "promptforge_push_mutations_total";
 const PULL_PAGES: &str = "promptforge_pull_pages_total";
 const PULLED: &str = "promptforge_pull_documents_total";
 const RETRIES: &str = "promptforge_transaction_retries_total";
+const SEQUENCING_WAIT: &str = "promptforge_sequencing_wait_seconds";
+const LEADER: &str = "promptforge_sequencer_leader";
+const STAMPED: &str = "promptforge_sequencer_stamped_total";
+const LAG: &str = "promptforge_sequencer_lag_seconds";
 
 /// Latency buckets from a cached read to a contended transaction.
 const LATENCY_BUCKETS: [f64; 12] = [
@@ -36,6 +42,11 @@ fn handle() -> Option<&'static PrometheusHandle> {
         .get_or_init(|| {
             let builder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Full(LATENCY.to_owned()), &LATENCY_BUCKETS)
+                .ok()?
+                .set_buckets_for_metric(
+                    Matcher::Full(SEQUENCING_WAIT.to_owned()),
+                    &LATENCY_BUCKETS,
+                )
                 .ok()?;
             let recorder = builder.build_recorder();
             let handle = recorder.handle();
@@ -105,4 +116,23 @@ pub fn pulled(documents: usize) {
 /// A transaction run again after a transient error (a write conflict).
 pub fn transaction_retried() {
     metrics::counter!(RETRIES).increment(1);
+}
+
+/// How long a committed write waited to be sequenced before its answer.
+pub fn sequencing_waited(waited: std::time::Duration) {
+    metrics::histogram!(SEQUENCING_WAIT).record(waited.as_secs_f64());
+}
+
+/// Whether this instance holds the sequencer's lease.
+pub fn sequencer_leads(leads: bool) {
+    metrics::gauge!(LEADER).set(if leads { 1.0 } else { 0.0 });
+}
+
+/// Documents and notices given a sequence number by this instance, and how
+/// long after its commit the latest one was numbered.
+pub fn sequencer_stamped(count: usize, lag: Option<std::time::Duration>) {
+    metrics::counter!(STAMPED).increment(u64::try_from(count).unwrap_or(u64::MAX));
+    if let Some(lag) = lag {
+        metrics::gauge!(LAG).set(lag.as_secs_f64());
+    }
 }

@@ -305,8 +305,8 @@ pub fn still_reads(
 }
 
 /// Records "left your scope" notices for `removed` readers of `document`
-/// (its state after the write), each on a sequence number of its own so a
-/// page boundary can never fall between notices sharing one. A team's former
+/// (its state after the write); the sequencer gives each a sequence number
+/// of its own, so a page boundary can never fall between notices sharing one. A team's former
 /// members lose the team's projects and the prompts and ideas filed in them.
 /// Nobody is told about a document they can still read by another route.
 pub async fn record_exits(
@@ -346,12 +346,16 @@ pub async fn record_exits(
                 );
             }
             for (gone_collection, gone_id) in gone {
-                let seq = db.next_seq(session).await?;
-                exits.push(doc! { "user_id": user, "collection": gone_collection.name(), "doc_id": gone_id, crate::db::SEQ: seq });
+                exits.push(doc! { "_id": uuid::Uuid::new_v4().to_string(), "user_id": user, "collection": gone_collection.name(), "doc_id": gone_id });
             }
         }
     }
     if !exits.is_empty() {
+        for exit in &exits {
+            if let Some(id) = exit.get("_id") {
+                crate::db::note_written(crate::db::SCOPE_EXITS, id.clone());
+            }
+        }
         db.db
             .collection::<Document>(crate::db::SCOPE_EXITS)
             .insert_many(exits)
@@ -408,10 +412,11 @@ pub async fn filed_documents(
     Ok(found)
 }
 
-/// Gives documents fresh sequence numbers without changing them, so readers
-/// who just gained access (a new team member, a project filed into a team,
-/// a collaborator added to a prompt) pull them even though their checkpoints
-/// are past the old numbers. A prompt's versions come with it.
+/// Has documents sequenced afresh without changing them (their
+/// `_seq_version` is cleared, so the sequencer numbers them again), so
+/// readers who just gained access (a new team member, a project filed into a
+/// team, a collaborator added to a prompt) pull them even though their
+/// checkpoints are past the old numbers. A prompt's versions come with it.
 pub async fn resequence(
     db: &Db,
     session: &mut mongodb::ClientSession,
@@ -431,11 +436,14 @@ pub async fn resequence(
             );
         }
         for (collection, id) in ids {
-            let seq = db.next_seq(session).await?;
             db.collection(collection)
-                .update_one(doc! { "_id": id }, doc! { "$set": { crate::db::SEQ: seq } })
+                .update_one(
+                    doc! { "_id": id.clone() },
+                    doc! { "$unset": { crate::db::SEQ_VERSION: "" } },
+                )
                 .session(&mut *session)
                 .await?;
+            crate::db::note_written(collection.name(), Bson::String(id));
         }
     }
     Ok(())

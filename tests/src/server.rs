@@ -69,7 +69,7 @@ impl TestServer {
                     let _ = stopped.await;
                 })
                 .await;
-            sequencer.abort();
+            sequencer.stop().await;
         });
         TestServer {
             base: format!("http://{addr}"),
