@@ -43,10 +43,7 @@ fn handle() -> Option<&'static PrometheusHandle> {
             let builder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Full(LATENCY.to_owned()), &LATENCY_BUCKETS)
                 .ok()?
-                .set_buckets_for_metric(
-                    Matcher::Full(SEQUENCING_WAIT.to_owned()),
-                    &LATENCY_BUCKETS,
-                )
+                .set_buckets_for_metric(Matcher::Full(SEQUENCING_WAIT.to_owned()), &LATENCY_BUCKETS)
                 .ok()?;
             let recorder = builder.build_recorder();
             let handle = recorder.handle();

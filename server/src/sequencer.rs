@@ -469,7 +469,10 @@ impl Leader {
             }
         }
         if stamped > 0 {
-            tracing::info!(stamped, "sequenced documents written while no sequencer ran");
+            tracing::info!(
+                stamped,
+                "sequenced documents written while no sequencer ran"
+            );
             crate::metrics::sequencer_stamped(stamped, None);
         }
         Ok(())
