@@ -42,9 +42,19 @@ pub const SEQ_READERS: &str = "_seq_readers";
 /// again.
 fn unsequenced(collection: Collection, doc: &mut Document) {
     let readers = scope::explicit_readers(collection, doc);
-    doc.remove(SEQ);
+    doc.insert(SEQ, pending_seq());
     doc.remove(SEQ_VERSION);
     doc.insert(SEQ_READERS, readers);
+}
+
+/// A `_seq` that marks a document as waiting for its number: negative, so
+/// no pull (whose checkpoints are never negative) returns it, and unlike
+/// every other waiting document's, so that the `(field, _seq)` index entries
+/// of concurrent writers never coincide (some MongoDB-compatible servers
+/// report coinciding entries as write conflicts).
+pub fn pending_seq() -> i64 {
+    let random = uuid::Uuid::new_v4().as_u128();
+    -1 - i64::try_from(random >> 66).unwrap_or(0)
 }
 
 tokio::task_local! {
@@ -330,7 +340,8 @@ impl Db {
 
 impl Db {
     /// Waits until every document in `written` carries a sequence number for
-    /// its current state, or [`SEQUENCING_WAIT`] has passed. Never fails: the
+    /// its current state at or below the published watermark, or
+    /// [`SEQUENCING_WAIT`] has passed. Never fails: the
     /// writes are committed either way.
     async fn await_sequenced(&self, written: Vec<(String, Bson)>) {
         if written.is_empty() {
@@ -369,6 +380,7 @@ impl Db {
         by_collection: &std::collections::BTreeMap<String, Vec<Bson>>,
     ) -> Result<bool, ServerError> {
         use futures_util::TryStreamExt;
+        let mut highest = 0;
         for (collection, ids) in by_collection {
             let found: Vec<Document> = self
                 .db
@@ -381,18 +393,24 @@ impl Db {
             if !found.iter().all(|d| is_sequenced(collection, d)) {
                 return Ok(false);
             }
+            highest = found
+                .iter()
+                .filter_map(|d| d.get_i64(SEQ).ok())
+                .fold(highest, i64::max);
         }
-        Ok(true)
+        // Numbered, and readable: the watermark has passed them.
+        Ok(crate::sequencer::watermark(self).await? >= highest)
     }
 }
 
 /// Whether the current state of `doc` (in the collection named
 /// `collection`) has its sequence number.
 pub fn is_sequenced(collection: &str, doc: &Document) -> bool {
+    let numbered = doc.get_i64(SEQ).is_ok_and(|seq| seq > 0);
     if collection == SCOPE_EXITS {
-        return doc.contains_key(SEQ);
+        return numbered;
     }
-    doc.contains_key(SEQ) && doc.get_i64(SEQ_VERSION).ok() == Some(version_of(doc))
+    numbered && doc.get_i64(SEQ_VERSION).ok() == Some(version_of(doc))
 }
 
 /// Resolution of the retry jitter.

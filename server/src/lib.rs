@@ -276,11 +276,10 @@ async fn push_route(
             state.config.max_mutations_per_push
         )));
     }
-    let mut results = Vec::with_capacity(request.mutations.len());
-    for mutation in &request.mutations {
-        let result = push::apply_isolated(&state.db, &user, &request.client_id, mutation).await?;
+    let results =
+        push::apply_batch(&state.db, &user, &request.client_id, &request.mutations).await?;
+    for result in &results {
         metrics::pushed(&result.outcome);
-        results.push(result);
     }
     Ok(Json(PushResponse { results }))
 }

@@ -36,14 +36,18 @@ pub async fn pull(db: &Db, user: &str, request: &PullRequest) -> Result<PullResp
     let coll = db.collection(collection);
 
     let exits = db.db.collection::<Document>(SCOPE_EXITS);
-    let exits_filter = |after: i64| doc! { "user_id": user, "collection": collection.name(), SEQ: { "$gt": after } };
+    // Only numbers at or below the sequencer's watermark: all of them are
+    // written, so none can turn up later below a reader's checkpoint.
+    let through = crate::sequencer::watermark(db).await?;
+    let exits_filter = |after: i64| doc! { "user_id": user, "collection": collection.name(), SEQ: { "$gt": after, "$lte": through } };
 
     let mut changes = Vec::new();
     let mut checkpoint = request.checkpoint;
     let mut used = 0_u64;
     let mut cut = false;
     'page: loop {
-        let filter = doc! { "$and": [ scope.clone(), { SEQ: { "$gt": checkpoint } } ] };
+        let filter =
+            doc! { "$and": [ scope.clone(), { SEQ: { "$gt": checkpoint, "$lte": through } } ] };
         let documents: Vec<Document> = coll
             .find(filter)
             .sort(doc! { SEQ: 1 })
@@ -111,8 +115,10 @@ pub async fn pull(db: &Db, user: &str, request: &PullRequest) -> Result<PullResp
     // A page that drained both queries leaves nothing behind: only a page
     // cut short by its byte budget pays for counting the rest.
     let remaining = if cut {
-        coll.count_documents(doc! { "$and": [ scope, { SEQ: { "$gt": checkpoint } } ] })
-            .await?
+        coll.count_documents(
+            doc! { "$and": [ scope, { SEQ: { "$gt": checkpoint, "$lte": through } } ] },
+        )
+        .await?
             + exits.count_documents(exits_filter(checkpoint)).await?
     } else {
         0

@@ -6,8 +6,11 @@
 //! whole deployment, whichever server instance holds a lease, follows a
 //! change stream over the database (the stream is in commit order) and
 //! stamps each written document, and each "left your scope" notice, with the
-//! next `_seq`, one awaited write at a time, so numbers become visible in
-//! their own order and a reader that has seen `n` never later finds a number
+//! next `_seq`: whatever the stream has buffered, up to [`MAX_BATCH`], in one
+//! multi-statement `update` command per collection. Then it publishes the
+//! highest number written as the watermark (`through`), and readers read only
+//! up to the watermark ([`watermark`]): numbers appear to them all at once
+//! and in order, so a reader that has seen `n` never later finds a number
 //! below it. A writer's transaction holds only its own documents: a server
 //! killed inside one blocks those documents until MongoDB reaps it, and no
 //! one else. The other instances stand by and take the lease over when it
@@ -28,8 +31,10 @@
 
 use std::time::{Duration, Instant};
 
-use bson::{doc, DateTime, Document};
-use futures_util::TryStreamExt;
+use std::collections::{BTreeMap, HashMap};
+
+use bson::{doc, Bson, DateTime, Document};
+use futures_util::{FutureExt, StreamExt, TryStreamExt};
 use mongodb::change_stream::event::{ChangeStreamEvent, OperationType, ResumeToken};
 use mongodb::options::ReturnDocument;
 use mongodb::ClientSession;
@@ -56,9 +61,25 @@ const MARGIN: Duration = Duration::from_secs(1);
 /// Bits of a `_seq` below the epoch. 2^32 numbers per lease; epochs stay
 /// below 2^21, so a `_seq` stays below 2^53 and exact in a JSON double.
 const EPOCH_SHIFT: u32 = 32;
-/// Saves the stream position after this many events, if not sooner.
-const SAVE_EVERY_EVENTS: usize = 256;
+/// Events stamped together at most: one write round trip per collection.
+const MAX_BATCH: usize = 1_000;
 const STATE_ID: &str = "sequencer";
+
+/// The highest sequence number readers may read up to: everything at or
+/// below it is written. Without a watermark yet (no sequencer ever led),
+/// every number stored was given under the old in-transaction counter, and
+/// all of it is readable.
+pub async fn watermark(db: &Db) -> Result<i64, ServerError> {
+    let state = db
+        .db
+        .collection::<Document>(COUNTERS)
+        .find_one(doc! { "_id": STATE_ID })
+        .projection(doc! { "through": 1 })
+        .await?;
+    Ok(state
+        .and_then(|s| s.get_i64("through").ok())
+        .unwrap_or(i64::MAX))
+}
 
 /// The epoch of a sequence number.
 pub fn epoch_of(seq: i64) -> i64 {
@@ -163,15 +184,20 @@ async fn acquire(db: &Db, holder: &str) -> Result<Option<Leader>, ServerError> {
         .get("token")
         .cloned()
         .and_then(|token| bson::from_bson::<ResumeToken>(token).ok());
-    Ok(Some(Leader {
+    let mut leader = Leader {
         session: db.client.start_session().await?,
         db: db.clone(),
         holder: holder.to_owned(),
         epoch,
         counter: 0,
+        through: epoch << EPOCH_SHIFT,
         stamp_until: asked + LEASE - MARGIN,
         token,
-    }))
+    };
+    // Every number of earlier epochs is now readable: what a predecessor
+    // stamped without publishing is complete, or is stamped again here.
+    leader.publish(None).await?;
+    Ok(Some(leader))
 }
 
 /// Where a change stream event landed.
@@ -201,6 +227,18 @@ impl Target {
     }
 }
 
+/// A written document (or notice) waiting for its number.
+#[derive(Debug, Clone)]
+struct Pending {
+    target: Target,
+    id: Bson,
+    /// Its state as the event carried it (inserts and replaces); read
+    /// before numbering otherwise.
+    current: Option<Document>,
+    /// When its write committed, for the lag metric.
+    committed: Option<DateTime>,
+}
+
 /// The instance holding the lease.
 struct Leader {
     db: Db,
@@ -208,6 +246,8 @@ struct Leader {
     holder: String,
     epoch: i64,
     counter: i64,
+    /// The highest number written, published as the watermark.
+    through: i64,
     /// Stamps are issued only before this instant.
     stamp_until: Instant,
     token: Option<ResumeToken>,
@@ -218,10 +258,11 @@ impl Leader {
         ServerError::Unavailable("another instance took over sequencing".into())
     }
 
-    /// Renews the lease, saving `token` as the stream position if given.
-    async fn renew(&mut self, token: Option<&ResumeToken>) -> Result<(), ServerError> {
+    /// Renews the lease and publishes the watermark, saving `token` as the
+    /// stream position if given.
+    async fn publish(&mut self, token: Option<&ResumeToken>) -> Result<(), ServerError> {
         let asked = Instant::now();
-        let mut set = doc! { "expires": lease_end(DateTime::now()) };
+        let mut set = doc! { "expires": lease_end(DateTime::now()), "through": self.through };
         if let Some(token) = token {
             let token = bson::to_bson(token).map_err(|e| ServerError::Internal(e.to_string()))?;
             set.insert("token", token);
@@ -255,10 +296,7 @@ impl Leader {
     }
 
     /// The next sequence number of this lease.
-    async fn next_seq(&mut self) -> Result<i64, ServerError> {
-        if Instant::now() >= self.stamp_until {
-            self.renew(None).await?;
-        }
+    fn next_seq(&mut self) -> Result<i64, ServerError> {
         self.counter += 1;
         if self.counter >= 1 << EPOCH_SHIFT {
             // Step down: the next lease starts a fresh epoch.
@@ -273,19 +311,28 @@ impl Leader {
     fn needs_stamp(&self, target: Target, current: &Document) -> bool {
         match current.get_i64(SEQ) {
             Err(_) => true,
-            Ok(seq) => epoch_of(seq) < self.epoch || !is_sequenced(target.name(), current),
+            Ok(seq) => {
+                seq <= 0 || epoch_of(seq) < self.epoch || !is_sequenced(target.name(), current)
+            }
         }
     }
 
     async fn run(&mut self) -> Result<(), ServerError> {
-        let pipeline =
-            [doc! { "$match": { "operationType": { "$in": ["insert", "update", "replace"] } } }];
+        let watched: Vec<&str> = Collection::ALL
+            .iter()
+            .map(|c| c.name())
+            .chain([SCOPE_EXITS])
+            .collect();
+        let pipeline = [doc! { "$match": {
+            "operationType": { "$in": ["insert", "update", "replace"] },
+            "ns.coll": { "$in": watched },
+        } }];
         let mut watch = self
             .db
             .db
             .watch()
             .pipeline(pipeline)
-            .max_await_time(Duration::from_millis(250));
+            .max_await_time(RENEW_EVERY);
         let resuming = self.token.is_some();
         if let Some(token) = self.token.clone() {
             watch = watch.start_after(token);
@@ -305,101 +352,181 @@ impl Leader {
             // Writes made before this stream opened are not in it: record
             // the position first, then scan, so nothing falls between.
             let token = stream.resume_token();
-            self.renew(token.as_ref()).await?;
+            self.publish(token.as_ref()).await?;
             self.catch_up().await?;
         }
-        let mut unsaved = 0_usize;
-        let mut saved_at = Instant::now();
-        while stream.is_alive() {
-            let event = stream.next_if_any().await?;
-            if let Some(event) = event {
-                self.handle(event).await?;
-                unsaved += 1;
+        let mut last_token: Option<ResumeToken> = None;
+        let mut published_at = Instant::now();
+        loop {
+            // Waiting is cancel-safe: a getMore in flight stays with the
+            // stream and is picked up by the next wait.
+            let first = match tokio::time::timeout(RENEW_EVERY, stream.next()).await {
+                Err(_) => None,
+                Ok(None) => return Ok(()),
+                Ok(Some(event)) => Some(event?),
+            };
+            let mut pending = Vec::new();
+            if let Some(event) = first {
+                last_token = Some(event.id.clone());
+                pending.extend(self.classify(event));
+                // Whatever else the stream has buffered joins this batch.
+                while pending.len() < MAX_BATCH {
+                    let Some(Some(event)) = stream.next().now_or_never() else {
+                        break;
+                    };
+                    let event = event?;
+                    last_token = Some(event.id.clone());
+                    pending.extend(self.classify(event));
+                }
             }
-            if unsaved >= SAVE_EVERY_EVENTS || saved_at.elapsed() >= RENEW_EVERY {
-                let token = stream.resume_token();
-                self.renew(token.as_ref()).await?;
-                unsaved = 0;
-                saved_at = Instant::now();
+            let stamped = self.flush(pending).await?;
+            if stamped > 0 || published_at.elapsed() >= RENEW_EVERY {
+                self.publish(last_token.take().as_ref()).await?;
+                published_at = Instant::now();
             }
         }
-        Ok(())
     }
 
-    async fn handle(&mut self, event: ChangeStreamEvent<Document>) -> Result<(), ServerError> {
-        let Some(target) = event
+    /// What an event asks of the sequencer: nothing for its own stamps,
+    /// otherwise a look at the document.
+    fn classify(&self, event: ChangeStreamEvent<Document>) -> Option<Pending> {
+        let target = event
             .ns
             .as_ref()
             .and_then(|ns| ns.coll.as_deref())
-            .and_then(Target::of)
-        else {
-            return Ok(());
-        };
-        let Some(id) = event
+            .and_then(Target::of)?;
+        let id = event
             .document_key
             .as_ref()
             .and_then(|key| key.get("_id"))
-            .cloned()
-        else {
-            return Ok(());
-        };
+            .cloned()?;
         if let Some(update) = &event.update_description {
-            // This leader's own stamp: nothing to look up.
             if let Ok(seq) = update.updated_fields.get_i64(SEQ) {
                 if epoch_of(seq) == self.epoch {
-                    return Ok(());
+                    return None;
                 }
             }
         }
-        let current = match (event.operation_type, event.full_document) {
-            (OperationType::Insert | OperationType::Replace, Some(document)) => document,
-            _ => {
-                let found = target
-                    .collection(&self.db)
-                    .find_one(doc! { "_id": id })
-                    .session(&mut self.session)
-                    .await?;
-                let Some(found) = found else {
-                    return Ok(());
-                };
-                found
-            }
+        let current = match event.operation_type {
+            OperationType::Insert | OperationType::Replace => event.full_document,
+            _ => None,
         };
-        if self.needs_stamp(target, &current) {
-            self.stamp(target, current).await?;
-            let lag = event.wall_time.and_then(|at| {
-                let ms = DateTime::now().timestamp_millis() - at.timestamp_millis();
-                u64::try_from(ms).ok().map(Duration::from_millis)
-            });
-            crate::metrics::sequencer_stamped(1, lag);
-        }
-        Ok(())
+        Some(Pending {
+            target,
+            id,
+            current,
+            committed: event.wall_time,
+        })
     }
 
-    /// Gives `current`'s state the next number; for a synced document, first
-    /// tells readers another backend removed, and has what new readers
-    /// gained sequenced afresh.
-    async fn stamp(&mut self, target: Target, current: Document) -> Result<(), ServerError> {
+    /// Numbers `pending` in order and writes the numbers, one command per
+    /// collection; returns how many were stamped.
+    async fn flush(&mut self, pending: Vec<Pending>) -> Result<usize, ServerError> {
+        if pending.is_empty() {
+            return Ok(0);
+        }
+        if Instant::now() >= self.stamp_until {
+            self.publish(None).await?;
+        }
+        // Events on updates carry no document: read them, one query per
+        // collection.
+        let mut wanted: BTreeMap<&'static str, Vec<Bson>> = BTreeMap::new();
+        for p in pending.iter().filter(|p| p.current.is_none()) {
+            wanted
+                .entry(p.target.name())
+                .or_default()
+                .push(p.id.clone());
+        }
+        let mut looked_up: HashMap<(&'static str, String), Document> = HashMap::new();
+        for (name, ids) in wanted {
+            let found: Vec<Document> = self
+                .db
+                .db
+                .collection::<Document>(name)
+                .find(doc! { "_id": { "$in": ids } })
+                .await?
+                .try_collect()
+                .await?;
+            for document in found {
+                if let Some(id) = document.get("_id") {
+                    looked_up.insert((name, id.to_string()), document);
+                }
+            }
+        }
+        // A document met twice is numbered once, at its last meeting.
+        let mut last_meeting: HashMap<(&'static str, String), usize> = HashMap::new();
+        for (at, p) in pending.iter().enumerate() {
+            last_meeting.insert((p.target.name(), p.id.to_string()), at);
+        }
+        let mut statements: BTreeMap<&'static str, Vec<Document>> = BTreeMap::new();
+        let mut newest_commit = None;
+        let mut stamped = 0;
+        for (at, p) in pending.into_iter().enumerate() {
+            let key = (p.target.name(), p.id.to_string());
+            if last_meeting.get(&key) != Some(&at) {
+                continue;
+            }
+            let current = match p.current {
+                Some(current) => current,
+                None => match looked_up.remove(&key) {
+                    Some(current) => current,
+                    None => continue,
+                },
+            };
+            if !self.needs_stamp(p.target, &current) {
+                continue;
+            }
+            let Some(statement) = self.stamp_statement(p.target, &current).await? else {
+                continue;
+            };
+            statements
+                .entry(p.target.name())
+                .or_default()
+                .push(statement);
+            newest_commit = p.committed.or(newest_commit);
+            stamped += 1;
+        }
+        for (name, updates) in statements {
+            self.db
+                .db
+                .run_command(doc! { "update": name, "updates": updates, "ordered": true })
+                .await?;
+        }
+        let lag = newest_commit.and_then(|at| {
+            let ms = DateTime::now().timestamp_millis() - at.timestamp_millis();
+            u64::try_from(ms).ok().map(Duration::from_millis)
+        });
+        crate::metrics::sequencer_stamped(stamped, lag);
+        Ok(stamped)
+    }
+
+    /// The `update` statement giving `current`'s state the next number; for
+    /// a synced document written by another backend, first tells readers it
+    /// removed, and has what new readers gained sequenced afresh.
+    async fn stamp_statement(
+        &mut self,
+        target: Target,
+        current: &Document,
+    ) -> Result<Option<Document>, ServerError> {
         let Some(id) = current.get("_id").cloned() else {
-            return Ok(());
+            return Ok(None);
         };
         let Target::Synced(collection) = target else {
-            let seq = self.next_seq().await?;
-            target
-                .collection(&self.db)
-                .update_one(doc! { "_id": id }, doc! { "$set": { SEQ: seq } })
-                .await?;
-            return Ok(());
+            let seq = self.next_seq()?;
+            self.through = seq;
+            return Ok(Some(
+                doc! { "q": { "_id": id }, "u": { "$set": { SEQ: seq } } },
+            ));
         };
-        let removed = scope::readers_removed(collection, &sequenced_readers(&current), &current);
-        scope::record_exits(&self.db, &mut self.session, collection, &current, &removed).await?;
+        let removed = scope::readers_removed(collection, &sequenced_readers(current), current);
+        scope::record_exits(&self.db, &mut self.session, collection, current, &removed).await?;
         // Readers a direct write added must receive what they gained, whose
         // numbers may be older than their checkpoints: a team's documents, a
         // prompt's history. (The sync server's own writes have done this.)
         let gains = matches!(collection, Collection::Teams | Collection::Prompts);
         if gains && current.contains_key(SEQ) {
-            let before = sequenced_readers(&current);
-            let joined = scope::explicit_readers(collection, &current)
+            let before = sequenced_readers(current);
+            let joined = scope::explicit_readers(collection, current)
                 .iter()
                 .any(|m| !before.contains(m));
             let own_id = current.get_str("_id").unwrap_or_default().to_owned();
@@ -416,22 +543,19 @@ impl Leader {
                 scope::resequence(&self.db, &mut self.session, &versions).await?;
             }
         }
+        // A miss (the document changed since it was read) is harmless: the
+        // change that moved it is further down the stream.
         let filter = match current.get("version") {
             Some(v) => doc! { "_id": id, "version": v.clone() },
             None => doc! { "_id": id, "version": { "$exists": false } },
         };
-        let readers = scope::explicit_readers(collection, &current);
-        let seq = self.next_seq().await?;
-        // A miss means the document changed since it was read: the change
-        // that moved it is further down the stream and is stamped there.
-        self.db
-            .collection(collection)
-            .update_one(
-                filter,
-                doc! { "$set": { SEQ: seq, SEQ_VERSION: version_of(&current), SEQ_READERS: readers } },
-            )
-            .await?;
-        Ok(())
+        let readers = scope::explicit_readers(collection, current);
+        let seq = self.next_seq()?;
+        self.through = seq;
+        Ok(Some(doc! {
+            "q": filter,
+            "u": { "$set": { SEQ: seq, SEQ_VERSION: version_of(current), SEQ_READERS: readers } },
+        }))
     }
 
     /// Stamps everything written before the stream opened and never
@@ -450,22 +574,20 @@ impl Leader {
                 .await?
                 .try_collect()
                 .await?;
-            for summary in found {
-                if is_sequenced(target.name(), &summary) {
-                    continue;
-                }
-                let Some(id) = summary.get("_id").cloned() else {
-                    continue;
-                };
-                let current = target
-                    .collection(&self.db)
-                    .find_one(doc! { "_id": id })
-                    .session(&mut self.session)
-                    .await?;
-                if let Some(current) = current {
-                    self.stamp(target, current).await?;
-                    stamped += 1;
-                }
+            let unsequenced: Vec<Pending> = found
+                .into_iter()
+                .filter(|summary| !is_sequenced(target.name(), summary))
+                .filter_map(|summary| summary.get("_id").cloned())
+                .map(|id| Pending {
+                    target,
+                    id,
+                    current: None,
+                    committed: None,
+                })
+                .collect();
+            for batch in unsequenced.chunks(MAX_BATCH) {
+                stamped += self.flush(batch.to_vec()).await?;
+                self.publish(None).await?;
             }
         }
         if stamped > 0 {
@@ -473,7 +595,6 @@ impl Leader {
                 stamped,
                 "sequenced documents written while no sequencer ran"
             );
-            crate::metrics::sequencer_stamped(stamped, None);
         }
         Ok(())
     }

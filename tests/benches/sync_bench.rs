@@ -90,12 +90,6 @@ async fn seed(db: &mongodb::Database, user: &str, n: usize) -> anyhow::Result<()
             .insert_many(docs)
             .await?;
     }
-    db.collection::<Document>("sync_counters")
-        .update_one(
-            doc! { "_id": "seq" },
-            doc! { "$set": { "value": n as i64 } },
-        )
-        .await?;
     Ok(())
 }
 

@@ -1,6 +1,6 @@
 //! Exactly once across crashes: the sync server process is killed with
-//! SIGKILL in the middle of pushes, restarted, and the client resends every
-//! mutation it has no answer for. Every mutation takes effect exactly once.
+//! SIGKILL after a push's batch has committed but before its answer is out,
+//! restarted, and the client resends every mutation it has no answer for. Every mutation takes effect exactly once.
 //! SecantusDB runs with `--sync-on-commit`, so what it acknowledged is durable.
 
 use std::collections::HashMap;
@@ -34,6 +34,26 @@ fn start_server(uri: &str, database: &str, port: u16) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .expect("start the server process")
+}
+
+/// Waits until the server on `port` answers, so that a kill's delay counts
+/// from the push, not from the process start.
+async fn ready(http: &reqwest::Client, port: u16) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let health = http
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await;
+        if health.is_ok_and(|r| r.status().is_success()) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 fn mutation(i: u64) -> Mutation {
@@ -77,7 +97,6 @@ async fn mutations_resent_after_a_server_crash_apply_exactly_once() {
     // Kills that landed while the server was applying the batch: some of
     // its mutations committed, the rest not, and no answer came back.
     let mut mid_request = 0;
-    let mut kill_delay = Duration::from_millis(rng.gen_range(1..40));
     let client = mongodb::Client::with_uri_str(&mongo.uri)
         .await
         .expect("connect");
@@ -94,6 +113,7 @@ async fn mutations_resent_after_a_server_crash_apply_exactly_once() {
     };
 
     let mut server = start_server(&mongo.uri, &database, port);
+    ready(&http, port).await;
     let mut next = 1;
     let mut attempts = 0;
     while next <= TOTAL {
@@ -117,28 +137,32 @@ async fn mutations_resent_after_a_server_crash_apply_exactly_once() {
         // at it (adjusting the moment) until a kill has landed mid-request.
         let kill = (kills < 4 && rng.gen_bool(0.3)) || (mid_request == 0 && kills < 100);
         let response = if kill {
-            let delay = kill_delay;
+            let total = request.mutations.len() as u64;
+            // Kill the moment the batch has committed, before its answer is
+            // out (the answer waits for the writes to be sequenced). A kill
+            // before the commit would leave a dead transaction holding these
+            // very documents until MongoDB reaps it (a minute): that case is
+            // tests/tests/server_instances.rs's.
             let (response, ()) = tokio::join!(push, async {
-                tokio::time::sleep(delay).await;
+                let deadline = std::time::Instant::now() + Duration::from_secs(30);
+                while applied_of(&request.mutations).await < total
+                    && std::time::Instant::now() < deadline
+                {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
                 let _ = server.kill();
                 let _ = server.wait();
             });
             kills += 1;
             let after = applied_of(&request.mutations).await;
-            let total = request.mutations.len() as u64;
-            // Landed mid-request: the server died after applying some or all
-            // of the batch but before its answer arrived, so the resend
-            // below must be answered as the first time.
+            // Landed mid-request: the server died after committing the batch
+            // but before its answer arrived, so the resend below must be
+            // answered as the first time.
             if response.is_err() && after > before {
                 mid_request += 1;
-            } else if after == before {
-                // Too early: nothing had been applied yet.
-                kill_delay += Duration::from_millis(rng.gen_range(1..8));
-            } else if after == total {
-                // Too late: the batch was through and answered.
-                kill_delay = (kill_delay / 2).max(Duration::from_millis(1));
             }
             server = start_server(&mongo.uri, &database, port);
+            ready(&http, port).await;
             response
         } else {
             push.await

@@ -1,4 +1,4 @@
-//! Applying pushed mutations: each in its own transaction, exactly once,
+//! Applying pushed mutations: a hundred to a transaction, exactly once,
 //! with version compare-and-set and a three-way field merge on a stale base.
 //!
 //! Conflict policy (the same for every collection): when both sides changed a
@@ -29,7 +29,7 @@ use create::create;
 use edit::{delete, patch, restore};
 
 pub(crate) use merge::as_json;
-pub use record::{apply, apply_isolated};
+pub use record::{apply_batch, apply_isolated, CHUNK};
 
 fn reject(reason: RejectReason, message: impl Into<String>) -> MutationOutcome {
     MutationOutcome::Rejected {

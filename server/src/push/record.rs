@@ -1,6 +1,9 @@
-//! Exactly once: a mutation's answer is recorded in the transaction that
-//! made its writes, under the client's mutation id, so a resent batch is
-//! answered from the records and changes nothing more.
+//! Exactly once, in batches: a mutation's answer is recorded in the
+//! transaction that made its writes, under the client's mutation id, so a
+//! resent batch is answered from the records and changes nothing more. A
+//! push's mutations share transactions ([`CHUNK`] at a time); a mutation that
+//! fails for good costs its chunk a second, one-at-a-time pass, never the
+//! others their writes.
 
 use bson::{doc, DateTime, Document};
 use mongodb::ClientSession;
@@ -26,13 +29,10 @@ pub async fn apply_isolated(
     client_id: &str,
     mutation: &Mutation,
 ) -> Result<MutationResult, ServerError> {
-    if mutation.mutation_id == 0 || i64::try_from(mutation.mutation_id).is_err() {
+    if let Some(outcome) = malformed_id(mutation) {
         return Ok(MutationResult {
             mutation_id: mutation.mutation_id,
-            outcome: reject(
-                RejectReason::Malformed,
-                "mutation_id must be a positive integer below 2^63",
-            ),
+            outcome,
         });
     }
     let err = match apply(db, user, client_id, mutation).await {
@@ -140,14 +140,121 @@ async fn record(
     Ok(())
 }
 
-/// Applies one mutation (or returns its first result if it was applied before).
-pub async fn apply(
+/// Mutations applied in one transaction at most: enough that an upload pays
+/// for a commit (and a wait for the sequencer) per hundred documents rather
+/// than per document, few enough that a transaction stays short and a write
+/// conflict retries little.
+pub const CHUNK: usize = 100;
+
+/// Applies a push's mutations in order, [`CHUNK`] at a time in one
+/// transaction each. A chunk in which some mutation fails for good is applied
+/// again one mutation at a time ([`apply_isolated`]), so that mutation gets a
+/// `rejected` answer of its own and the others still apply.
+pub async fn apply_batch(
+    db: &Db,
+    user: &str,
+    client_id: &str,
+    mutations: &[Mutation],
+) -> Result<Vec<MutationResult>, ServerError> {
+    let mut results = Vec::with_capacity(mutations.len());
+    for chunk in mutations.chunks(CHUNK) {
+        match apply_chunk(db, user, client_id, chunk).await {
+            Ok(applied) => results.extend(applied),
+            Err(err) if err.is_retryable() => return Err(err),
+            Err(err) => {
+                tracing::debug!(error = %err, "a mutation failed its chunk; applying one at a time");
+                for mutation in chunk {
+                    results.push(apply_isolated(db, user, client_id, mutation).await?);
+                }
+            }
+        }
+    }
+    Ok(results)
+}
+
+/// Applies `chunk` in one transaction; any error fails it whole.
+async fn apply_chunk(
+    db: &Db,
+    user: &str,
+    client_id: &str,
+    chunk: &[Mutation],
+) -> Result<Vec<MutationResult>, ServerError> {
+    let (owned_db, user, client_id, owned_chunk) = (
+        db.clone(),
+        user.to_owned(),
+        client_id.to_owned(),
+        chunk.to_vec(),
+    );
+    db.transaction(move |session| {
+        let (db, user, client_id, chunk) = (
+            owned_db.clone(),
+            user.clone(),
+            client_id.clone(),
+            owned_chunk.clone(),
+        );
+        Box::pin(async move {
+            let mut results = Vec::with_capacity(chunk.len());
+            for mutation in &chunk {
+                let outcome = match malformed_id(mutation) {
+                    Some(refused) => refused,
+                    None => apply_in(&db, session, &user, &client_id, mutation).await?,
+                };
+                results.push(MutationResult {
+                    mutation_id: mutation.mutation_id,
+                    outcome,
+                });
+            }
+            Ok(results)
+        })
+    })
+    .await
+}
+
+/// The answer to a mutation id that cannot be recorded, if it is one.
+fn malformed_id(mutation: &Mutation) -> Option<MutationOutcome> {
+    (mutation.mutation_id == 0 || i64::try_from(mutation.mutation_id).is_err()).then(|| {
+        reject(
+            RejectReason::Malformed,
+            "mutation_id must be a positive integer below 2^63",
+        )
+    })
+}
+
+/// Applies one mutation inside the caller's transaction and records its
+/// answer, or returns the answer recorded when it was applied before.
+async fn apply_in(
+    db: &Db,
+    session: &mut ClientSession,
+    user: &str,
+    client_id: &str,
+    mutation: &Mutation,
+) -> Result<MutationOutcome, ServerError> {
+    let key = mutation_key(user, client_id, mutation.mutation_id);
+    if let Some(done) = recorded(db, session, &key).await? {
+        return Ok(done);
+    }
+    let outcome = decide(db, session, user, mutation).await?;
+    record(
+        db,
+        session,
+        &key,
+        user,
+        client_id,
+        mutation.mutation_id,
+        &outcome,
+    )
+    .await?;
+    Ok(outcome)
+}
+
+/// Applies one mutation in a transaction of its own (or returns its first
+/// result if it was applied before).
+async fn apply(
     db: &Db,
     user: &str,
     client_id: &str,
     mutation: &Mutation,
 ) -> Result<MutationResult, ServerError> {
-    let key = mutation_key(user, client_id, mutation.mutation_id);
     let (owned_db, user, client_id, owned_mutation) = (
         db.clone(),
         user.to_owned(),
@@ -156,30 +263,13 @@ pub async fn apply(
     );
     let outcome = db
         .transaction(move |session| {
-            let (db, user, client_id, mutation, key) = (
+            let (db, user, client_id, mutation) = (
                 owned_db.clone(),
                 user.clone(),
                 client_id.clone(),
                 owned_mutation.clone(),
-                key.clone(),
             );
-            Box::pin(async move {
-                if let Some(done) = recorded(&db, session, &key).await? {
-                    return Ok(done);
-                }
-                let outcome = decide(&db, session, &user, &mutation).await?;
-                record(
-                    &db,
-                    session,
-                    &key,
-                    &user,
-                    &client_id,
-                    mutation.mutation_id,
-                    &outcome,
-                )
-                .await?;
-                Ok(outcome)
-            })
+            Box::pin(async move { apply_in(&db, session, &user, &client_id, &mutation).await })
         })
         .await?;
     Ok(MutationResult {
