@@ -46,15 +46,8 @@ pub async fn pull(db: &Db, user: &str, request: &PullRequest) -> Result<PullResp
     let mut used = 0_u64;
     let mut cut = false;
     'page: loop {
-        let filter =
-            doc! { "$and": [ scope.clone(), { SEQ: { "$gt": checkpoint, "$lte": through } } ] };
-        let documents: Vec<Document> = coll
-            .find(filter)
-            .sort(doc! { SEQ: 1 })
-            .limit(BATCH)
-            .await?
-            .try_collect()
-            .await?;
+        let (documents, documents_complete_to) =
+            scoped_batch(&coll, collection, &scope, checkpoint, through).await?;
         let notices: Vec<Document> = exits
             .find(exits_filter(checkpoint))
             .sort(doc! { SEQ: 1 })
@@ -68,7 +61,7 @@ pub async fn pull(db: &Db, user: &str, request: &PullRequest) -> Result<PullResp
             Some(last) if batch.len() as i64 == BATCH => last.get_i64(SEQ).unwrap_or(i64::MAX),
             _ => i64::MAX,
         };
-        let horizon = complete_to(&documents).min(complete_to(&notices));
+        let horizon = documents_complete_to.min(complete_to(&notices));
         let mut batch: Vec<Change> = Vec::with_capacity(documents.len() + notices.len());
         for mut document in documents {
             let Some(Bson::Int64(seq)) = document.remove(SEQ) else {
@@ -130,6 +123,85 @@ pub async fn pull(db: &Db, user: &str, request: &PullRequest) -> Result<PullResp
         has_more: remaining > 0,
         remaining_estimate: remaining,
     })
+}
+
+/// The documents of `scope` numbered in `(after, through]`, at most [`BATCH`]
+/// per alternative of the scope, in sequence order, and the number up to
+/// which they are complete. Each alternative (the user's own, shared with
+/// the user, through a team...) is its own query on its own `(field, _seq)`
+/// index, which walks from the checkpoint in order: one `$or` with a sort
+/// lets a planner walk the cursor index through every user's documents
+/// instead.
+async fn scoped_batch(
+    coll: &mongodb::Collection<Document>,
+    collection: Collection,
+    scope: &Document,
+    after: i64,
+    through: i64,
+) -> Result<(Vec<Document>, i64), ServerError> {
+    // Keyed by sequence number: a document met by two alternatives is one.
+    let mut merged: std::collections::BTreeMap<i64, Document> = Default::default();
+    let mut complete_to = i64::MAX;
+    for (alternative, index) in branch_queries(collection, scope) {
+        let filter = doc! { "$and": [ alternative, { SEQ: { "$gt": after, "$lte": through } } ] };
+        let mut find = coll.find(filter).sort(doc! { SEQ: 1 }).limit(BATCH);
+        if let Some(index) = index {
+            find = find.hint(mongodb::options::Hint::Keys(index));
+        }
+        let batch: Vec<Document> = find.await?.try_collect().await?;
+        if batch.len() as i64 == BATCH {
+            if let Some(last) = batch.last() {
+                complete_to = complete_to.min(last.get_i64(SEQ).unwrap_or(i64::MAX));
+            }
+        }
+        for document in batch {
+            if let Ok(seq) = document.get_i64(SEQ) {
+                merged.insert(seq, document);
+            }
+        }
+    }
+    let documents = merged
+        .into_iter()
+        .filter(|(seq, _)| *seq <= complete_to)
+        .map(|(_, document)| document)
+        .collect();
+    Ok((documents, complete_to))
+}
+
+/// The alternatives of a read scope, each with the index that serves it
+/// (`None` when no index leads with its fields). An alternative that can
+/// match nothing (`$in` an empty list) is left out.
+pub fn branch_queries(
+    collection: Collection,
+    scope: &Document,
+) -> Vec<(Document, Option<Document>)> {
+    let alternatives: Vec<Document> = match scope.get_array("$or") {
+        Ok(items) => items
+            .iter()
+            .filter_map(|b| b.as_document().cloned())
+            .collect(),
+        Err(_) => vec![scope.clone()],
+    };
+    let indexed = scope::scope_fields(collection);
+    alternatives
+        .into_iter()
+        .filter(|alternative| {
+            !alternative.values().any(|value| {
+                value
+                    .as_document()
+                    .and_then(|v| v.get_array("$in").ok())
+                    .is_some_and(Vec::is_empty)
+            })
+        })
+        .map(|alternative| {
+            let index = match alternative.keys().find(|k| indexed.contains(&k.as_str())) {
+                Some(field) => Some(doc! { field.as_str(): 1, SEQ: 1 }),
+                None if alternative.is_empty() => Some(doc! { SEQ: 1 }),
+                None => None,
+            };
+            (alternative, index)
+        })
+        .collect()
 }
 
 /// How many changes wait after each checkpoint: the documents in scope and

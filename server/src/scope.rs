@@ -40,7 +40,14 @@ pub fn scope_fields(collection: Collection) -> &'static [&'static str] {
         Collection::MarketplacePurchases => &["buyer_id", "seller_id"],
         Collection::PromptVersions => &["user_id", "prompt_id"],
         Collection::Notifications | Collection::AnalyticsEvents => &["user_id"],
-        Collection::Users | Collection::Reviews | Collection::Teams => &[],
+        // A team's members as of its last sequencing: an index serves
+        // "the teams of this user", which `members.<user>` (a field named by
+        // the user) cannot.
+        Collection::Teams => &[crate::db::SEQ_READERS],
+        // A profile is read by its `_id`; with the cursor beside it, the
+        // planner need not weigh the cursor index against it.
+        Collection::Users => &["_id"],
+        Collection::Reviews => &[],
     }
 }
 
@@ -57,6 +64,10 @@ pub struct TeamAccess {
 
 impl TeamAccess {
     /// Looks up the user's teams (not deleted) and those teams' projects.
+    /// Teams are found through the members recorded when each was last
+    /// sequenced (indexed), and kept only if the user is a member now: a
+    /// member added by another backend counts once the sequencer has seen
+    /// the write (milliseconds), a removed one at once.
     pub async fn load(db: &Db, user: &str) -> Result<TeamAccess, ServerError> {
         let mut access = TeamAccess::default();
         // A user id is never a path, but a forged one must not become one.
@@ -66,7 +77,11 @@ impl TeamAccess {
         let member = format!("members.{user}");
         let mut teams = db
             .collection(Collection::Teams)
-            .find(doc! { &member: { "$exists": true }, "deleted_at": { "$exists": false } })
+            .find(doc! {
+                crate::db::SEQ_READERS: user,
+                &member: { "$exists": true },
+                "deleted_at": { "$exists": false },
+            })
             .projection(doc! { "_id": 1, &member: 1 })
             .await?;
         while let Some(team) = teams.try_next().await? {
@@ -190,7 +205,12 @@ pub fn read_filter(collection: Collection, user: &str, teams: &TeamAccess) -> Op
                 // A user id that would read as a path is in no team.
                 return Some(doc! { "_id": { "$in": [] } });
             }
-            doc! { format!("members.{user}"): { "$exists": true } }
+            // The index finds the candidates; the membership itself is
+            // checked on the current document, so a removal counts at once.
+            doc! {
+                crate::db::SEQ_READERS: user,
+                format!("members.{user}"): { "$exists": true },
+            }
         }
         // Analytics events are uploaded, never pulled back.
         Collection::AnalyticsEvents => return None,

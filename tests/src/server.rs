@@ -101,6 +101,32 @@ impl TestServer {
         (status, value)
     }
 
+    /// Waits until the sequencer has numbered the current state of a
+    /// document written straight to MongoDB (a team the web app made, say):
+    /// from then on the server reads it as every reader does.
+    pub async fn sequenced(&self, collection: &str, id: &str) {
+        let coll = self.collection(collection).await;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let current = coll
+                .find_one(bson::doc! { "_id": id })
+                .await
+                .expect("read the document");
+            let numbered = current.as_ref().is_some_and(|d| {
+                d.get_i64("_seq").is_ok_and(|seq| seq > 0)
+                    && d.get("_seq_version") == d.get("version")
+            });
+            if numbered {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{collection} `{id}` was not sequenced within 10 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
     /// A collection of this server's database, written directly as the web
     /// app does (teams, for one).
     pub async fn collection(&self, name: &str) -> mongodb::Collection<bson::Document> {

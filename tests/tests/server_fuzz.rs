@@ -587,6 +587,7 @@ async fn setup(server: &TestServer) -> Vec<(&'static str, Collection, String)> {
         })
         .await
         .expect("team");
+    server.sequenced("teams", "t1").await;
     let mut owned = vec![("alice", Collection::Teams, "t1".to_owned())];
     let mut creates: Vec<(&'static str, Collection, Document)> = Vec::new();
     for user in USERS {

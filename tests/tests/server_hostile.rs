@@ -98,6 +98,7 @@ async fn team(server: &TestServer, id: &str, members: Document) {
         })
         .await
         .expect("team");
+    server.sequenced("teams", id).await;
 }
 
 #[tokio::test]

@@ -806,6 +806,7 @@ async fn team_members_reach_team_projects_and_only_editors_may_change_them() {
         })
         .await
         .expect("team");
+    server.sequenced("teams", "t1").await;
     let mut project = Project::new("alice", "Team project");
     project.id = "proj1".into();
     project.collaboration.team_id = Some("t1".into());
@@ -915,6 +916,7 @@ async fn readers_removed_by_other_backends_are_told_too() {
         })
         .await
         .expect("team");
+    server.sequenced("teams", "t1").await;
     let mut project = Project::new("alice", "Team project");
     project.id = "proj1".into();
     project.collaboration.team_id = Some("t1".into());
@@ -985,6 +987,7 @@ async fn joining_a_team_delivers_its_documents_and_only_owners_change_who_sees_w
         })
         .await
         .expect("team");
+    server.sequenced("teams", "t1").await;
     let mut project = Project::new("alice", "Team project");
     project.id = "proj1".into();
     project.collaboration.team_id = Some("t1".into());

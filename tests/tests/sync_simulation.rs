@@ -563,6 +563,7 @@ async fn create_team(server: &TestServer, team: &str, owner: &str, member: &str)
         deleted_by: None,
         version: 1,
     };
+    let team_id = team.id.clone();
     let team = bson::to_document(&team).expect("encode the team");
     server
         .collection("teams")
@@ -570,6 +571,7 @@ async fn create_team(server: &TestServer, team: &str, owner: &str, member: &str)
         .insert_one(team)
         .await
         .expect("create the team");
+    server.sequenced("teams", &team_id).await;
 }
 
 async fn run_seed(server: &TestServer, seed: u64) -> Counts {
