@@ -74,15 +74,19 @@ async fn pull_all(server: &TestServer, token: &str, mut checkpoint: i64) -> (usi
     }
 }
 
-/// Seeds `db` directly with `n` already-sequenced prompts of `user`.
-async fn seed(db: &mongodb::Database, user: &str, n: usize) -> anyhow::Result<()> {
+/// Seeds `db` directly with `n` prompts of `user`, as another backend would
+/// write them; `numbered` gives them cursor numbers too (the floor's copy,
+/// which no server sequences).
+async fn seed(db: &mongodb::Database, user: &str, n: usize, numbered: bool) -> anyhow::Result<()> {
     for chunk_start in (0..n).step_by(1000) {
         let docs: Vec<Document> = (chunk_start..(chunk_start + 1000).min(n))
             .map(|i| {
                 let mut d = prompt(user, i);
                 d.insert("version", 1_i64);
-                d.insert("_seq", i as i64 + 1);
-                d.insert("_seq_version", 1_i64);
+                if numbered {
+                    d.insert("_seq", i as i64 + 1);
+                    d.insert("_seq_version", 1_i64);
+                }
                 d
             })
             .collect();
@@ -91,6 +95,20 @@ async fn seed(db: &mongodb::Database, user: &str, n: usize) -> anyhow::Result<()
             .await?;
     }
     Ok(())
+}
+
+/// Waits until the server has numbered all `n` prompts and published them.
+async fn sequenced(db: &mongodb::Database, n: usize) -> anyhow::Result<()> {
+    loop {
+        let numbered = db
+            .collection::<Document>("prompts")
+            .count_documents(doc! { "_seq": { "$gt": 0_i64 }, "_seq_version": 1_i64 })
+            .await?;
+        if numbered as usize >= n {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// The floor: the reads a pull makes, straight against MongoDB (the user's
@@ -135,10 +153,16 @@ async fn main() -> anyhow::Result<()> {
     let db = client.database(&server.database);
     let floor_db = client.database(&format!("{}_floor", server.database));
     let started = Instant::now();
-    seed(&db, user, n).await?;
-    seed(&floor_db, user, n).await?;
+    seed(&db, user, n, false).await?;
+    seed(&floor_db, user, n, true).await?;
     println!(
         "seeded {n} prompts directly, twice, in {:.1?}",
+        started.elapsed()
+    );
+    let started = Instant::now();
+    sequenced(&db, n).await?;
+    println!(
+        "the server numbered the {n} prompts written behind its back in {:.1?}",
         started.elapsed()
     );
 

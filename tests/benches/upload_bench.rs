@@ -18,7 +18,7 @@
 //!
 //! Run: `cargo bench --workspace --bench upload_bench` (`BENCH_UPLOAD=N`
 //! prompts, default 5000; `BENCH_USERS=U`, default 20; `BENCH_USER_BATCHES=B`
-//! batches of 20 creates per user, default 10).
+//! batches of 20 creates per user, default 10; 0 skips a section).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -347,7 +347,12 @@ async fn main() -> anyhow::Result<()> {
     let batches = env_usize("BENCH_USER_BATCHES", 10);
     let mongo = MongoServer::start()?;
     println!("server write benchmark, MongoDB at {}", mongo.uri);
-    upload(&mongo, n).await?;
-    concurrent(&mongo, users, batches).await?;
+    // 0 skips a section.
+    if n > 0 {
+        upload(&mongo, n).await?;
+    }
+    if users > 0 && batches > 0 {
+        concurrent(&mongo, users, batches).await?;
+    }
     Ok(())
 }
