@@ -18,7 +18,9 @@
 //!
 //! Run: `cargo bench --workspace --bench upload_bench` (`BENCH_UPLOAD=N`
 //! prompts, default 5000; `BENCH_USERS=U`, default 20; `BENCH_USER_BATCHES=B`
-//! batches of 20 creates per user, default 10; 0 skips a section).
+//! batches of 20 creates per user, default 10; 0 skips a section;
+//! `BENCH_METRICS=1` prints the server's metrics after the upload, to see
+//! where its time went).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
