@@ -118,6 +118,8 @@ impl Sequencer {
 /// Starts this instance's sequencer: it stands by until it holds the lease,
 /// then sequences until it loses it or is stopped.
 pub fn spawn(db: Db) -> Sequencer {
+    // Before the lease can be taken: a gauge set with no recorder is lost.
+    crate::metrics::install();
     let holder = uuid::Uuid::new_v4().to_string();
     let task = tokio::spawn(stand_by(db.clone(), holder.clone()));
     Sequencer { task, db, holder }
