@@ -15,5 +15,6 @@ pub mod proxy;
 pub mod push_client;
 pub mod seed;
 pub mod server;
+pub mod server_process;
 pub mod tokens;
 pub mod webdriver;

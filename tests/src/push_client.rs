@@ -149,6 +149,13 @@ impl<'a> Client<'a> {
     }
 }
 
+/// Whether no sequence number occurs twice among the `(seq, id)` changes a
+/// reader received.
+pub fn each_seq_once(seen: &[(i64, String)]) -> bool {
+    let mut seqs = std::collections::HashSet::new();
+    seen.iter().all(|(seq, _)| seqs.insert(*seq))
+}
+
 pub fn applied_version(outcome: &MutationOutcome) -> i64 {
     match outcome {
         MutationOutcome::Applied { version, .. } => *version,

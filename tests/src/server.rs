@@ -112,10 +112,9 @@ impl TestServer {
                 .find_one(bson::doc! { "_id": id })
                 .await
                 .expect("read the document");
-            let numbered = current.as_ref().is_some_and(|d| {
-                d.get_i64("_seq").is_ok_and(|seq| seq > 0)
-                    && d.get("_seq_version") == d.get("version")
-            });
+            let numbered = current
+                .as_ref()
+                .is_some_and(|d| promptforge_server::db::is_sequenced(collection, d));
             if numbered {
                 return;
             }

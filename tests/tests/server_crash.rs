@@ -1,59 +1,32 @@
 //! Exactly once across crashes: the sync server process is killed with
 //! SIGKILL after a push's batch has committed but before its answer is out,
-//! restarted, and the client resends every mutation it has no answer for. Every mutation takes effect exactly once.
+//! restarted, and the client resends every mutation it has no answer for.
+//! Every mutation takes effect exactly once.
 //! SecantusDB runs with `--sync-on-commit`, so what it acknowledged is durable.
 
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Child;
 use std::time::Duration;
 
 use bson::Document;
 use promptforge_tests::mongo::MongoServer;
-use promptforge_tests::tokens::{fixture, token, AUDIENCE, ISSUER};
+use promptforge_tests::server_process::{self, free_port, ready};
+use promptforge_tests::tokens::token;
 use promptforge_wire::protocol::{
     Mutation, MutationOp, MutationOutcome, PushRequest, PushResponse, PROTOCOL_HEADER,
 };
 use promptforge_wire::schema::Prompt;
 use rand::{Rng, SeedableRng};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
+/// The server process, killed and restarted by the test.
 fn start_server(uri: &str, database: &str, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_sync_server_process"))
-        .args(["--mongodb-uri", uri, "--database", database])
-        .args(["--bind", &format!("127.0.0.1:{port}")])
-        .args(["--auth-issuer", ISSUER, "--auth-audience", AUDIENCE])
-        .arg("--jwks-file")
-        .arg(fixture("jwks.json"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the server process")
-}
-
-/// Waits until the server on `port` answers, so that a kill's delay counts
-/// from the push, not from the process start.
-async fn ready(http: &reqwest::Client, port: u16) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let health = http
-            .get(format!("http://127.0.0.1:{port}/healthz"))
-            .send()
-            .await;
-        if health.is_ok_and(|r| r.status().is_success()) {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the server did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    server_process::spawn(
+        Path::new(env!("CARGO_BIN_EXE_sync_server_process")),
+        uri,
+        database,
+        port,
+    )
 }
 
 fn mutation(i: u64) -> Mutation {

@@ -5,27 +5,23 @@
 //! has reaped the dead transaction. When the instance holding the sequencing
 //! role dies, another takes it over and no reader skips a committed change.
 
-use std::collections::{BTreeSet, HashMap};
-use std::process::{Child, Command, Stdio};
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Child;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bson::{doc, Document};
 use promptforge_tests::mongo::MongoServer;
+use promptforge_tests::push_client::each_seq_once;
 use promptforge_tests::push_client::prompt_doc;
-use promptforge_tests::tokens::{fixture, token, AUDIENCE, ISSUER};
+use promptforge_tests::server_process::{self, free_port};
+use promptforge_tests::tokens::token;
 use promptforge_wire::protocol::{
     Mutation, MutationOp, MutationOutcome, PullRequest, PullResponse, PushRequest, PushResponse,
     PROTOCOL_HEADER,
 };
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
 
 /// One `promptforge-server` process.
 struct Instance {
@@ -36,16 +32,12 @@ struct Instance {
 
 impl Instance {
     async fn start(uri: &str, database: &str, port: u16) -> Instance {
-        let child = Command::new(env!("CARGO_BIN_EXE_sync_server_process"))
-            .args(["--mongodb-uri", uri, "--database", database])
-            .args(["--bind", &format!("127.0.0.1:{port}")])
-            .args(["--auth-issuer", ISSUER, "--auth-audience", AUDIENCE])
-            .arg("--jwks-file")
-            .arg(fixture("jwks.json"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the server process");
+        let child = server_process::spawn(
+            Path::new(env!("CARGO_BIN_EXE_sync_server_process")),
+            uri,
+            database,
+            port,
+        );
         let instance = Instance {
             child: std::sync::Mutex::new(child),
             base: format!("http://127.0.0.1:{port}"),
@@ -54,19 +46,8 @@ impl Instance {
                 .build()
                 .expect("client"),
         };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let health = instance
-                .http
-                .get(format!("{}/healthz", instance.base))
-                .send()
-                .await;
-            if health.is_ok_and(|r| r.status().is_success()) {
-                return instance;
-            }
-            assert!(Instant::now() < deadline, "the server did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        server_process::ready(&instance.http, port).await;
+        instance
     }
 
     /// SIGKILL, as a crash or the OOM killer would.
@@ -423,12 +404,8 @@ async fn no_reader_skips_a_committed_change_while_the_sequencing_role_fails_over
         let seen = reader.await.expect("reader");
         let ids: BTreeSet<String> = seen.iter().map(|(_, id)| id.clone()).collect();
         assert_eq!(ids, expected, "a reader missed committed changes");
-        let mut seqs: HashMap<i64, usize> = HashMap::new();
-        for (seq, _) in &seen {
-            *seqs.entry(*seq).or_default() += 1;
-        }
         assert!(
-            seqs.values().all(|n| *n == 1),
+            each_seq_once(&seen),
             "a sequence number was delivered twice"
         );
         let epochs: BTreeSet<i64> = seen

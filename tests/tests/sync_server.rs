@@ -8,7 +8,9 @@ use std::sync::{Arc, LazyLock};
 
 use bson::{doc, Bson, Document};
 use promptforge_tests::mongo::MongoServer;
-use promptforge_tests::push_client::{applied_version, doc_of, prompt_doc, rejected, Client};
+use promptforge_tests::push_client::{
+    applied_version, doc_of, each_seq_once, prompt_doc, rejected, Client,
+};
 use promptforge_tests::server::TestServer;
 use promptforge_tests::tokens::{token, unsigned, TokenSpec};
 use promptforge_wire::protocol::{MutationOp, MutationOutcome, RejectReason};
@@ -727,12 +729,8 @@ async fn no_reader_ever_skips_a_change_committed_by_concurrent_writers_on_two_se
         let seen = reader.await.expect("reader");
         let ids: BTreeSet<String> = seen.iter().map(|(_, id)| id.clone()).collect();
         assert_eq!(ids, expected, "a reader missed committed changes");
-        let mut seqs: HashMap<i64, usize> = HashMap::new();
-        for (seq, _) in &seen {
-            *seqs.entry(*seq).or_default() += 1;
-        }
         assert!(
-            seqs.values().all(|n| *n == 1),
+            each_seq_once(&seen),
             "a sequence number was delivered twice"
         );
     }
