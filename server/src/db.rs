@@ -7,6 +7,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bson::{doc, Bson, Document};
@@ -16,14 +17,16 @@ use promptforge_wire::admit::Admitted;
 use promptforge_wire::codec::version_of;
 use promptforge_wire::schema::Collection;
 
+use crate::batch::Batch;
 use crate::error::ServerError;
-use crate::scope;
+use crate::scope::{self, TeamAccess};
 
 /// Applied mutation ids with their results, for exactly-once pushes.
 pub const MUTATIONS: &str = "sync_mutations";
 /// "This document left your scope" notices, on the same sequence as changes.
 pub const SCOPE_EXITS: &str = "sync_scope_exits";
-/// The sequencer's lease and stream position, and per-prompt history locks.
+/// The sequencer's lease and stream position, and the transient per-prompt
+/// history locks.
 pub const COUNTERS: &str = "sync_counters";
 /// The field carrying a document's position in the change sequence.
 pub const SEQ: &str = "_seq";
@@ -60,8 +63,11 @@ pub fn pending_seq() -> i64 {
 tokio::task_local! {
     /// What the current transaction attempt wrote, by collection name and
     /// `_id`, so that [`Db::transaction`] can wait for it to be sequenced.
-    static WRITTEN: std::cell::RefCell<Vec<(String, Bson)>>;
+    static WRITTEN: std::cell::RefCell<Written>;
 }
+
+/// Documents a transaction wrote, by collection name and `_id`.
+pub type Written = Vec<(String, Bson)>;
 
 /// Notes a write of the current transaction attempt (outside
 /// [`Db::transaction`] there is nothing to wait for, and nothing is noted).
@@ -104,12 +110,26 @@ pub type TxFuture<'s, R> = Pin<Box<dyn Future<Output = Result<R, ServerError>> +
 pub struct Db {
     pub client: mongodb::Client,
     pub db: mongodb::Database,
+    /// The working set of the push chunk this handle serves, if any.
+    batch: Option<Arc<Mutex<Batch>>>,
 }
 
 impl Db {
     /// Connects and refuses a standalone server: pushes need transactions.
     pub async fn connect(uri: &str, database: &str) -> Result<Db, ServerError> {
-        let client = mongodb::Client::with_uri_str(uri).await?;
+        let mut options = mongodb::options::ClientOptions::parse(uri).await?;
+        // Off by default: the driver copies every command and reply into
+        // the event, which costs most on large pull pages.
+        if std::env::var_os("PROMPTFORGE_DB_COMMAND_METRICS").is_some() {
+            options.command_event_handler = Some(mongodb::event::EventHandler::callback(
+                |event: mongodb::event::command::CommandEvent| {
+                    if let mongodb::event::command::CommandEvent::Started(started) = event {
+                        crate::metrics::db_command(&started.command_name);
+                    }
+                },
+            ));
+        }
+        let client = mongodb::Client::with_options(options)?;
         let db = client.database(database);
         let hello = db.run_command(doc! { "hello": 1 }).await?;
         let replica_set =
@@ -121,7 +141,11 @@ impl Db {
                     .into(),
             ));
         }
-        let this = Db { client, db };
+        let this = Db {
+            client,
+            db,
+            batch: None,
+        };
         this.prepare().await?;
         Ok(this)
     }
@@ -161,6 +185,27 @@ impl Db {
         self.db.collection(collection.name())
     }
 
+    /// A handle whose reads by `_id` and inserts go through a fresh
+    /// [`Batch`]: for one attempt of one push chunk's transaction, which
+    /// must [`Db::flush`] before it commits.
+    pub fn batched(&self) -> Db {
+        Db {
+            batch: Some(Arc::new(Mutex::new(Batch::default()))),
+            ..self.clone()
+        }
+    }
+
+    /// Runs `f` on this handle's batch, if it has one.
+    fn with_batch<T>(&self, f: impl FnOnce(&mut Batch) -> T) -> Option<T> {
+        let batch = self.batch.as_ref()?;
+        // A panic elsewhere cannot leave a batch half-changed in a way that
+        // matters: the attempt is abandoned with it.
+        let mut guard = batch
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        Some(f(&mut guard))
+    }
+
     /// The document with this `_id`, read inside the caller's transaction.
     pub async fn find_by_id(
         &self,
@@ -168,11 +213,139 @@ impl Db {
         collection: Collection,
         id: &str,
     ) -> Result<Option<Document>, ServerError> {
-        Ok(self
+        let key = (collection.name().to_owned(), id.to_owned());
+        if let Some(Some(known)) = self.with_batch(|b| b.docs.get(&key).cloned()) {
+            return Ok(known);
+        }
+        let found = self
             .collection(collection)
             .find_one(doc! { "_id": id })
             .session(&mut *session)
-            .await?)
+            .await?;
+        self.with_batch(|b| b.docs.insert(key, found.clone()));
+        Ok(found)
+    }
+
+    /// Reads the documents of `collection` with these ids into the batch,
+    /// with one query (those already known are not read again).
+    pub async fn prefetch(
+        &self,
+        session: &mut ClientSession,
+        collection: Collection,
+        ids: &[String],
+    ) -> Result<(), ServerError> {
+        let name = collection.name().to_owned();
+        let wanted: Vec<String> = self
+            .with_batch(|b| {
+                let mut wanted: Vec<String> = ids
+                    .iter()
+                    .filter(|id| !b.docs.contains_key(&(name.clone(), (*id).clone())))
+                    .cloned()
+                    .collect();
+                wanted.sort();
+                wanted.dedup();
+                wanted
+            })
+            .unwrap_or_default();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let mut found: std::collections::HashMap<String, Document> = Default::default();
+        let mut cursor = self
+            .collection(collection)
+            .find(doc! { "_id": { "$in": &wanted } })
+            .session(&mut *session)
+            .await?;
+        while let Some(document) = cursor.next(&mut *session).await.transpose()? {
+            if let Ok(id) = document.get_str("_id") {
+                found.insert(id.to_owned(), document.clone());
+            }
+        }
+        self.with_batch(|b| {
+            for id in wanted {
+                let document = found.remove(&id);
+                b.docs.insert((name.clone(), id), document);
+            }
+        });
+        Ok(())
+    }
+
+    /// The user's team access, loaded once per batch.
+    pub async fn team_access(&self, user: &str) -> Result<TeamAccess, ServerError> {
+        if let Some(Some(known)) = self.with_batch(|b| b.teams.get(user).cloned()) {
+            return Ok(known);
+        }
+        let access = TeamAccess::load(self, user).await?;
+        self.with_batch(|b| b.teams.insert(user.to_owned(), access.clone()));
+        Ok(access)
+    }
+
+    /// Forgets the team access loaded so far (a team or project changed).
+    pub fn forget_team_access(&self) {
+        self.with_batch(|b| b.teams.clear());
+    }
+
+    /// Forgets what the batch knows of one document, after a write that
+    /// went around it.
+    pub fn forget(&self, collection: Collection, id: &str) {
+        self.with_batch(|b| {
+            b.docs
+                .remove(&(collection.name().to_owned(), id.to_owned()))
+        });
+    }
+
+    /// Sends the batch's pending inserts, one command per collection.
+    pub async fn flush(&self, session: &mut ClientSession) -> Result<(), ServerError> {
+        let Some(pending) = self.with_batch(Batch::take_pending) else {
+            return Ok(());
+        };
+        for (collection, documents) in pending {
+            self.db
+                .collection::<Document>(&collection)
+                .insert_many(documents)
+                .session(&mut *session)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Inserts a document the server keeps for itself (not synced, never
+    /// sequenced), such as a mutation's recorded answer; with a batch, it
+    /// goes out with the others at [`Db::flush`].
+    pub async fn insert_bookkeeping(
+        &self,
+        session: &mut ClientSession,
+        collection: &str,
+        document: Document,
+    ) -> Result<(), ServerError> {
+        let Some(document) = self.buffer_insert(collection, document) else {
+            return Ok(());
+        };
+        self.db
+            .collection::<Document>(collection)
+            .insert_one(document)
+            .session(&mut *session)
+            .await?;
+        Ok(())
+    }
+
+    /// Keeps an insert in the batch; hands the document back when there is
+    /// no batch to keep it in.
+    fn buffer_insert(&self, collection: &str, document: Document) -> Option<Document> {
+        let Some(batch) = &self.batch else {
+            return Some(document);
+        };
+        let mut b = batch
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Ok(id) = document.get_str("_id") {
+            let key = (collection.to_owned(), id.to_owned());
+            let at = b.pending.len();
+            b.pending_at.insert(key.clone(), at);
+            b.docs.insert(key, Some(document.clone()));
+        }
+        b.pending.push((collection.to_owned(), document));
+        None
     }
 
     /// Stores a new document; returns it as clients see it.
@@ -184,14 +357,17 @@ impl Db {
     ) -> Result<Document, ServerError> {
         let mut document = admitted.into_document();
         unsequenced(collection, &mut document);
-        self.collection(collection)
-            .insert_one(&document)
-            .session(&mut *session)
-            .await?;
         if let Some(id) = document.get("_id") {
             note_written(collection.name(), id.clone());
         }
-        Ok(strip_seq(document))
+        let stored = strip_seq(document.clone());
+        if let Some(document) = self.buffer_insert(collection.name(), document) {
+            self.collection(collection)
+                .insert_one(&document)
+                .session(&mut *session)
+                .await?;
+        }
+        Ok(stored)
     }
 
     /// Replaces `current` (as read in this transaction) if its `version` is
@@ -218,15 +394,42 @@ impl Db {
             None => Bson::Document(doc! { "$exists": false }),
         };
         unsequenced(collection, &mut document);
-        let result = self
-            .collection(collection)
-            .replace_one(doc! { "_id": id.clone(), "version": expected }, &document)
-            .session(&mut *session)
-            .await?;
-        if result.matched_count != 1 {
-            return Err(ServerError::Unavailable(
-                "the document changed during the write".into(),
-            ));
+        let key = (
+            collection.name().to_owned(),
+            id.as_str().unwrap_or_default().to_owned(),
+        );
+        // A document inserted earlier in this batch is replaced where it
+        // waits, under the same compare-and-set.
+        let replaced_pending = self.with_batch(|b| {
+            let at = *b.pending_at.get(&key)?;
+            let waiting = &mut b.pending.get_mut(at)?.1;
+            if waiting.get("version") != current.get("version") {
+                return Some(false);
+            }
+            *waiting = document.clone();
+            b.docs.insert(key.clone(), Some(document.clone()));
+            Some(true)
+        });
+        match replaced_pending.flatten() {
+            Some(true) => {}
+            Some(false) => {
+                return Err(ServerError::Unavailable(
+                    "the document changed during the write".into(),
+                ))
+            }
+            None => {
+                let result = self
+                    .collection(collection)
+                    .replace_one(doc! { "_id": id.clone(), "version": expected }, &document)
+                    .session(&mut *session)
+                    .await?;
+                if result.matched_count != 1 {
+                    return Err(ServerError::Unavailable(
+                        "the document changed during the write".into(),
+                    ));
+                }
+                self.with_batch(|b| b.docs.insert(key, Some(document.clone())));
+            }
         }
         note_written(collection.name(), id);
         Ok(strip_seq(document))
@@ -235,17 +438,28 @@ impl Db {
     /// Takes the next `version_number` of a prompt's history inside the
     /// caller's transaction. Numbers are the server's to give: two desktops
     /// that edited offline each numbered their version "next", and only the
-    /// order in which the versions arrive here can tell them apart. Reading
-    /// the highest number is safe inside the transaction because every write
-    /// also takes the sequence counter ([`Db::next_seq`]): two writers of one
-    /// prompt conflict there, and the one that retries reads the other's
-    /// version. (Should writes stop sharing that counter, this needs a
-    /// counter of its own per prompt.)
+    /// order in which the versions arrive here can tell them apart. Writers
+    /// of one prompt's history first write its lock document
+    /// ([`Db::lock_histories`]), so two of them conflict there and the one
+    /// that retries reads the other's version; within a batch the number is
+    /// then counted on.
     pub async fn next_version_number(
         &self,
         session: &mut ClientSession,
         prompt_id: &str,
     ) -> Result<i64, ServerError> {
+        let counted = self.with_batch(|b| {
+            let highest = b.version_numbers.get_mut(prompt_id)?;
+            *highest = highest.saturating_add(1);
+            Some(*highest)
+        });
+        if let Some(Some(next)) = counted {
+            return Ok(next);
+        }
+        self.lock_histories(session, &[prompt_id.to_owned()])
+            .await?;
+        // No flush is needed first: every version this batch holds was
+        // numbered here, so its prompt is already counted above.
         let highest = self
             .collection(Collection::PromptVersions)
             .find_one(doc! { "prompt_id": prompt_id })
@@ -255,7 +469,106 @@ impl Db {
             .await?
             .and_then(|v| v.get("version_number").and_then(Bson::as_i64))
             .unwrap_or(0);
-        Ok(highest.saturating_add(1))
+        let next = highest.saturating_add(1);
+        self.with_batch(|b| b.version_numbers.insert(prompt_id.to_owned(), next));
+        Ok(next)
+    }
+
+    /// Locks the histories of `prompt_ids` and counts their highest version
+    /// numbers into the batch, with two commands for all of them.
+    pub async fn prefetch_version_numbers(
+        &self,
+        session: &mut ClientSession,
+        prompt_ids: &[String],
+    ) -> Result<(), ServerError> {
+        let mut wanted: Vec<String> = self
+            .with_batch(|b| {
+                prompt_ids
+                    .iter()
+                    .filter(|id| !b.version_numbers.contains_key(*id))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        wanted.sort();
+        wanted.dedup();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        self.lock_histories(session, &wanted).await?;
+        let mut highest: std::collections::HashMap<String, i64> =
+            wanted.iter().map(|id| (id.clone(), 0)).collect();
+        let mut cursor = self
+            .collection(Collection::PromptVersions)
+            .aggregate([
+                doc! { "$match": { "prompt_id": { "$in": &wanted } } },
+                doc! { "$group": { "_id": "$prompt_id", "highest": { "$max": "$version_number" } } },
+            ])
+            .session(&mut *session)
+            .await?;
+        while let Some(group) = cursor.next(&mut *session).await.transpose()? {
+            if let (Ok(id), Some(number)) = (
+                group.get_str("_id"),
+                group.get("highest").and_then(Bson::as_i64),
+            ) {
+                highest.insert(id.to_owned(), number);
+            }
+        }
+        self.with_batch(|b| b.version_numbers.extend(highest));
+        Ok(())
+    }
+
+    /// Writes the history lock document of each prompt in `prompt_ids`
+    /// inside the caller's transaction, and removes it again (two commands
+    /// for all): a concurrent writer of the same history conflicts on the
+    /// key until this transaction ends, and no lock is left behind.
+    async fn lock_histories(
+        &self,
+        session: &mut ClientSession,
+        prompt_ids: &[String],
+    ) -> Result<(), ServerError> {
+        let keys: Vec<String> = prompt_ids
+            .iter()
+            .map(|id| format!("history:{id}"))
+            .collect();
+        let updates: Vec<Document> = keys
+            .iter()
+            .map(|key| {
+                doc! {
+                    "q": { "_id": key },
+                    "u": { "$inc": { "writes": 1_i64 } },
+                    "upsert": true,
+                }
+            })
+            .collect();
+        let answer = self
+            .db
+            .run_command(doc! { "update": COUNTERS, "updates": updates, "ordered": true })
+            .session(&mut *session)
+            .await?;
+        if let Ok(errors) = answer.get_array("writeErrors") {
+            let conflict = errors.iter().any(|e| {
+                e.as_document()
+                    .and_then(|e| e.get("code"))
+                    .and_then(Bson::as_i32)
+                    == Some(112)
+            });
+            if conflict {
+                return Err(ServerError::Unavailable(
+                    "another write to the same prompt history; try again".into(),
+                ));
+            }
+            return Err(ServerError::Internal(format!(
+                "locking {} prompt histories: {errors:?}",
+                prompt_ids.len()
+            )));
+        }
+        self.db
+            .collection::<Document>(COUNTERS)
+            .delete_many(doc! { "_id": { "$in": &keys } })
+            .session(&mut *session)
+            .await?;
+        Ok(())
     }
 
     /// Runs `work` in a transaction, retrying it whole on transient errors
@@ -269,15 +582,27 @@ impl Db {
         F: for<'s> FnMut(&'s mut ClientSession) -> TxFuture<'s, R> + Send,
         R: Send,
     {
-        let (value, written) = WRITTEN
+        let (value, written) = self.transaction_unsequenced(work).await?;
+        self.await_sequenced(written).await;
+        Ok(value)
+    }
+
+    /// Runs `work` like [`Db::transaction`] but leaves waiting for the
+    /// sequencer to the caller: returns what was written, for
+    /// [`Db::await_sequenced`] before the answer goes out. A push waits once
+    /// for all its chunks.
+    pub async fn transaction_unsequenced<R, F>(&self, work: F) -> Result<(R, Written), ServerError>
+    where
+        F: for<'s> FnMut(&'s mut ClientSession) -> TxFuture<'s, R> + Send,
+        R: Send,
+    {
+        WRITTEN
             .scope(std::cell::RefCell::new(Vec::new()), async {
                 let value = self.attempts(work).await?;
                 let written = WRITTEN.with(|w| std::mem::take(&mut *w.borrow_mut()));
                 Ok::<_, ServerError>((value, written))
             })
-            .await?;
-        self.await_sequenced(written).await;
-        Ok(value)
+            .await
     }
 
     async fn attempts<R, F>(&self, mut work: F) -> Result<R, ServerError>
@@ -343,7 +668,7 @@ impl Db {
     /// its current state at or below the published watermark, or
     /// [`SEQUENCING_WAIT`] has passed. Never fails: the
     /// writes are committed either way.
-    async fn await_sequenced(&self, written: Vec<(String, Bson)>) {
+    pub async fn await_sequenced(&self, written: Written) {
         if written.is_empty() {
             return;
         }

@@ -95,6 +95,11 @@ impl ServerError {
                 match err.kind.as_ref() {
                     // The document itself was refused.
                     ErrorKind::Write(WriteFailure::WriteError(_)) => false,
+                    // Some of the documents themselves were refused (a
+                    // batch's inserts go out together).
+                    ErrorKind::InsertMany(e) => e.write_errors.as_ref().is_none_or(|errors| {
+                        errors.iter().all(|e| TRANSIENT_CODES.contains(&e.code))
+                    }),
                     ErrorKind::Command(e) => TRANSIENT_CODES.contains(&e.code),
                     ErrorKind::InvalidArgument { .. } | ErrorKind::BsonSerialization(_) => false,
                     // Network, I/O, server selection, write concern: passes.

@@ -14,6 +14,7 @@
 //! - [`sequencer`]: puts writes made straight to MongoDB on the pull cursor.
 
 pub mod auth;
+pub mod batch;
 pub mod config;
 pub mod db;
 pub mod error;

@@ -2,7 +2,7 @@
 //! requests and their latency by route and status, push outcomes, pulled
 //! pages and documents, transactions retried after write conflicts, and the
 //! sequencer: whether this instance leads, what it numbered, how far it lags,
-//! and how long writers waited for it.
+//! and how long writers waited for it; and the commands sent to the database.
 //!
 //! The `metrics` facade records into one process-wide Prometheus recorder,
 //! installed by the first server of the process; several servers in one
@@ -28,6 +28,7 @@ const SEQUENCING_WAIT: &str = "promptforge_sequencing_wait_seconds";
 const LEADER: &str = "promptforge_sequencer_leader";
 const STAMPED: &str = "promptforge_sequencer_stamped_total";
 const LAG: &str = "promptforge_sequencer_lag_seconds";
+const DB_COMMANDS: &str = "promptforge_db_commands_total";
 
 /// Latency buckets from a cached read to a contended transaction.
 const LATENCY_BUCKETS: [f64; 12] = [
@@ -118,6 +119,12 @@ pub fn transaction_retried() {
 /// How long a committed write waited to be sequenced before its answer.
 pub fn sequencing_waited(waited: std::time::Duration) {
     metrics::histogram!(SEQUENCING_WAIT).record(waited.as_secs_f64());
+}
+
+/// One command sent to the database, by its name (`find`, `insert`,
+/// `commitTransaction`...): how many round trips each request costs.
+pub fn db_command(name: &str) {
+    metrics::counter!(DB_COMMANDS, "command" => name.to_owned()).increment(1);
 }
 
 /// Whether this instance holds the sequencer's lease.

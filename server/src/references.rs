@@ -115,7 +115,8 @@ pub fn references(collection: Collection) -> &'static [Reference] {
     }
 }
 
-fn ids_at(doc: Option<&Document>, reference: &Reference) -> Vec<String> {
+/// The ids `reference` names in `doc`.
+pub fn ids_at(doc: Option<&Document>, reference: &Reference) -> Vec<String> {
     let Some(value) = doc.and_then(|d| get_path(d, reference.field)) else {
         return Vec::new();
     };

@@ -391,6 +391,7 @@ pub async fn team_documents(
     session: &mut mongodb::ClientSession,
     team_id: &str,
 ) -> Result<Vec<(Collection, Document)>, ServerError> {
+    db.flush(session).await?;
     let projects: Vec<Document> = db
         .collection(Collection::Projects)
         .find(doc! { "collaboration.team_id": team_id })
@@ -418,6 +419,7 @@ pub async fn filed_documents(
     if projects.is_empty() {
         return Ok(found);
     }
+    db.flush(session).await?;
     for filed in [Collection::Prompts, Collection::Ideas] {
         let docs: Vec<Document> = db
             .collection(filed)
@@ -442,6 +444,9 @@ pub async fn resequence(
     session: &mut mongodb::ClientSession,
     documents: &[(Collection, Document)],
 ) -> Result<(), ServerError> {
+    // The update below goes around the batch: it must find every document
+    // in the database, and the batch must read them again afterwards.
+    db.flush(session).await?;
     for (collection, document) in documents {
         let Some(Bson::String(id)) = document.get("_id") else {
             continue;
@@ -463,6 +468,7 @@ pub async fn resequence(
                 )
                 .session(&mut *session)
                 .await?;
+            db.forget(collection, &id);
             crate::db::note_written(collection.name(), Bson::String(id));
         }
     }
@@ -475,6 +481,7 @@ pub async fn version_ids(
     session: &mut mongodb::ClientSession,
     prompt_id: &str,
 ) -> Result<Vec<String>, ServerError> {
+    db.flush(session).await?;
     let versions: Vec<Document> = db
         .collection(Collection::PromptVersions)
         .find(doc! { "prompt_id": prompt_id })

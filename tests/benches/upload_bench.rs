@@ -186,10 +186,12 @@ async fn upload(mongo: &MongoServer, n: usize) -> anyhow::Result<()> {
             .await?
             .text()
             .await?;
-        for line in text
-            .lines()
-            .filter(|l| l.contains("_sum") || l.contains("_count") || l.contains("stamped"))
-        {
+        for line in text.lines().filter(|l| {
+            l.contains("_sum")
+                || l.contains("_count")
+                || l.contains("stamped")
+                || l.contains("db_commands")
+        }) {
             println!("    {line}");
         }
     }

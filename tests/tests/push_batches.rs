@@ -1,4 +1,4 @@
-//! Pushes applied a hundred mutations to a transaction keep every promise
+//! Pushes applied [`CHUNK`] mutations to a transaction keep every promise
 //! the protocol makes per mutation: order (a later mutation sees an earlier
 //! one's write), answers one per mutation, refusals that fail only their own
 //! mutation, and exactly-once on a resend. Mutations are generated from a
@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use bson::doc;
+use promptforge_server::push::CHUNK;
 use promptforge_tests::mongo::MongoServer;
 use promptforge_tests::push_client::{prompt_doc, Client};
 use promptforge_tests::server::TestServer;
@@ -36,14 +37,16 @@ async fn a_batch_spanning_several_transactions_keeps_every_per_mutation_promise(
     let server = TestServer::start(&MONGO).await;
     let mut alice = Client::new(&server, "alice", "laptop");
 
-    // 250 mutations: creates, edits of prompts created earlier in the same
-    // push (so in the same or an earlier transaction), and refusals of
-    // several kinds scattered among them.
+    // Two and a quarter transactions' worth of mutations: creates, edits of
+    // prompts created earlier in the same push (so in the same or an
+    // earlier transaction), and refusals of several kinds scattered among
+    // them.
+    let size = 2 * CHUNK + CHUNK / 4;
     let mut batch: Vec<Mutation> = Vec::new();
     let mut expected: Vec<Expect> = Vec::new();
     let mut versions: BTreeMap<String, i64> = BTreeMap::new();
     let mut titles: BTreeMap<String, String> = BTreeMap::new();
-    while batch.len() < 250 {
+    while batch.len() < size {
         let roll = rng.gen_range(0..10);
         if roll < 5 || versions.is_empty() {
             let id = format!("p{}", batch.len());

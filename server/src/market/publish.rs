@@ -144,6 +144,7 @@ pub async fn refresh_seller_listings(
     use futures_util::TryStreamExt;
     let seller = db.find_by_id(session, Collection::Users, seller_id).await?;
     let block = seller_block(seller.as_ref())?;
+    db.flush(session).await?;
     let listings: Vec<Document> = db
         .collection(Collection::MarketplaceListings)
         .find(doc! { "seller_id": seller_id })

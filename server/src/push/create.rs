@@ -141,7 +141,7 @@ pub(super) async fn create(
         Ok(admitted) => admitted,
         Err(err) => return Ok(invalid(err)),
     };
-    let teams = scope::TeamAccess::load(db, user).await?;
+    let teams = db.team_access(user).await?;
     if let Some(why) = references::check(
         db,
         session,

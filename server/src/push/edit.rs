@@ -36,7 +36,7 @@ pub(super) async fn patch(
     let Some(current) = db.find_by_id(session, collection, &m.id).await? else {
         return Ok(not_found(collection, &m.id));
     };
-    let teams = scope::TeamAccess::load(db, user).await?;
+    let teams = db.team_access(user).await?;
     if !scope::may_write(collection, &current, user, &teams) {
         // Not revealing whether it exists: same answer as for a missing one.
         return Ok(not_found(collection, &m.id));
@@ -173,7 +173,7 @@ pub(super) async fn restore(
             "this prompt came with a purchase that was refunded",
         ));
     }
-    let teams = scope::TeamAccess::load(db, user).await?;
+    let teams = db.team_access(user).await?;
     let mut start = current.clone();
     start.remove("deleted_at");
     start.remove("deleted_by");

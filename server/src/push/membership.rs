@@ -89,6 +89,8 @@ pub(super) async fn filed_members(
     let mut access: std::collections::HashMap<String, bool> = std::collections::HashMap::new();
     let mut strangers = Vec::new();
     let mut stats = project.get_document("stats").cloned().unwrap_or_default();
+    // What this push filed here before the project arrived must be found.
+    db.flush(session).await?;
     for (collection, field, members) in [
         (
             Collection::Prompts,
@@ -121,7 +123,7 @@ pub(super) async fn filed_members(
             let allowed = match access.get(&owner) {
                 Some(allowed) => *allowed,
                 None => {
-                    let teams = scope::TeamAccess::load(db, &owner).await?;
+                    let teams = db.team_access(&owner).await?;
                     let allowed = owner == project_owner
                         || scope::may_write(Collection::Projects, project, &owner, &teams);
                     access.insert(owner, allowed);

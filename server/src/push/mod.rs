@@ -1,4 +1,4 @@
-//! Applying pushed mutations: a hundred to a transaction, exactly once,
+//! Applying pushed mutations: two hundred to a transaction, exactly once,
 //! with version compare-and-set and a three-way field merge on a stale base.
 //!
 //! Conflict policy (the same for every collection): when both sides changed a
@@ -17,6 +17,8 @@ mod membership;
 mod merge;
 mod record;
 
+use std::collections::{BTreeSet, HashMap};
+
 use mongodb::ClientSession;
 use promptforge_wire::codec::SchemaError;
 use promptforge_wire::protocol::{Mutation, MutationOp, MutationOutcome, RejectReason};
@@ -24,7 +26,7 @@ use promptforge_wire::schema::Collection;
 
 use crate::db::Db;
 use crate::error::ServerError;
-use crate::scope;
+use crate::{references, scope};
 use create::create;
 use edit::{delete, patch, restore};
 
@@ -69,6 +71,66 @@ async fn decide(
             format!("{collection} cannot be changed this way from the desktop"),
         )),
     }
+}
+
+/// Reads up front, into the chunk's batch, every document the mutations of
+/// `chunk` name (their own ids and the ids their fields refer to), one query
+/// per collection, and locks the histories of the prompts created here and
+/// of the user's prompts that get a version here. Other prompts' histories are locked when a version of theirs
+/// passes its reference check, so a push cannot hold up a history it may
+/// not write.
+async fn prefetch(
+    db: &Db,
+    session: &mut ClientSession,
+    user: &str,
+    chunk: &[Mutation],
+) -> Result<(), ServerError> {
+    let mut ids: HashMap<Collection, Vec<String>> = HashMap::new();
+    let mut created_prompts = BTreeSet::new();
+    let mut versioned = Vec::new();
+    for m in chunk {
+        let Some(collection) = Collection::from_name(&m.collection) else {
+            continue;
+        };
+        ids.entry(collection).or_default().push(m.id.clone());
+        let fields = match &m.op {
+            MutationOp::Create { document } => document,
+            MutationOp::Patch { changes, .. } | MutationOp::Restore { changes, .. } => changes,
+            MutationOp::Delete => continue,
+        };
+        for reference in references::references(collection) {
+            ids.entry(reference.target)
+                .or_default()
+                .extend(references::ids_at(Some(fields), reference));
+        }
+        match (collection, &m.op) {
+            (Collection::Prompts, MutationOp::Create { .. }) => {
+                created_prompts.insert(m.id.clone());
+            }
+            (Collection::PromptVersions, MutationOp::Create { document }) => {
+                if let Ok(prompt_id) = document.get_str("prompt_id") {
+                    versioned.push(prompt_id.to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+    for (collection, ids) in ids {
+        db.prefetch(session, collection, &ids).await?;
+    }
+    // A new prompt may get its first version from the server.
+    let mut own: Vec<String> = created_prompts.iter().cloned().collect();
+    for prompt_id in versioned {
+        let owned = created_prompts.contains(&prompt_id)
+            || db
+                .find_by_id(session, Collection::Prompts, &prompt_id)
+                .await?
+                .is_some_and(|p| p.get_str("user_id") == Ok(user));
+        if owned {
+            own.push(prompt_id);
+        }
+    }
+    db.prefetch_version_numbers(session, &own).await
 }
 
 /// The answer for a document that is missing or not the user's to change:

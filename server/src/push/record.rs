@@ -3,14 +3,17 @@
 //! resent batch is answered from the records and changes nothing more. A
 //! push's mutations share transactions ([`CHUNK`] at a time); a mutation that
 //! fails for good costs its chunk a second, one-at-a-time pass, never the
-//! others their writes.
+//! others their writes. A chunk reads what it touches up front and inserts
+//! together before its commit (see [`crate::batch`]).
+
+use std::collections::HashMap;
 
 use bson::{doc, DateTime, Document};
 use mongodb::ClientSession;
 use promptforge_wire::protocol::{Mutation, MutationOutcome, MutationResult, RejectReason};
 
 use super::{decide, reject};
-use crate::db::{Db, MUTATIONS};
+use crate::db::{Db, Written, MUTATIONS};
 use crate::error::ServerError;
 
 /// The key recording one applied mutation.
@@ -105,12 +108,16 @@ async fn recorded(
     else {
         return Ok(None);
     };
-    // Kept as its JSON text: the wire form, exact to the BSON type.
+    stored_outcome(&done).map(Some)
+}
+
+/// A recorded result, kept as its JSON text: the wire form, exact to the
+/// BSON type.
+fn stored_outcome(done: &Document) -> Result<MutationOutcome, ServerError> {
     let stored = done
         .get_str("outcome")
         .map_err(|_| ServerError::Internal("stored mutation result is malformed".into()))?;
     serde_json::from_str::<MutationOutcome>(stored)
-        .map(Some)
         .map_err(|e| ServerError::Internal(format!("stored mutation result: {e}")))
 }
 
@@ -132,24 +139,20 @@ async fn record(
         "outcome": serde_json::to_string(outcome).map_err(|e| ServerError::Internal(e.to_string()))?,
         "at": DateTime::now(),
     };
-    db.db
-        .collection::<Document>(MUTATIONS)
-        .insert_one(record)
-        .session(&mut *session)
-        .await?;
-    Ok(())
+    db.insert_bookkeeping(session, MUTATIONS, record).await
 }
 
 /// Mutations applied in one transaction at most: enough that an upload pays
-/// for a commit (and a wait for the sequencer) per hundred documents rather
-/// than per document, few enough that a transaction stays short and a write
-/// conflict retries little.
-pub const CHUNK: usize = 100;
+/// for a commit and a dozen round trips per two hundred documents rather
+/// than several per document, few enough that a transaction stays short
+/// (tens of milliseconds) and a write conflict retries little.
+pub const CHUNK: usize = 200;
 
 /// Applies a push's mutations in order, [`CHUNK`] at a time in one
 /// transaction each. A chunk in which some mutation fails for good is applied
 /// again one mutation at a time ([`apply_isolated`]), so that mutation gets a
-/// `rejected` answer of its own and the others still apply.
+/// `rejected` answer of its own and the others still apply. The answer waits
+/// once, at the end, for everything written to be sequenced.
 pub async fn apply_batch(
     db: &Db,
     user: &str,
@@ -157,57 +160,131 @@ pub async fn apply_batch(
     mutations: &[Mutation],
 ) -> Result<Vec<MutationResult>, ServerError> {
     let mut results = Vec::with_capacity(mutations.len());
+    let mut written = Vec::new();
+    let mut failed = None;
     for chunk in mutations.chunks(CHUNK) {
         match apply_chunk(db, user, client_id, chunk).await {
-            Ok(applied) => results.extend(applied),
-            Err(err) if err.is_retryable() => return Err(err),
+            Ok((applied, chunk_written)) => {
+                results.extend(applied);
+                written.extend(chunk_written);
+            }
+            Err(err) if err.is_retryable() => {
+                failed = Some(err);
+                break;
+            }
             Err(err) => {
                 tracing::debug!(error = %err, "a mutation failed its chunk; applying one at a time");
                 for mutation in chunk {
-                    results.push(apply_isolated(db, user, client_id, mutation).await?);
+                    match apply_isolated(db, user, client_id, mutation).await {
+                        Ok(result) => results.push(result),
+                        Err(err) => {
+                            failed = Some(err);
+                            break;
+                        }
+                    }
+                }
+                if failed.is_some() {
+                    break;
                 }
             }
         }
     }
-    Ok(results)
+    // Even a failed push waits for what it did commit: its resend is
+    // answered from the records, and must find those writes pullable.
+    db.await_sequenced(written).await;
+    match failed {
+        Some(err) => Err(err),
+        None => Ok(results),
+    }
 }
 
-/// Applies `chunk` in one transaction; any error fails it whole.
+/// Applies `chunk` in one transaction, its reads and inserts batched (see
+/// [`crate::batch`]); any error fails it whole. Returns the answers and what
+/// was written.
 async fn apply_chunk(
     db: &Db,
     user: &str,
     client_id: &str,
     chunk: &[Mutation],
-) -> Result<Vec<MutationResult>, ServerError> {
+) -> Result<(Vec<MutationResult>, Written), ServerError> {
     let (owned_db, user, client_id, owned_chunk) = (
         db.clone(),
         user.to_owned(),
         client_id.to_owned(),
         chunk.to_vec(),
     );
-    db.transaction(move |session| {
+    db.transaction_unsequenced(move |session| {
+        // A fresh batch per attempt: an aborted attempt's reads and writes
+        // are gone with it.
         let (db, user, client_id, chunk) = (
-            owned_db.clone(),
+            owned_db.batched(),
             user.clone(),
             client_id.clone(),
             owned_chunk.clone(),
         );
         Box::pin(async move {
+            let keys: Vec<String> = chunk
+                .iter()
+                .map(|m| mutation_key(&user, &client_id, m.mutation_id))
+                .collect();
+            let mut done = recorded_all(&db, session, &keys).await?;
+            super::prefetch(&db, session, &user, &chunk).await?;
             let mut results = Vec::with_capacity(chunk.len());
-            for mutation in &chunk {
-                let outcome = match malformed_id(mutation) {
-                    Some(refused) => refused,
-                    None => apply_in(&db, session, &user, &client_id, mutation).await?,
+            for (mutation, key) in chunk.iter().zip(keys) {
+                let outcome = match (malformed_id(mutation), done.get(&key)) {
+                    (Some(refused), _) => refused,
+                    (None, Some(outcome)) => outcome.clone(),
+                    (None, None) => {
+                        let outcome = decide(&db, session, &user, mutation).await?;
+                        record(
+                            &db,
+                            session,
+                            &key,
+                            &user,
+                            &client_id,
+                            mutation.mutation_id,
+                            &outcome,
+                        )
+                        .await?;
+                        if matches!(mutation.collection.as_str(), "teams" | "projects") {
+                            db.forget_team_access();
+                        }
+                        done.insert(key, outcome.clone());
+                        outcome
+                    }
                 };
                 results.push(MutationResult {
                     mutation_id: mutation.mutation_id,
                     outcome,
                 });
             }
+            db.flush(session).await?;
             Ok(results)
         })
     })
     .await
+}
+
+/// The recorded results of the mutations with these keys, with one query.
+async fn recorded_all(
+    db: &Db,
+    session: &mut ClientSession,
+    keys: &[String],
+) -> Result<HashMap<String, MutationOutcome>, ServerError> {
+    let mut found = HashMap::new();
+    let mut cursor = db
+        .db
+        .collection::<Document>(MUTATIONS)
+        .find(doc! { "_id": { "$in": keys } })
+        .session(&mut *session)
+        .await?;
+    while let Some(done) = cursor.next(&mut *session).await.transpose()? {
+        if let Ok(key) = done.get_str("_id") {
+            let key = key.to_owned();
+            found.insert(key, stored_outcome(&done)?);
+        }
+    }
+    Ok(found)
 }
 
 /// The answer to a mutation id that cannot be recorded, if it is one.

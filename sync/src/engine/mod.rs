@@ -74,7 +74,7 @@ pub struct SyncConfig {
 impl Default for SyncConfig {
     fn default() -> Self {
         SyncConfig {
-            push_batch: 200,
+            push_batch: 500,
             push_max_bytes: 4 << 20,
             pull_page_bytes: None,
             poll_interval: Duration::from_secs(30),
