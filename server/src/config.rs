@@ -46,6 +46,17 @@ pub struct Config {
     /// Days after a purchase during which the buyer may ask for a refund.
     #[arg(long, env = "PROMPTFORGE_REFUND_WINDOW_DAYS", default_value_t = 14)]
     pub refund_window_days: i64,
+    /// Seconds the answers of mutations and marketplace requests are kept
+    /// (a mutation's only once its client confirmed it will not resend it).
+    #[arg(long, env = "PROMPTFORGE_ANSWER_RETENTION_SECS", default_value_t = 7 * 24 * 3600)]
+    pub answer_retention_secs: u64,
+    /// Seconds a deleted document's tombstone is kept before it is purged;
+    /// a desktop offline for longer pulls that collection again.
+    #[arg(long, env = "PROMPTFORGE_TOMBSTONE_RETENTION_SECS", default_value_t = 90 * 24 * 3600)]
+    pub tombstone_retention_secs: u64,
+    /// Seconds between purges of what the retention times let go.
+    #[arg(long, env = "PROMPTFORGE_PURGE_INTERVAL_SECS", default_value_t = 3600)]
+    pub purge_interval_secs: u64,
 }
 
 impl Config {
@@ -54,6 +65,14 @@ impl Config {
             moderators: self.moderators.clone(),
             platform_fee_rate: self.platform_fee_rate.clamp(0.0, 1.0),
             refund_window_days: self.refund_window_days.max(0),
+        }
+    }
+
+    pub fn retention(&self) -> crate::retention::Retention {
+        crate::retention::Retention {
+            answers: Duration::from_secs(self.answer_retention_secs),
+            tombstones: Duration::from_secs(self.tombstone_retention_secs),
+            every: Duration::from_secs(self.purge_interval_secs.max(1)),
         }
     }
 

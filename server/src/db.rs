@@ -176,7 +176,11 @@ impl Db {
             .await?;
         self.db
             .collection::<Document>(MUTATIONS)
-            .create_index(IndexModel::builder().keys(doc! { "user_id": 1 }).build())
+            .create_index(
+                IndexModel::builder()
+                    .keys(doc! { "user_id": 1, "client_id": 1, "mutation_id": 1 })
+                    .build(),
+            )
             .await?;
         Ok(())
     }

@@ -21,6 +21,9 @@ pub enum ServerError {
     Schema(#[from] promptforge_wire::codec::SchemaError),
     #[error("unknown collection `{0}`")]
     UnknownCollection(String),
+    /// A pull from before the collection's purge horizon.
+    #[error("{0}")]
+    CheckpointExpired(String),
     #[error("no route {0}")]
     NoRoute(String),
     #[error("{0} is not allowed on this route")]
@@ -133,6 +136,7 @@ impl ServerError {
             ServerError::UnknownCollection(_) => {
                 (StatusCode::NOT_FOUND, ErrorCode::UnknownCollection)
             }
+            ServerError::CheckpointExpired(_) => (StatusCode::GONE, ErrorCode::CheckpointExpired),
             ServerError::Unavailable(_) | ServerError::Mongo(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable)
             }

@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod pull;
 pub mod push;
 pub mod references;
+pub mod retention;
 pub mod scope;
 pub mod sequencer;
 
@@ -73,12 +74,14 @@ pub async fn serve(
         (None, None) => return Err(ServerError::Config("set --jwks-file or --jwks-url".into())),
     };
     let sequencer = sequencer::spawn(db.clone());
+    let purging = retention::spawn(db.clone(), config.retention());
     let app = router(db, verifier, config);
     tracing::info!(addr = ?listener.local_addr().ok(), "sync server listening");
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(|e| ServerError::Internal(e.to_string()));
+    purging.abort();
     sequencer.stop().await;
     served
 }
@@ -247,6 +250,19 @@ async fn handshake(
             request.schema_version
         )));
     }
+    if let Some(confirmed) = request.confirmed_mutation_id {
+        let pruned = retention::prune_mutations(
+            &state.db,
+            &user,
+            &request.client_id,
+            confirmed,
+            state.config.retention().answers,
+        )
+        .await?;
+        if pruned > 0 {
+            tracing::debug!(pruned, "forgot confirmed mutation answers");
+        }
+    }
     let last = state
         .db
         .db
@@ -261,7 +277,11 @@ async fn handshake(
         protocol_version: PROTOCOL_VERSION,
         schema_version: SCHEMA_VERSION,
         collections: scope::PULLED.iter().map(|c| c.name().to_owned()).collect(),
-        last_mutation_id: u64::try_from(last).unwrap_or(0),
+        // Answers up to the confirmed id may be gone: numbering resumes
+        // after it all the same.
+        last_mutation_id: u64::try_from(last)
+            .unwrap_or(0)
+            .max(request.confirmed_mutation_id.unwrap_or(0)),
     }))
 }
 
@@ -290,6 +310,9 @@ async fn pull_route(
     User(user): User,
     Body(request): Body<PullRequest>,
 ) -> Result<Json<PullResponse>, ServerError> {
+    if let Some(collection) = promptforge_wire::schema::Collection::from_name(&request.collection) {
+        retention::check_checkpoint(&state.db, collection, request.checkpoint).await?;
+    }
     let page = pull::pull(&state.db, &user, &request).await?;
     metrics::pulled(page.changes.len());
     Ok(Json(page))

@@ -366,7 +366,7 @@ pub async fn record_exits(
                 );
             }
             for (gone_collection, gone_id) in gone {
-                exits.push(doc! { "_id": uuid::Uuid::new_v4().to_string(), "user_id": user, "collection": gone_collection.name(), "doc_id": gone_id, crate::db::SEQ: crate::db::pending_seq() });
+                exits.push(doc! { "_id": uuid::Uuid::new_v4().to_string(), "user_id": user, "collection": gone_collection.name(), "doc_id": gone_id, "at": bson::DateTime::now(), crate::db::SEQ: crate::db::pending_seq() });
             }
         }
     }

@@ -29,6 +29,9 @@ pub fn config(uri: &str, database: &str) -> Config {
         moderators: vec![MODERATOR.to_owned()],
         platform_fee_rate: 0.2,
         refund_window_days: 14,
+        answer_retention_secs: 7 * 24 * 3600,
+        tombstone_retention_secs: 90 * 24 * 3600,
+        purge_interval_secs: 3600,
     }
 }
 
@@ -50,7 +53,13 @@ impl TestServer {
 
     /// A server on `database`, which other servers may share.
     pub async fn start_on(mongo: &MongoServer, database: &str) -> TestServer {
-        let config = config(&mongo.uri, database);
+        Self::start_configured(mongo, config(&mongo.uri, database)).await
+    }
+
+    /// A server with `config` (made with [`config`], then changed). Its
+    /// periodic purge does not run: tests call `retention::purge`.
+    pub async fn start_configured(mongo: &MongoServer, config: Config) -> TestServer {
+        let database = config.database.clone();
         let db = Db::connect(&config.mongodb_uri, &config.database)
             .await
             .expect("connect to MongoDB");
@@ -73,7 +82,7 @@ impl TestServer {
         });
         TestServer {
             base: format!("http://{addr}"),
-            database: database.to_owned(),
+            database,
             mongodb_uri: mongo.uri.clone(),
             stop: Some(stop),
             http: reqwest::Client::new(),

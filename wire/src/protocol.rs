@@ -69,6 +69,10 @@ pub struct HandshakeRequest {
     pub schema_version: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_version: Option<String>,
+    /// Every mutation id up to this one has been answered and will never be
+    /// sent again, so the server may forget those answers once they are old.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmed_mutation_id: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -280,6 +284,10 @@ pub enum ErrorCode {
     /// No such route (or not with this method).
     NotFound,
     UnknownCollection,
+    /// The pull's checkpoint is older than deletions the server has since
+    /// purged: pull the collection again from checkpoint 0 and remove the
+    /// local copies that pull does not send (keeping unsynced edits).
+    CheckpointExpired,
     /// MongoDB was unreachable or failed; retrying may help.
     Unavailable,
     Internal,

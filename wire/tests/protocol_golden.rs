@@ -34,8 +34,15 @@ fn handshake_messages() {
             protocol_version: PROTOCOL_VERSION,
             schema_version: SCHEMA_VERSION,
             app_version: Some("0.1.0".into()),
+            confirmed_mutation_id: Some(41),
         },
     );
+    // The confirmation is additive: a client that never sends it is heard.
+    let older: HandshakeRequest = serde_json::from_str(
+        r#"{"client_id":"laptop-7f3a","protocol_version":1,"schema_version":1}"#,
+    )
+    .expect("a handshake without confirmed_mutation_id parses");
+    assert_eq!(older.confirmed_mutation_id, None);
     check(
         "handshake_response",
         &HandshakeResponse {

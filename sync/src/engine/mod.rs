@@ -16,12 +16,14 @@ pub mod account;
 mod code;
 pub mod transport;
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bson::DateTime;
 use promptforge_wire::protocol::{
-    CountRequest, HandshakeRequest, PullRequest, PushRequest, PROTOCOL_VERSION, SCHEMA_VERSION,
+    CountRequest, ErrorCode, HandshakeRequest, PullRequest, PushRequest, PROTOCOL_VERSION,
+    SCHEMA_VERSION,
 };
 use rand::Rng;
 use serde::Serialize;
@@ -361,6 +363,7 @@ impl<T: Transport> SyncEngine<T> {
     async fn round(&self) -> Result<SyncReport, SyncError> {
         self.set_state(SyncState::Connecting);
         let client_id = self.store.replica().client_id().await?;
+        let confirmed_mutation_id = Some(self.store.replica().confirmed_mutation_id().await?);
         let hello = self
             .transport
             .handshake(&HandshakeRequest {
@@ -368,6 +371,7 @@ impl<T: Transport> SyncEngine<T> {
                 protocol_version: PROTOCOL_VERSION,
                 schema_version: SCHEMA_VERSION,
                 app_version: Some(env!("CARGO_PKG_VERSION").to_owned()),
+                confirmed_mutation_id,
             })
             .await?;
         if hello.protocol_version != PROTOCOL_VERSION {
@@ -492,16 +496,35 @@ impl<T: Transport> SyncEngine<T> {
                 tracing::warn!(collection = %name, "the server offers a collection this app does not know");
                 continue;
             };
+            // A reset (begun now or left unfinished) pulls from 0 and
+            // remembers what it was sent, to drop what it was not.
+            let mut seen: Option<HashSet<String>> = None;
+            if self.store.replica().resetting(collection).await? {
+                self.store.replica().begin_reset(collection).await?;
+                seen = Some(HashSet::new());
+            }
             loop {
                 let checkpoint = self.store.replica().checkpoint(collection).await?;
-                let page = self
+                let asked = self
                     .transport
                     .pull(&PullRequest {
                         collection: collection.name().to_owned(),
                         checkpoint,
                         max_bytes: self.config.pull_page_bytes,
                     })
-                    .await?;
+                    .await;
+                let page = match asked {
+                    Err(TransportError::Server {
+                        code: Some(ErrorCode::CheckpointExpired),
+                        ..
+                    }) if seen.is_none() => {
+                        tracing::info!(%collection, checkpoint, "the server forgot deletions since this checkpoint; pulling the collection again");
+                        self.store.replica().begin_reset(collection).await?;
+                        seen = Some(HashSet::new());
+                        continue;
+                    }
+                    other => other?,
+                };
                 let stuck = page.has_more && page.checkpoint == checkpoint;
                 if page.collection != collection.name() || page.checkpoint < checkpoint || stuck {
                     return Err(SyncError::BadAnswer(format!(
@@ -511,6 +534,14 @@ impl<T: Transport> SyncEngine<T> {
                 }
                 let has_more = page.has_more;
                 let remaining = page.remaining_estimate;
+                if let Some(seen) = seen.as_mut() {
+                    seen.extend(
+                        page.changes
+                            .iter()
+                            .filter(|c| !c.left_scope)
+                            .map(|c| c.id.clone()),
+                    );
+                }
                 let applied = self
                     .store
                     .replica()
@@ -531,6 +562,10 @@ impl<T: Transport> SyncEngine<T> {
                 if !has_more {
                     break;
                 }
+            }
+            if let Some(seen) = seen {
+                let removed = self.store.replica().finish_reset(collection, seen).await?;
+                tracing::info!(%collection, removed, "pulled the collection again; dropped what the server no longer has");
             }
         }
         Ok(())

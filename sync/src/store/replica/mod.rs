@@ -20,6 +20,7 @@ mod conflicts;
 mod outbox;
 mod pull;
 mod push;
+mod reset;
 mod state;
 mod types;
 
@@ -125,6 +126,41 @@ impl<'a> Replica<'a> {
     pub async fn checkpoint(&self, collection: Collection) -> Result<i64> {
         self.store
             .write_untracked(move |tx| state::checkpoint(tx, collection.name()))
+            .await
+    }
+
+    /// Whether `collection` is being pulled again from 0 (see
+    /// [`Replica::begin_reset`]).
+    pub async fn resetting(&self, collection: Collection) -> Result<bool> {
+        self.store
+            .write_untracked(move |tx| reset::resetting(tx, collection))
+            .await
+    }
+
+    /// Starts pulling `collection` again from 0, because the server forgot
+    /// deletions this replica has not seen.
+    pub async fn begin_reset(&self, collection: Collection) -> Result<()> {
+        self.store
+            .write_untracked(move |tx| reset::begin(tx, collection))
+            .await
+    }
+
+    /// Ends a complete re-pull that sent `seen`: local copies it did not
+    /// send and that have nothing to upload are removed. Returns how many.
+    pub async fn finish_reset(
+        &self,
+        collection: Collection,
+        seen: std::collections::HashSet<String>,
+    ) -> Result<usize> {
+        self.store
+            .write_untracked(move |tx| reset::finish(tx, collection, &seen))
+            .await
+    }
+
+    /// The mutation id up to which the server may forget its answers.
+    pub async fn confirmed_mutation_id(&self) -> Result<u64> {
+        self.store
+            .write_untracked(|tx| reset::confirmed_mutation_id(tx))
             .await
     }
 
