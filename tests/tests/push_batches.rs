@@ -153,3 +153,59 @@ async fn a_batch_spanning_several_transactions_keeps_every_per_mutation_promise(
         "seed {seed}: what a pull returns is every accepted write, in its last state, once"
     );
 }
+
+/// Versions of one prompt pushed at the same moment by several clients each
+/// get a number of their own: writers of one history meet on its lock and
+/// retry, instead of both reading the same highest number.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn versions_pushed_at_once_get_distinct_numbers() {
+    use promptforge_tests::push_client::doc_of;
+    use promptforge_wire::schema::PromptVersion;
+
+    let server = TestServer::start(&MONGO).await;
+    let mut owner = Client::new(&server, "nina", "laptop-0");
+    owner
+        .create("prompts", "poem", prompt_doc("nina", "poem", "Poem"))
+        .await;
+    const WRITERS: usize = 6;
+    let pushes = (1..=WRITERS).map(|n| {
+        let server = &server;
+        async move {
+            let mut client = Client::new(server, "nina", &format!("laptop-{n}"));
+            let version = PromptVersion {
+                id: format!("v{n}"),
+                prompt_id: "poem".into(),
+                user_id: "nina".into(),
+                version_number: 2,
+                content: format!("edit from laptop {n}"),
+                role: None,
+                prompt_type: "text".into(),
+                changes: String::new(),
+                created_at: bson::DateTime::now(),
+                created_by: "nina".into(),
+                version: 0,
+            };
+            client
+                .create("prompt_versions", &version.id, doc_of(&version))
+                .await
+        }
+    });
+    let outcomes = futures_util::future::join_all(pushes).await;
+    for outcome in &outcomes {
+        assert!(
+            matches!(outcome, MutationOutcome::Applied { .. }),
+            "{outcome:?}"
+        );
+    }
+    let (versions, _) = owner.pull_all("prompt_versions", 0).await;
+    let mut numbers: Vec<i64> = versions
+        .iter()
+        .filter_map(|c| c.document.get_i64("version_number").ok())
+        .collect();
+    numbers.sort();
+    let expected: Vec<i64> = (1..=i64::try_from(WRITERS + 1).expect("small")).collect();
+    assert_eq!(
+        numbers, expected,
+        "the prompt's first version and one number per concurrent writer"
+    );
+}
