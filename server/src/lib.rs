@@ -40,8 +40,9 @@ use promptforge_wire::market::{
     MarketOutcome, ModerateRequest, PublishRequest, PurchaseRequest, RefundRequest, ReviewRequest,
 };
 use promptforge_wire::protocol::{
-    CountRequest, CountResponse, HandshakeRequest, HandshakeResponse, PullRequest, PullResponse,
-    PushRequest, PushResponse, PROTOCOL_HEADER, PROTOCOL_VERSION, SCHEMA_VERSION,
+    CountRequest, CountResponse, HandshakeRequest, HandshakeResponse, PullAllRequest,
+    PullAllResponse, PullRequest, PullResponse, PushRequest, PushResponse, PROTOCOL_HEADER,
+    PROTOCOL_VERSION, SCHEMA_VERSION,
 };
 use tokio::net::TcpListener;
 
@@ -103,6 +104,7 @@ pub fn router(db: Db, verifier: Verifier, config: Config) -> Router {
         .route("/v1/push", post(push_route))
         .route("/v1/pull", post(pull_route))
         .route("/v1/pull/count", post(count_route))
+        .route("/v1/pull/all", post(pull_all_route))
         .route("/v1/market/publish", post(market_publish))
         .route("/v1/market/moderate", post(market_moderate))
         .route("/v1/market/purchase", post(market_purchase))
@@ -316,6 +318,24 @@ async fn pull_route(
     let page = pull::pull(&state.db, &user, &request).await?;
     metrics::pulled(page.changes.len());
     Ok(Json(page))
+}
+
+async fn pull_all_route(
+    State(state): State<Arc<AppState>>,
+    User(user): User,
+    Body(request): Body<PullAllRequest>,
+) -> Result<Json<PullAllResponse>, ServerError> {
+    if request.checkpoints.len() > scope::PULLED.len() {
+        return Err(ServerError::BadRequest(format!(
+            "at most {} collections can be pulled at once",
+            scope::PULLED.len()
+        )));
+    }
+    let answer = pull::pull_all(&state.db, &user, &request).await?;
+    for page in &answer.pages {
+        metrics::pulled(page.changes.len());
+    }
+    Ok(Json(answer))
 }
 
 async fn count_route(

@@ -1,10 +1,12 @@
 //! Pulls: a collection's changes after the client's checkpoint, in commit
 //! (sequence) order, tombstones and "left your scope" notices included, in
-//! pages capped by bytes.
+//! pages capped by bytes; one collection a request, or all of a pull phase.
 
 use bson::{doc, Bson, Document};
 use futures_util::TryStreamExt;
-use promptforge_wire::protocol::{Change, CountRequest, CountResponse, PullRequest, PullResponse};
+use promptforge_wire::protocol::{
+    Change, CountRequest, CountResponse, PullAllRequest, PullAllResponse, PullRequest, PullResponse,
+};
 use promptforge_wire::schema::Collection;
 
 use crate::db::{strip_seq, Db, SCOPE_EXITS, SEQ};
@@ -18,6 +20,15 @@ const MAX_PAGE_BYTES: u64 = 8 * 1024 * 1024;
 const BATCH: i64 = 500;
 
 pub async fn pull(db: &Db, user: &str, request: &PullRequest) -> Result<PullResponse, ServerError> {
+    Ok(pull_page(db, user, request).await?.0)
+}
+
+/// [`pull`], also returning the bytes of documents the page holds.
+async fn pull_page(
+    db: &Db,
+    user: &str,
+    request: &PullRequest,
+) -> Result<(PullResponse, u64), ServerError> {
     let collection = Collection::from_name(&request.collection)
         .filter(|c| scope::PULLED.contains(c))
         .ok_or_else(|| ServerError::UnknownCollection(request.collection.clone()))?;
@@ -116,13 +127,14 @@ pub async fn pull(db: &Db, user: &str, request: &PullRequest) -> Result<PullResp
     } else {
         0
     };
-    Ok(PullResponse {
+    let page = PullResponse {
         collection: collection.name().to_owned(),
         changes,
         checkpoint,
         has_more: remaining > 0,
         remaining_estimate: remaining,
-    })
+    };
+    Ok((page, used))
 }
 
 /// The documents of `scope` numbered in `(after, through]`, at most [`BATCH`]
@@ -238,4 +250,72 @@ pub async fn count(
         remaining.insert(name.clone(), documents + notices);
     }
     Ok(CountResponse { remaining })
+}
+
+/// Pulls every collection of `request` in pull order, within one byte
+/// budget: a page per collection with changes, stopping at the first page
+/// cut short. A collection whose checkpoint predates purged deletions is
+/// listed as expired instead.
+pub async fn pull_all(
+    db: &Db,
+    user: &str,
+    request: &PullAllRequest,
+) -> Result<PullAllResponse, ServerError> {
+    for name in request.checkpoints.keys() {
+        if !Collection::from_name(name).is_some_and(|c| scope::PULLED.contains(&c)) {
+            return Err(ServerError::UnknownCollection(name.clone()));
+        }
+    }
+    let mut budget = request
+        .max_bytes
+        .unwrap_or(DEFAULT_PAGE_BYTES)
+        .clamp(1, MAX_PAGE_BYTES);
+    let mut pages = Vec::new();
+    let mut expired = Vec::new();
+    for collection in scope::PULLED {
+        let Some(&checkpoint) = request.checkpoints.get(collection.name()) else {
+            continue;
+        };
+        match crate::retention::check_checkpoint(db, collection, checkpoint).await {
+            Err(ServerError::CheckpointExpired(_)) => {
+                expired.push(collection.name().to_owned());
+                continue;
+            }
+            other => other?,
+        }
+        if budget == 0 {
+            return Ok(PullAllResponse {
+                pages,
+                expired,
+                has_more: true,
+            });
+        }
+        let (page, used) = pull_page(
+            db,
+            user,
+            &PullRequest {
+                collection: collection.name().to_owned(),
+                checkpoint,
+                max_bytes: Some(budget),
+            },
+        )
+        .await?;
+        budget = budget.saturating_sub(used);
+        let cut = page.has_more;
+        if !page.changes.is_empty() || cut {
+            pages.push(page);
+        }
+        if cut {
+            return Ok(PullAllResponse {
+                pages,
+                expired,
+                has_more: true,
+            });
+        }
+    }
+    Ok(PullAllResponse {
+        pages,
+        expired,
+        has_more: false,
+    })
 }

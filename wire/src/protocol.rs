@@ -223,6 +223,32 @@ pub struct PullRequest {
     pub max_bytes: Option<u64>,
 }
 
+/// Every collection of a pull phase in one request: pages in pull order,
+/// within one byte budget, each with its own checkpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PullAllRequest {
+    /// Collection name to the client's checkpoint for it (0 at first).
+    pub checkpoints: std::collections::BTreeMap<String, i64>,
+    /// Byte cap for all pages together (the server clamps it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_bytes: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PullAllResponse {
+    /// One page per collection that had changes, in pull order; a
+    /// collection that is absent has nothing new (or, with `has_more`, was
+    /// not reached).
+    pub pages: Vec<PullResponse>,
+    /// Collections whose checkpoint is older than deletions the server
+    /// has since purged: pull each on its own from 0 (see
+    /// `checkpoint_expired`). No page is sent for them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expired: Vec<String>,
+    /// Ask again with the new checkpoints.
+    pub has_more: bool,
+}
+
 /// How many changes wait after the client's checkpoints, per collection:
 /// asked once before a pull phase, so progress has one total for the whole
 /// phase instead of one per collection.

@@ -2,7 +2,8 @@
 //!
 //! One round ([`SyncEngine::sync_once`]) is: handshake (which attaches the
 //! profile to the verified account), push the outbox in batches until it is
-//! drained, pull every collection page by page from its checkpoint, then push
+//! drained, pull every collection from its checkpoint (all of them in one
+//! request per page budget, see `pull`), then push
 //! again whatever the pull rebased. Each pushed batch's results and each
 //! pulled page are applied in one local transaction, so an interrupted round
 //! resumes where it stopped and nothing is applied twice.
@@ -14,23 +15,19 @@
 
 pub mod account;
 mod code;
+mod pull;
 pub mod transport;
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bson::DateTime;
-use promptforge_wire::protocol::{
-    CountRequest, ErrorCode, HandshakeRequest, PullRequest, PushRequest, PROTOCOL_VERSION,
-    SCHEMA_VERSION,
-};
+use promptforge_wire::protocol::{HandshakeRequest, PushRequest, PROTOCOL_VERSION, SCHEMA_VERSION};
 use rand::Rng;
 use serde::Serialize;
 use tokio::sync::{watch, Notify};
 
 use crate::error::StoreError;
-use crate::schema::Collection;
 use crate::store::{Store, SyncSummary};
 pub use code::SyncErrorCode;
 use promptforge_wire::market::MarketOutcome;
@@ -462,113 +459,6 @@ impl<T: Transport> SyncEngine<T> {
         Err(SyncError::BadAnswer(
             "the outbox did not drain after many pushes".into(),
         ))
-    }
-
-    async fn pull_all(
-        &self,
-        collections: &[String],
-        report: &mut SyncReport,
-    ) -> Result<(), SyncError> {
-        let mut done = 0_u64;
-        // One total for the whole phase, asked before the first page, so a
-        // progress bar never jumps back between collections. A server that
-        // cannot count leaves the per-page estimates, never decreasing.
-        let mut checkpoints = std::collections::BTreeMap::new();
-        for name in collections {
-            if let Some(collection) = Collection::from_name(name) {
-                checkpoints.insert(
-                    name.clone(),
-                    self.store.replica().checkpoint(collection).await?,
-                );
-            }
-        }
-        let counted = match self.transport.count(&CountRequest { checkpoints }).await {
-            Ok(Some(count)) => Some(count.remaining.values().sum::<u64>()),
-            Ok(None) => None,
-            Err(err) => {
-                tracing::debug!(error = %err, "the server did not count; progress per page");
-                None
-            }
-        };
-        let mut total = counted.unwrap_or(0);
-        for name in collections {
-            let Some(collection) = Collection::from_name(name) else {
-                tracing::warn!(collection = %name, "the server offers a collection this app does not know");
-                continue;
-            };
-            // A reset (begun now or left unfinished) pulls from 0 and
-            // remembers what it was sent, to drop what it was not.
-            let mut seen: Option<HashSet<String>> = None;
-            if self.store.replica().resetting(collection).await? {
-                self.store.replica().begin_reset(collection).await?;
-                seen = Some(HashSet::new());
-            }
-            loop {
-                let checkpoint = self.store.replica().checkpoint(collection).await?;
-                let asked = self
-                    .transport
-                    .pull(&PullRequest {
-                        collection: collection.name().to_owned(),
-                        checkpoint,
-                        max_bytes: self.config.pull_page_bytes,
-                    })
-                    .await;
-                let page = match asked {
-                    Err(TransportError::Server {
-                        code: Some(ErrorCode::CheckpointExpired),
-                        ..
-                    }) if seen.is_none() => {
-                        tracing::info!(%collection, checkpoint, "the server forgot deletions since this checkpoint; pulling the collection again");
-                        self.store.replica().begin_reset(collection).await?;
-                        seen = Some(HashSet::new());
-                        continue;
-                    }
-                    other => other?,
-                };
-                let stuck = page.has_more && page.checkpoint == checkpoint;
-                if page.collection != collection.name() || page.checkpoint < checkpoint || stuck {
-                    return Err(SyncError::BadAnswer(format!(
-                        "asked for {collection} after {checkpoint}, got {} up to {}",
-                        page.collection, page.checkpoint
-                    )));
-                }
-                let has_more = page.has_more;
-                let remaining = page.remaining_estimate;
-                if let Some(seen) = seen.as_mut() {
-                    seen.extend(
-                        page.changes
-                            .iter()
-                            .filter(|c| !c.left_scope)
-                            .map(|c| c.id.clone()),
-                    );
-                }
-                let applied = self
-                    .store
-                    .replica()
-                    .apply_pull_page(collection, page.changes, page.checkpoint)
-                    .await?;
-                report.pulled += applied;
-                done += applied as u64;
-                // Changes committed after the count may add to it.
-                total = total.max(done);
-                if counted.is_none() {
-                    total = total.max(done + remaining);
-                }
-                self.set_state(SyncState::Syncing {
-                    phase: SyncPhase::Pull,
-                    done,
-                    total: Some(total),
-                });
-                if !has_more {
-                    break;
-                }
-            }
-            if let Some(seen) = seen {
-                let removed = self.store.replica().finish_reset(collection, seen).await?;
-                tracing::info!(%collection, removed, "pulled the collection again; dropped what the server no longer has");
-            }
-        }
-        Ok(())
     }
 
     /// Syncs until `shutdown` resolves: after local writes, on nudges, on the

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use promptforge_wire::protocol::{
     CountRequest, CountResponse, ErrorBody, ErrorCode, HandshakeRequest, HandshakeResponse,
-    PullRequest, PullResponse, PushRequest, PushResponse, PROTOCOL_HEADER, PROTOCOL_VERSION,
+    PullAllRequest, PullAllResponse, PullRequest, PullResponse, PushRequest, PushResponse,
+    PROTOCOL_HEADER, PROTOCOL_VERSION,
 };
 use serde::{de::DeserializeOwned, Serialize};
 
@@ -121,6 +122,15 @@ pub trait Transport: Send + Sync + 'static {
         &self,
         request: &CountRequest,
     ) -> impl Future<Output = Result<Option<CountResponse>, TransportError>> + Send {
+        let _ = request;
+        async { Ok(None) }
+    }
+    /// Every collection of a pull phase in one request. `None` when the
+    /// server has no such route (the engine then pulls each collection).
+    fn pull_all(
+        &self,
+        request: &PullAllRequest,
+    ) -> impl Future<Output = Result<Option<PullAllResponse>, TransportError>> + Send {
         let _ = request;
         async { Ok(None) }
     }
@@ -294,6 +304,22 @@ impl Transport for HttpTransport {
 
     async fn count(&self, request: &CountRequest) -> Result<Option<CountResponse>, TransportError> {
         self.call("/v1/pull/count", request).await.map(Some)
+    }
+
+    async fn pull_all(
+        &self,
+        request: &PullAllRequest,
+    ) -> Result<Option<PullAllResponse>, TransportError> {
+        match self.call("/v1/pull/all", request).await {
+            Ok(answer) => Ok(Some(answer)),
+            // A server from before the combined pull.
+            Err(TransportError::Server {
+                status: 404,
+                code: Some(ErrorCode::NotFound),
+                ..
+            }) => Ok(None),
+            Err(err) => Err(err),
+        }
     }
 
     fn endpoint(&self) -> String {
