@@ -75,10 +75,10 @@ async fn decide(
 
 /// Reads up front, into the chunk's batch, every document the mutations of
 /// `chunk` name (their own ids and the ids their fields refer to), one query
-/// per collection, and locks the histories of the prompts created here and
-/// of the user's prompts that get a version here. Other prompts' histories are locked when a version of theirs
-/// passes its reference check, so a push cannot hold up a history it may
-/// not write.
+/// per collection, and locks the histories of the new prompts created here
+/// and of the user's own prompts that get a version here. Other prompts'
+/// histories are locked only once a version of theirs passes its reference
+/// check, so a push cannot hold up a history its sender may not write.
 async fn prefetch(
     db: &Db,
     session: &mut ClientSession,
@@ -118,16 +118,20 @@ async fn prefetch(
     for (collection, ids) in ids {
         db.prefetch(session, collection, &ids).await?;
     }
-    // A new prompt may get its first version from the server.
-    let mut own: Vec<String> = created_prompts.iter().cloned().collect();
-    for prompt_id in versioned {
-        let owned = created_prompts.contains(&prompt_id)
-            || db
-                .find_by_id(session, Collection::Prompts, &prompt_id)
-                .await?
-                .is_some_and(|p| p.get_str("user_id") == Ok(user));
-        if owned {
-            own.push(prompt_id);
+    // A new prompt may get its first version from the server; a create of
+    // an id that exists (someone else's, perhaps) is refused and locks
+    // nothing.
+    let mut own = Vec::new();
+    for prompt_id in created_prompts.iter().chain(&versioned) {
+        let stored = db
+            .find_by_id(session, Collection::Prompts, prompt_id)
+            .await?;
+        let writable = match stored {
+            None => created_prompts.contains(prompt_id),
+            Some(prompt) => prompt.get_str("user_id") == Ok(user),
+        };
+        if writable {
+            own.push(prompt_id.clone());
         }
     }
     db.prefetch_version_numbers(session, &own).await
