@@ -80,10 +80,16 @@ pub fn run() -> anyhow::Result<()> {
         started,
     )?;
     instance.serve(app.handle().clone());
+    quit_on_termination_signals(app.handle().clone());
     app.run(move |handle, event| match event {
         tauri::RunEvent::ExitRequested { .. } => {
+            // A quit by signal leaves the window open: remember it here too.
+            if let Some(window) = handle.get_webview_window(MAIN_WINDOW) {
+                remember_window(&window.as_ref().window());
+            }
             let state = handle.state::<AppState>();
             tauri::async_runtime::block_on(state.shut_down());
+            tracing::info!("library closed; the app exits");
         }
         // The event loop may end the process without returning here, so the
         // log file is flushed now.
@@ -91,6 +97,29 @@ pub fn run() -> anyhow::Result<()> {
         _ => {}
     });
     Ok(())
+}
+
+/// SIGTERM (a desktop session logging out, `kill`) and SIGINT (Ctrl-C in the
+/// terminal that started the app) quit the way closing the window does, so
+/// the library is closed and its catalog saved rather than the process dying
+/// with writes in flight.
+fn quit_on_termination_signals<R: Runtime>(handle: tauri::AppHandle<R>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    tauri::async_runtime::spawn(async move {
+        let (Ok(mut terminate), Ok(mut interrupt)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            tracing::warn!("cannot listen for termination signals; they will end the app abruptly");
+            return;
+        };
+        let name = tokio::select! {
+            _ = terminate.recv() => "SIGTERM",
+            _ = interrupt.recv() => "SIGINT",
+        };
+        tracing::info!(signal = name, "quitting on a termination signal");
+        handle.exit(0);
+    });
 }
 
 /// Builds the app on any runtime: the real one from [`run`], Tauri's mock

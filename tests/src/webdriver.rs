@@ -287,23 +287,57 @@ impl App {
             .unwrap_or_default())
     }
 
-    /// Quits as a user does, by closing the window; waits until the app
-    /// process has let go of its data directory.
+    /// Quits as a desktop session does at logout, with SIGTERM, and waits
+    /// until the app has closed its library and let go of its data directory.
+    ///
+    /// WebDriver's close-window cannot quit the app: WebKit answers it with
+    /// the web view's `close` signal, on which wry destroys the web view and
+    /// leaves its window (and the app) running. The driver then kills the
+    /// app when the session ends, unless it is itself stopped first, which
+    /// under load left apps running with an empty window.
     pub async fn quit(mut self) -> anyhow::Result<()> {
-        // The app exits with its last window, so the session dies with it.
-        let _ = self.client.close_window().await;
-        let _ = self.client.clone().close().await;
-        terminate(&mut self.driver);
+        let pid = std::fs::read_to_string(self.data_dir.join("instance.lock"))
+            .context("the app's instance lock names no process")?;
+        let sent = Command::new("kill")
+            .args(["-TERM", pid.trim()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()?;
+        anyhow::ensure!(
+            sent.success(),
+            "the app (pid {}) is gone before its quit",
+            pid.trim()
+        );
         let socket = self.data_dir.join("instance.sock");
         let deadline = Instant::now() + STEP_TIMEOUT;
         while std::os::unix::net::UnixStream::connect(&socket).is_ok() {
             if Instant::now() > deadline {
-                bail!("the app still runs after its session ended");
+                bail!("the app still runs {STEP_TIMEOUT:?} after SIGTERM");
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        // The session's browser is gone; ending it only lets the driver go.
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.client.clone().close()).await;
+        terminate(&mut self.driver);
+        let log = app_log(&self.data_dir.join("logs"));
+        anyhow::ensure!(
+            log.contains("library closed; the app exits"),
+            "the app ended without closing its library; its log:\n{log}"
+        );
         Ok(())
     }
+}
+
+/// Everything the app logged in `dir` (its log files are rotated daily).
+fn app_log(dir: &Path) -> String {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map(|entries| entries.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    files
+        .iter()
+        .filter_map(|file| std::fs::read_to_string(file).ok())
+        .collect()
 }
 
 impl Drop for App {
