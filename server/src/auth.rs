@@ -29,6 +29,8 @@ pub struct Claims {
     pub sub: String,
     /// When the token was issued (seconds since the epoch); never in the future.
     pub iat: u64,
+    /// When the token expires (seconds since the epoch); verified.
+    pub exp: u64,
     /// When the user signed in; never in the future, when present.
     #[serde(default)]
     pub auth_time: Option<u64>,

@@ -57,6 +57,16 @@ pub struct Config {
     /// Seconds between purges of what the retention times let go.
     #[arg(long, env = "PROMPTFORGE_PURGE_INTERVAL_SECS", default_value_t = 3600)]
     pub purge_interval_secs: u64,
+    /// Live channels (`GET /v1/live`) one user may hold open on this instance.
+    #[arg(
+        long,
+        env = "PROMPTFORGE_LIVE_CONNECTIONS_PER_USER",
+        default_value_t = 8
+    )]
+    pub live_connections_per_user: usize,
+    /// Seconds between heartbeats on an idle live channel.
+    #[arg(long, env = "PROMPTFORGE_LIVE_HEARTBEAT_SECS", default_value_t = 15)]
+    pub live_heartbeat_secs: u64,
 }
 
 impl Config {

@@ -24,6 +24,9 @@ pub enum ServerError {
     /// A pull from before the collection's purge horizon.
     #[error("{0}")]
     CheckpointExpired(String),
+    /// A live channel over the per-user cap.
+    #[error("{0}")]
+    TooManyConnections(String),
     #[error("no route {0}")]
     NoRoute(String),
     #[error("{0} is not allowed on this route")]
@@ -137,6 +140,9 @@ impl ServerError {
                 (StatusCode::NOT_FOUND, ErrorCode::UnknownCollection)
             }
             ServerError::CheckpointExpired(_) => (StatusCode::GONE, ErrorCode::CheckpointExpired),
+            ServerError::TooManyConnections(_) => {
+                (StatusCode::TOO_MANY_REQUESTS, ErrorCode::TooManyConnections)
+            }
             ServerError::Unavailable(_) | ServerError::Mongo(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable)
             }

@@ -11,7 +11,8 @@
 //! - [`db`]: MongoDB setup, the change sequence, transactions.
 //! - [`push`], [`pull`]: the two halves of the protocol.
 //! - [`market`]: publishing, moderation, purchases, refunds and reviews.
-//! - [`sequencer`]: puts writes made straight to MongoDB on the pull cursor.
+//! - [`sequencer`]: numbers every write on the pull cursor, in commit order.
+//! - [`live`]: the live channel telling connected desktops their scope moved.
 
 pub mod auth;
 pub mod batch;
@@ -19,6 +20,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod history;
+pub mod live;
 pub mod market;
 pub mod metrics;
 pub mod pull;
@@ -53,6 +55,7 @@ pub use error::ServerError;
 
 #[derive(Debug)]
 struct AppState {
+    live: Arc<live::LiveHub>,
     db: Db,
     verifier: Verifier,
     config: Config,
@@ -92,7 +95,13 @@ pub fn router(db: Db, verifier: Verifier, config: Config) -> Router {
     metrics::install();
     let limit = config.max_body_bytes;
     let timeout = config.request_timeout();
+    let live = live::LiveHub::start(
+        db.clone(),
+        config.live_connections_per_user,
+        std::time::Duration::from_secs(config.live_heartbeat_secs),
+    );
     let state = Arc::new(AppState {
+        live,
         db,
         verifier,
         config,
@@ -105,6 +114,7 @@ pub fn router(db: Db, verifier: Verifier, config: Config) -> Router {
         .route("/v1/pull", post(pull_route))
         .route("/v1/pull/count", post(count_route))
         .route("/v1/pull/all", post(pull_all_route))
+        .route(promptforge_wire::protocol::LIVE_PATH, get(live_route))
         .route("/v1/market/publish", post(market_publish))
         .route("/v1/market/moderate", post(market_moderate))
         .route("/v1/market/purchase", post(market_purchase))
@@ -148,6 +158,14 @@ async fn time_limit(
     }
 }
 
+/// The live channel; it closes by itself when the token expires.
+async fn live_route(
+    State(state): State<Arc<AppState>>,
+    Verified(claims): Verified,
+) -> Result<axum::response::Response, ServerError> {
+    state.live.connect(claims.sub, claims.exp).await
+}
+
 async fn healthz(State(state): State<Arc<AppState>>) -> Result<&'static str, ServerError> {
     state.db.db.run_command(bson::doc! { "ping": 1 }).await?;
     Ok("ok")
@@ -157,6 +175,21 @@ async fn healthz(State(state): State<Arc<AppState>>) -> Result<&'static str, Ser
 struct User(String);
 
 impl FromRequestParts<Arc<AppState>> for User {
+    type Rejection = ServerError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let Verified(claims) = Verified::from_request_parts(parts, state).await?;
+        Ok(User(claims.sub))
+    }
+}
+
+/// The verified claims of a request's token, after the protocol version check.
+struct Verified(auth::Claims);
+
+impl FromRequestParts<Arc<AppState>> for Verified {
     type Rejection = ServerError;
 
     async fn from_request_parts(
@@ -189,7 +222,7 @@ impl FromRequestParts<Arc<AppState>> for User {
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or(auth::AuthError::Missing)?;
         let claims = state.verifier.verify(token).await?;
-        Ok(User(claims.sub))
+        Ok(Verified(claims))
     }
 }
 

@@ -29,6 +29,8 @@ const LEADER: &str = "promptforge_sequencer_leader";
 const STAMPED: &str = "promptforge_sequencer_stamped_total";
 const LAG: &str = "promptforge_sequencer_lag_seconds";
 const DB_COMMANDS: &str = "promptforge_db_commands_total";
+const LIVE_CONNECTIONS: &str = "promptforge_live_connections";
+const LIVE_HINTS: &str = "promptforge_live_hints_total";
 
 /// Latency buckets from a cached read to a contended transaction.
 const LATENCY_BUCKETS: [f64; 12] = [
@@ -139,4 +141,14 @@ pub fn sequencer_stamped(count: usize, lag: Option<std::time::Duration>) {
     if let Some(lag) = lag {
         metrics::gauge!(LAG).set(lag.as_secs_f64());
     }
+}
+
+/// Live channels open on this instance, after one opened or closed.
+pub fn live_connections(open: usize) {
+    metrics::gauge!(LIVE_CONNECTIONS).set(open as f64);
+}
+
+/// Hints this instance sent down its live channels (coalesced ones count once).
+pub fn live_hints(sent: usize) {
+    metrics::counter!(LIVE_HINTS).increment(u64::try_from(sent).unwrap_or(u64::MAX));
 }

@@ -121,6 +121,7 @@ pub async fn purge(db: &Db, retention: Retention) -> Result<u64, ServerError> {
         .delete_many(doc! { "at": { "$lt": answers_before } })
         .await?
         .deleted_count;
+    purged += crate::live::purge_hints(db).await?;
     let tombstones_before = ago(retention.tombstones);
     for collection in scope::PULLED {
         purged += purge_collection(db, collection, tombstones_before).await?;

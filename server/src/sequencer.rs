@@ -47,7 +47,7 @@ use crate::db::{
     SEQ_VERSION,
 };
 use crate::error::ServerError;
-use crate::scope;
+use crate::{live, scope};
 
 /// How long a lease lasts unrenewed: the longest the cursor stands still
 /// after the leading instance dies.
@@ -195,6 +195,7 @@ async fn acquire(db: &Db, holder: &str) -> Result<Option<Leader>, ServerError> {
         through: epoch << EPOCH_SHIFT,
         stamp_until: asked + LEASE - MARGIN,
         token,
+        audience: live::Audience::default(),
     };
     // Every number of earlier epochs is now readable: what a predecessor
     // stamped without publishing is complete, or is stamped again here.
@@ -253,6 +254,8 @@ struct Leader {
     /// Stamps are issued only before this instant.
     stamp_until: Instant,
     token: Option<ResumeToken>,
+    /// Who the writes numbered since the last publish concern.
+    audience: live::Audience,
 }
 
 impl Leader {
@@ -282,6 +285,12 @@ impl Leader {
             return Err(Self::lost());
         }
         self.stamp_until = asked + LEASE - MARGIN;
+        // Published: the readers may be told. A lost hint costs latency
+        // only (clients still poll), so it does not stop the sequencer.
+        let audience = std::mem::take(&mut self.audience);
+        if let Err(err) = live::announce(&self.db, &audience, self.through).await {
+            tracing::warn!(error = %err, "live hint not written");
+        }
         Ok(())
     }
 
@@ -514,6 +523,7 @@ impl Leader {
             return Ok(None);
         };
         let Target::Synced(collection) = target else {
+            self.audience.add_exit(current);
             let seq = self.next_seq()?;
             self.through = seq;
             return Ok(Some(
@@ -552,6 +562,7 @@ impl Leader {
             None => doc! { "_id": id, "version": { "$exists": false } },
         };
         let readers = scope::explicit_readers(collection, current);
+        self.audience.add(collection, current);
         let seq = self.next_seq()?;
         self.through = seq;
         Ok(Some(doc! {

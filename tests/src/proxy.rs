@@ -6,6 +6,12 @@
 //! (the server applied it, the desktop never learns), or cut the answer
 //! half-way. The proxy can also go offline, and be pointed at another
 //! upstream (a restarted server).
+//!
+//! The live channel (`GET /v1/live`, an answer that never ends) meets no
+//! scripted fault: by default the proxy answers it 404, as a server without
+//! one would, so rounds alone decide what a scripted test sees; with
+//! [`FaultProxy::pass_live`] it is piped through until the proxy goes
+//! offline.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -14,6 +20,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+use promptforge_wire::protocol::LIVE_PATH;
 
 /// What happens to one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +54,7 @@ struct State {
     targeted: Option<(String, VecDeque<Fault>)>,
     random: Option<(StdRng, f64)>,
     stats: ProxyStats,
+    pass_live: bool,
 }
 
 impl State {
@@ -103,6 +112,7 @@ impl FaultProxy {
             targeted: None,
             random: None,
             stats: ProxyStats::default(),
+            pass_live: false,
         }));
         let shared = Arc::clone(&state);
         let task = tokio::spawn(async move {
@@ -127,6 +137,11 @@ impl FaultProxy {
     /// While offline every request is refused.
     pub fn set_offline(&self, offline: bool) {
         self.with(|s| s.offline = offline);
+    }
+
+    /// Whether the live channel is piped through (otherwise answered 404).
+    pub fn pass_live(&self, pass: bool) {
+        self.with(|s| s.pass_live = pass);
     }
 
     /// The next requests meet these faults, in order (then normal service).
@@ -216,6 +231,13 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 async fn serve(mut client: TcpStream, state: Arc<Mutex<State>>) -> std::io::Result<()> {
     let mut buffer = Vec::new();
     while let Some((head, body)) = read_request(&mut client, &mut buffer).await? {
+        if head
+            .split_whitespace()
+            .nth(1)
+            .is_some_and(|p| p.starts_with(LIVE_PATH))
+        {
+            return pipe_live(client, &head, state).await;
+        }
         let (fault, upstream) = {
             let mut s = state.lock().unwrap_or_else(PoisonError::into_inner);
             let path = head.split_whitespace().nth(1).unwrap_or("");
@@ -261,4 +283,51 @@ async fn serve(mut client: TcpStream, state: Arc<Mutex<State>>) -> std::io::Resu
         }
     }
     Ok(())
+}
+
+/// Answers the live channel: 404 unless passed, then piped through until
+/// either side closes or the proxy goes offline.
+async fn pipe_live(
+    mut client: TcpStream,
+    head: &str,
+    state: Arc<Mutex<State>>,
+) -> std::io::Result<()> {
+    let (pass, offline, upstream) = {
+        let s = state.lock().unwrap_or_else(PoisonError::into_inner);
+        (s.pass_live, s.offline, s.upstream.clone())
+    };
+    if offline {
+        return Ok(());
+    }
+    if !pass {
+        let body = r#"{"code":"not_found","message":"no live channel behind this proxy"}"#;
+        let answer = format!(
+            "HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        return client.write_all(answer.as_bytes()).await;
+    }
+    let Ok(mut server) = TcpStream::connect(&upstream).await else {
+        return Ok(());
+    };
+    let mut request = head.trim_end().to_owned();
+    request.push_str("\r\n\r\n");
+    server.write_all(request.as_bytes()).await?;
+    let mut chunk = [0_u8; 16384];
+    loop {
+        tokio::select! {
+            read = server.read(&mut chunk) => {
+                let n = read?;
+                if n == 0 {
+                    return Ok(());
+                }
+                client.write_all(&chunk[..n]).await?;
+            }
+            () = tokio::time::sleep(std::time::Duration::from_millis(100)) => {
+                if state.lock().unwrap_or_else(PoisonError::into_inner).offline {
+                    return Ok(());
+                }
+            }
+        }
+    }
 }

@@ -32,6 +32,8 @@ pub fn config(uri: &str, database: &str) -> Config {
         answer_retention_secs: 7 * 24 * 3600,
         tombstone_retention_secs: 90 * 24 * 3600,
         purge_interval_secs: 3600,
+        live_connections_per_user: 8,
+        live_heartbeat_secs: 15,
     }
 }
 

@@ -22,7 +22,7 @@ export function stateWords(s: SyncStatus | null, signedIn: boolean): string {
     case "syncing":
       return s.total != null ? `Syncing ${s.done}/${s.total}` : `Syncing (${s.done})`;
     case "up_to_date":
-      return "Up to date";
+      return s.live ? "Live" : "Up to date";
     case "error":
       return s.retrying ? `Sync error: ${s.message} (retrying)` : `Sync error: ${s.message}`;
   }

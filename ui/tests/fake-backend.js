@@ -202,7 +202,7 @@
     { mutation_id: 8, collection: "ideas", doc_id: "i2", op: "delete", reason: "forbidden", message: "You may not delete this idea.", at: d(611) },
   ];
   let status = Object.assign(
-    { pending: 2, oldest_pending_age_secs: 30, needs_attention: attention.length, open_conflicts: conflicts.length, last_synced_at: { $date: new Date(Date.now() - 120000).toISOString() }, state: "up_to_date" },
+    { pending: 2, oldest_pending_age_secs: 30, needs_attention: attention.length, open_conflicts: conflicts.length, last_synced_at: { $date: new Date(Date.now() - 120000).toISOString() }, live: false, state: "up_to_date" },
     opts.status || {},
   );
 

@@ -291,6 +291,76 @@ pub struct PullResponse {
     pub remaining_estimate: u64,
 }
 
+/// The live channel, `GET /v1/live`: a server-sent event stream on which the
+/// server tells a client, within milliseconds of a commit, that documents in
+/// its scope moved past a checkpoint. The client then pulls as usual; a hint
+/// carries no documents, so a missed or coalesced one costs only latency.
+pub const LIVE_PATH: &str = "/v1/live";
+
+/// One event of the live channel: the SSE `event:` line names it
+/// ([`LiveEvent::name`]) and its `data:` line is the JSON of its fields.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LiveEvent {
+    /// First on every channel: the current watermark and how often the
+    /// server sends a heartbeat (an SSE comment) when nothing moves.
+    Ready(LiveReady),
+    /// Documents in the user's scope were numbered up to `through`. Hints
+    /// are coalesced: a client that reads slowly gets the latest one only.
+    Changed(LiveChanged),
+    /// The channel's token has expired; the server closes the channel next.
+    /// Reconnect with a fresh token.
+    TokenExpired(LiveClosing),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveReady {
+    pub through: i64,
+    pub heartbeat_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveChanged {
+    pub through: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveClosing {
+    pub message: String,
+}
+
+impl LiveEvent {
+    /// The SSE `event:` name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            LiveEvent::Ready(_) => "ready",
+            LiveEvent::Changed(_) => "changed",
+            LiveEvent::TokenExpired(_) => "token_expired",
+        }
+    }
+
+    /// The SSE `data:` line.
+    pub fn data(&self) -> String {
+        let json = match self {
+            LiveEvent::Ready(ready) => serde_json::to_string(ready),
+            LiveEvent::Changed(changed) => serde_json::to_string(changed),
+            LiveEvent::TokenExpired(closing) => serde_json::to_string(closing),
+        };
+        // Plain structs of numbers and strings always serialize.
+        json.unwrap_or_default()
+    }
+
+    /// The event named `name` with `data`; `Ok(None)` for an event this
+    /// client does not know (later servers may add some).
+    pub fn parse(name: &str, data: &str) -> Result<Option<LiveEvent>, serde_json::Error> {
+        Ok(Some(match name {
+            "ready" => LiveEvent::Ready(serde_json::from_str(data)?),
+            "changed" => LiveEvent::Changed(serde_json::from_str(data)?),
+            "token_expired" => LiveEvent::TokenExpired(serde_json::from_str(data)?),
+            _ => return Ok(None),
+        }))
+    }
+}
+
 /// Error body of every non-2xx response.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorBody {
@@ -314,6 +384,9 @@ pub enum ErrorCode {
     /// purged: pull the collection again from checkpoint 0 and remove the
     /// local copies that pull does not send (keeping unsynced edits).
     CheckpointExpired,
+    /// The user already holds as many live channels on this server as it
+    /// allows (`GET /v1/live`, 429): close one, or poll.
+    TooManyConnections,
     /// MongoDB was unreachable or failed; retrying may help.
     Unavailable,
     Internal,

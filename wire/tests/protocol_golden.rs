@@ -203,10 +203,53 @@ fn error_bodies() {
             ErrorCode::Unauthenticated,
             ErrorCode::NotFound,
             ErrorCode::UnknownCollection,
+            ErrorCode::CheckpointExpired,
             ErrorCode::PayloadTooLarge,
+            ErrorCode::TooManyConnections,
             ErrorCode::UpgradeRequired,
             ErrorCode::Unavailable,
             ErrorCode::Internal,
         ],
     );
+}
+
+#[test]
+fn live_channel_events() {
+    check(
+        "live_ready",
+        &LiveReady {
+            through: 4_294_967_301,
+            heartbeat_secs: 15,
+        },
+    );
+    check(
+        "live_changed",
+        &LiveChanged {
+            through: 4_294_967_302,
+        },
+    );
+    check(
+        "live_token_expired",
+        &LiveClosing {
+            message: "the token expired; reconnect with a fresh one".into(),
+        },
+    );
+    // The names on the `event:` line, and each parses back from its data.
+    let events = [
+        LiveEvent::Ready(LiveReady {
+            through: 7,
+            heartbeat_secs: 15,
+        }),
+        LiveEvent::Changed(LiveChanged { through: 8 }),
+        LiveEvent::TokenExpired(LiveClosing {
+            message: "expired".into(),
+        }),
+    ];
+    let names: Vec<_> = events.iter().map(LiveEvent::name).collect();
+    assert_eq!(names, ["ready", "changed", "token_expired"]);
+    for event in events {
+        let back = LiveEvent::parse(event.name(), &event.data()).expect("parses");
+        assert_eq!(back, Some(event));
+    }
+    assert_eq!(LiveEvent::parse("presence", "{}").ok(), Some(None));
 }

@@ -15,9 +15,11 @@
 
 pub mod account;
 mod code;
+pub mod live;
 mod pull;
 pub mod transport;
 
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -62,6 +64,9 @@ pub struct SyncConfig {
     pub pull_page_bytes: Option<u64>,
     /// How often `run` syncs when nothing else prompts it.
     pub poll_interval: Duration,
+    /// How often `run` syncs while a live channel is open (which tells it
+    /// when the server has something): a safety net only.
+    pub live_poll_interval: Duration,
     /// How long `run` waits after a local write before pushing, so a burst
     /// of typing becomes one upload.
     pub write_debounce: Duration,
@@ -77,6 +82,7 @@ impl Default for SyncConfig {
             push_max_bytes: 4 << 20,
             pull_page_bytes: None,
             poll_interval: Duration::from_secs(30),
+            live_poll_interval: Duration::from_secs(600),
             write_debounce: Duration::from_millis(300),
             backoff_min: Duration::from_millis(500),
             backoff_max: Duration::from_secs(60),
@@ -133,6 +139,8 @@ pub struct SyncStatus {
     pub open_conflicts: u64,
     #[cfg_attr(feature = "ts", ts(type = "{ $date: string } | null"))]
     pub last_synced_at: Option<DateTime>,
+    /// A live channel is open: other people's changes arrive as they happen.
+    pub live: bool,
 }
 
 impl SyncStatus {
@@ -152,6 +160,7 @@ impl SyncStatus {
             needs_attention: summary.needs_attention,
             open_conflicts: summary.open_conflicts,
             last_synced_at: summary.last_synced_at,
+            live: false,
         }
     }
 }
@@ -209,6 +218,8 @@ pub struct SyncEngine<T: Transport> {
     /// Held for a whole round: a round started by the app (a purchase, say)
     /// and one started by `run` never interleave their pushes and pulls.
     round: tokio::sync::Mutex<()>,
+    /// Whether [`SyncEngine::run`] holds a live channel open now.
+    live: AtomicBool,
 }
 
 impl SyncEngine<HttpTransport> {
@@ -287,6 +298,7 @@ impl<T: Transport> SyncEngine<T> {
             needs_attention: 0,
             open_conflicts: 0,
             last_synced_at: None,
+            live: false,
         };
         SyncEngine {
             store,
@@ -296,6 +308,7 @@ impl<T: Transport> SyncEngine<T> {
             status: watch::channel(initial).0,
             nudge: Notify::new(),
             round: tokio::sync::Mutex::new(()),
+            live: AtomicBool::new(false),
         }
     }
 
@@ -323,7 +336,8 @@ impl<T: Transport> SyncEngine<T> {
     pub async fn publish(&self, state: SyncState) {
         match self.store.sync_summary().await {
             Ok(summary) => {
-                let status = SyncStatus::from_summary(state, &summary, self.clock.now());
+                let mut status = SyncStatus::from_summary(state, &summary, self.clock.now());
+                status.live = self.is_live();
                 self.status.send_replace(status);
             }
             Err(err) => {
@@ -461,10 +475,19 @@ impl<T: Transport> SyncEngine<T> {
         ))
     }
 
-    /// Syncs until `shutdown` resolves: after local writes, on nudges, on the
-    /// poll timer, and after failures with exponential backoff and jitter.
-    /// Never gives up and never blocks the store.
+    /// Syncs until `shutdown` resolves: after local writes, on nudges, on
+    /// hints of the live channel it keeps open, on the poll timer (slower
+    /// while the channel is open), and after failures with exponential
+    /// backoff and jitter. Never gives up and never blocks the store.
     pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::select! {
+            () = self.run_rounds(shutdown) => {}
+            () = self.follow_live() => {}
+        }
+        self.set_live(false);
+    }
+
+    async fn run_rounds(&self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut writes = self.store.replica().outbox_changes();
         let mut backoff = self.config.backoff_min;
@@ -473,7 +496,11 @@ impl<T: Transport> SyncEngine<T> {
             let wait = match self.sync_once().await {
                 Ok(_) => {
                     backoff = self.config.backoff_min;
-                    self.config.poll_interval
+                    if self.is_live() {
+                        self.config.live_poll_interval
+                    } else {
+                        self.config.poll_interval
+                    }
                 }
                 Err(err) => {
                     let retryable = err.is_retryable();

@@ -11,10 +11,11 @@ use std::time::Duration;
 use promptforge_wire::protocol::{
     CountRequest, CountResponse, ErrorBody, ErrorCode, HandshakeRequest, HandshakeResponse,
     PullAllRequest, PullAllResponse, PullRequest, PullResponse, PushRequest, PushResponse,
-    PROTOCOL_HEADER, PROTOCOL_VERSION,
+    LIVE_PATH, PROTOCOL_HEADER, PROTOCOL_VERSION,
 };
 use serde::{de::DeserializeOwned, Serialize};
 
+use super::live::LiveChannel;
 use super::SyncErrorCode;
 
 /// Why an exchange with the server failed.
@@ -134,6 +135,11 @@ pub trait Transport: Send + Sync + 'static {
         let _ = request;
         async { Ok(None) }
     }
+    /// Opens the live channel. `None` when the server has none (the engine
+    /// then polls only).
+    fn live(&self) -> impl Future<Output = Result<Option<LiveChannel>, TransportError>> + Send {
+        async { Ok(None) }
+    }
     /// Where it connects, for status displays.
     fn endpoint(&self) -> String;
 }
@@ -142,6 +148,8 @@ pub trait Transport: Send + Sync + 'static {
 #[derive(Clone)]
 pub struct HttpTransport {
     client: reqwest::Client,
+    /// For the live channel, which stays open: no overall time limit.
+    live_client: reqwest::Client,
     base_url: String,
     tokens: Arc<dyn TokenProvider>,
 }
@@ -175,8 +183,14 @@ impl HttpTransport {
             .user_agent(concat!("PromptForge-Desktop/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| TransportError::Protocol(format!("HTTP client: {e}")))?;
+        let live_client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10).min(timeout))
+            .user_agent(concat!("PromptForge-Desktop/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| TransportError::Protocol(format!("HTTP client: {e}")))?;
         Ok(HttpTransport {
             client,
+            live_client,
             base_url: base_url.trim_end_matches('/').to_owned(),
             tokens,
         })
@@ -211,29 +225,60 @@ impl HttpTransport {
                     }
                 });
             }
-            let error: Option<ErrorBody> = serde_json::from_slice(&bytes).ok();
-            let message = error
-                .as_ref()
-                .map(|e| e.message.clone())
-                .unwrap_or_else(|| String::from_utf8_lossy(&bytes).chars().take(200).collect());
-            match (status.as_u16(), error.map(|e| e.code)) {
-                (401, _) if !refreshed => {
-                    refreshed = true;
-                    continue;
-                }
-                (401, _) => return Err(TransportError::Unauthenticated(message)),
-                (_, Some(ErrorCode::UpgradeRequired)) | (426, _) => {
-                    return Err(TransportError::UpgradeRequired(message))
-                }
-                (status, code) => {
-                    return Err(TransportError::Server {
-                        status,
-                        code,
-                        message,
-                    })
-                }
+            if status.as_u16() == 401 && !refreshed {
+                refreshed = true;
+                continue;
+            }
+            return Err(refusal(status.as_u16(), &bytes));
+        }
+    }
+
+    /// `GET /v1/live`, refreshing the token once if it is refused.
+    async fn open_live(&self) -> Result<Option<LiveChannel>, TransportError> {
+        let url = format!("{}{LIVE_PATH}", self.base_url);
+        let mut refreshed = false;
+        loop {
+            let token = self.tokens.token(refreshed).await?;
+            let response = self
+                .live_client
+                .get(&url)
+                .bearer_auth(token)
+                .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
+                .header(reqwest::header::ACCEPT, "text/event-stream")
+                .send()
+                .await
+                .map_err(classify)?;
+            let status = response.status().as_u16();
+            if response.status().is_success() {
+                return Ok(Some(LiveChannel::new(response)));
+            }
+            let bytes = response.bytes().await.map_err(classify)?;
+            match status {
+                401 if !refreshed => refreshed = true,
+                404 => return Ok(None),
+                _ => return Err(refusal(status, &bytes)),
             }
         }
+    }
+}
+
+/// The error a non-2xx answer with body `bytes` stands for.
+fn refusal(status: u16, bytes: &[u8]) -> TransportError {
+    let error: Option<ErrorBody> = serde_json::from_slice(bytes).ok();
+    let message = error
+        .as_ref()
+        .map(|e| e.message.clone())
+        .unwrap_or_else(|| String::from_utf8_lossy(bytes).chars().take(200).collect());
+    match (status, error.map(|e| e.code)) {
+        (401, _) => TransportError::Unauthenticated(message),
+        (_, Some(ErrorCode::UpgradeRequired)) | (426, _) => {
+            TransportError::UpgradeRequired(message)
+        }
+        (status, code) => TransportError::Server {
+            status,
+            code,
+            message,
+        },
     }
 }
 
@@ -300,6 +345,10 @@ impl Transport for HttpTransport {
 
     async fn pull(&self, request: &PullRequest) -> Result<PullResponse, TransportError> {
         self.call("/v1/pull", request).await
+    }
+
+    async fn live(&self) -> Result<Option<LiveChannel>, TransportError> {
+        self.open_live().await
     }
 
     async fn count(&self, request: &CountRequest) -> Result<Option<CountResponse>, TransportError> {

@@ -13,4 +13,8 @@ pending: number,
 /**
  * Age of the oldest of them, in seconds.
  */
-oldest_pending_age_secs: number | null, needs_attention: number, open_conflicts: number, last_synced_at: { $date: string } | null, } & ({ "state": "idle" } | { "state": "offline", reason: string, } | { "state": "connecting" } | { "state": "syncing", phase: SyncPhase, done: number, total: number | null, } | { "state": "up_to_date" } | { "state": "error", code: SyncErrorCode, message: string, retrying: boolean, });
+oldest_pending_age_secs: number | null, needs_attention: number, open_conflicts: number, last_synced_at: { $date: string } | null, 
+/**
+ * A live channel is open: other people's changes arrive as they happen.
+ */
+live: boolean, } & ({ "state": "idle" } | { "state": "offline", reason: string, } | { "state": "connecting" } | { "state": "syncing", phase: SyncPhase, done: number, total: number | null, } | { "state": "up_to_date" } | { "state": "error", code: SyncErrorCode, message: string, retrying: boolean, });

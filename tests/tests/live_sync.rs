@@ -1,0 +1,295 @@
+//! The live channel end to end: real servers on SecantusDB, real stores,
+//! desktops running their background loops with polling turned so slow that
+//! only a live hint can explain a change arriving.
+
+use std::sync::{Arc, LazyLock};
+use std::time::{Duration, Instant};
+
+use bson::doc;
+use promptforge_sync::schema::Prompt;
+use promptforge_sync::SyncConfig;
+use promptforge_tests::desktop::Desktop;
+use promptforge_tests::mongo::MongoServer;
+use promptforge_tests::proxy::FaultProxy;
+use promptforge_tests::server::{config, TestServer};
+use promptforge_tests::tokens::{token, TokenSpec};
+use promptforge_wire::protocol::{LIVE_PATH, PROTOCOL_HEADER};
+use tokio::sync::oneshot;
+
+static MONGO: LazyLock<MongoServer> =
+    LazyLock::new(|| MongoServer::start().expect("start SecantusDB"));
+
+/// How long a hinted change may take to land on another desktop here
+/// (the stand-in is slow; the latency benchmark measures the real figure).
+const ARRIVAL: Duration = Duration::from_secs(20);
+
+/// Polling so slow that a test never sees it.
+fn live_only() -> SyncConfig {
+    SyncConfig {
+        poll_interval: Duration::from_secs(3600),
+        live_poll_interval: Duration::from_secs(3600),
+        ..SyncConfig::default()
+    }
+}
+
+/// A desktop whose background loop runs until the value is dropped.
+struct Running {
+    desktop: Arc<Desktop>,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    async fn start(dir: &std::path::Path, base: &str, user: &str, config: SyncConfig) -> Running {
+        let desktop = Arc::new(Desktop::open_with(dir, base, user, config).await);
+        // Attached to the account before the loop starts.
+        desktop.synced().await;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = {
+            let desktop = Arc::clone(&desktop);
+            tokio::spawn(async move {
+                desktop
+                    .engine
+                    .run(async {
+                        let _ = stopped.await;
+                    })
+                    .await;
+            })
+        };
+        Running {
+            desktop,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    async fn wait_live(&self, live: bool) {
+        let deadline = Instant::now() + ARRIVAL;
+        while self.desktop.engine.is_live() != live {
+            assert!(
+                Instant::now() < deadline,
+                "{} never became {}",
+                self.desktop.dir.display(),
+                if live { "live" } else { "not live" }
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(self.desktop.engine.status().borrow().live, live);
+    }
+
+    /// Waits until this desktop's store holds `id` with `title`.
+    async fn wait_title(&self, id: &str, title: &str) {
+        let deadline = Instant::now() + ARRIVAL;
+        loop {
+            let prompt: Option<Prompt> = self.desktop.store().get(id).await.expect("read");
+            if prompt.as_ref().is_some_and(|p| p.title == title) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} still has {:?} instead of {title:?}",
+                self.desktop.dir.display(),
+                prompt.map(|p| p.title)
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_reaches_desktops_on_two_instances_without_anyone_syncing() {
+    let mongo = &*MONGO;
+    let database = mongo.fresh_database();
+    let first = TestServer::start_on(mongo, &database).await;
+    let second = TestServer::start_on(mongo, &database).await;
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("dir")).collect();
+    // Ada's laptop on one instance, her desktop on the other, and Grace, a
+    // collaborator, on the first.
+    let laptop = Running::start(dirs[0].path(), &first.base, "ada", live_only()).await;
+    let desktop = Running::start(dirs[1].path(), &second.base, "ada", live_only()).await;
+    let grace = Running::start(dirs[2].path(), &first.base, "grace", live_only()).await;
+    for running in [&laptop, &desktop, &grace] {
+        running.wait_live(true).await;
+    }
+
+    let mut shared = Prompt::new("ada", "Written on the laptop", "Body");
+    shared.collaboration.allowed_users = vec!["grace".into()];
+    let shared = laptop.desktop.store().create(shared).await.expect("create");
+    desktop
+        .wait_title(&shared.id, "Written on the laptop")
+        .await;
+    grace.wait_title(&shared.id, "Written on the laptop").await;
+
+    grace
+        .desktop
+        .store()
+        .patch::<Prompt>(&shared.id, doc! { "title": "Edited by Grace" })
+        .await
+        .expect("edit");
+    laptop.wait_title(&shared.id, "Edited by Grace").await;
+    desktop.wait_title(&shared.id, "Edited by Grace").await;
+
+    // Another backend writes straight to MongoDB: the sequencer numbers it
+    // and every instance's desktops hear of it.
+    first
+        .collection("prompts")
+        .await
+        .update_one(
+            doc! { "_id": &shared.id },
+            doc! { "$set": { "title": "Edited on the web" }, "$inc": { "version": 1 } },
+        )
+        .await
+        .expect("direct write");
+    for running in [&laptop, &desktop, &grace] {
+        running.wait_title(&shared.id, "Edited on the web").await;
+    }
+    for running in [laptop, desktop, grace] {
+        running.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_or_broken_channel_falls_back_to_polling_and_reconnects() {
+    let mongo = &*MONGO;
+    let server = TestServer::start(mongo).await;
+    // One proxy answers the channel 404, as a server without one would;
+    // the other passes it until it goes offline.
+    let refusing = FaultProxy::start(&server.base).await;
+    let passing = FaultProxy::start(&server.base).await;
+    passing.pass_live(true);
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("dir")).collect();
+    let polling = SyncConfig {
+        poll_interval: Duration::from_millis(500),
+        backoff_min: Duration::from_millis(100),
+        backoff_max: Duration::from_millis(400),
+        ..live_only()
+    };
+    let writer = Running::start(dirs[0].path(), &server.base, "hal", live_only()).await;
+    let refused = Running::start(dirs[1].path(), &refusing.base, "hal", polling.clone()).await;
+    let cut = Running::start(dirs[2].path(), &passing.base, "hal", polling).await;
+    cut.wait_live(true).await;
+
+    let first = writer
+        .desktop
+        .store()
+        .create(Prompt::new("hal", "Before the cut", "Body"))
+        .await
+        .expect("create");
+    refused.wait_title(&first.id, "Before the cut").await;
+    cut.wait_title(&first.id, "Before the cut").await;
+    assert!(!refused.desktop.engine.is_live());
+
+    // Cut off: no longer live; back: live again, and caught up.
+    passing.set_offline(true);
+    cut.wait_live(false).await;
+    let second = writer
+        .desktop
+        .store()
+        .create(Prompt::new("hal", "Written during the cut", "Body"))
+        .await
+        .expect("create");
+    refused
+        .wait_title(&second.id, "Written during the cut")
+        .await;
+    passing.set_offline(false);
+    cut.wait_live(true).await;
+    cut.wait_title(&second.id, "Written during the cut").await;
+    for running in [writer, refused, cut] {
+        running.stop().await;
+    }
+}
+
+/// Opens a raw live channel; returns the HTTP status and the response.
+async fn open(base: &str, token: &str) -> (u16, reqwest::Response) {
+    let response = reqwest::Client::new()
+        .get(format!("{base}{LIVE_PATH}"))
+        .bearer_auth(token)
+        .header(PROTOCOL_HEADER, "1")
+        .send()
+        .await
+        .expect("request");
+    (response.status().as_u16(), response)
+}
+
+/// Reads `response` until `wanted` appears in it or `within` passes.
+async fn read_until(response: &mut reqwest::Response, wanted: &str, within: Duration) -> String {
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + within;
+    while !seen.contains(wanted) {
+        match tokio::time::timeout_at(deadline, response.chunk()).await {
+            Ok(Ok(Some(bytes))) => seen.push_str(&String::from_utf8_lossy(&bytes)),
+            _ => break,
+        }
+    }
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_channel_ends_with_its_token_and_is_capped_per_user() {
+    let mongo = &*MONGO;
+    let mut settings = config(&mongo.uri, &mongo.fresh_database());
+    settings.live_connections_per_user = 2;
+    settings.live_heartbeat_secs = 1;
+    let server = TestServer::start_configured(mongo, settings).await;
+
+    // A token with seconds to live: ready, heartbeats, then token_expired
+    // and the end of the stream.
+    let short = TokenSpec {
+        expires_in: 3,
+        ..TokenSpec::valid("ivy")
+    }
+    .sign();
+    let (status, mut channel) = open(&server.base, &short).await;
+    assert_eq!(status, 200);
+    let seen = read_until(
+        &mut channel,
+        "event: token_expired",
+        Duration::from_secs(15),
+    )
+    .await;
+    assert!(seen.starts_with("event: ready\n"), "{seen}");
+    assert!(
+        seen.contains(": heartbeat\n"),
+        "no heartbeat before expiry: {seen}"
+    );
+    assert!(seen.contains("event: token_expired"), "{seen}");
+    let rest = tokio::time::timeout(Duration::from_secs(5), channel.chunk()).await;
+    assert!(
+        matches!(rest, Ok(Ok(None))),
+        "the stream goes on after token_expired: {rest:?}"
+    );
+
+    // Two channels per user here: a third is refused with the documented
+    // error until one closes; other users are not counted against it.
+    let ivy = token("ivy");
+    let (a, first) = open(&server.base, &ivy).await;
+    let (b, _second) = open(&server.base, &ivy).await;
+    assert_eq!((a, b), (200, 200));
+    let (refused, answer) = open(&server.base, &ivy).await;
+    assert_eq!(refused, 429);
+    let body: serde_json::Value = answer.json().await.expect("error body");
+    assert_eq!(body["code"], "too_many_connections", "{body}");
+    let (other, _other) = open(&server.base, &token("jan")).await;
+    assert_eq!(other, 200);
+    drop(first);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, _third) = open(&server.base, &ivy).await;
+        if status == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "a closed channel still counts");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Without a valid token there is no channel.
+    let (status, _) = open(&server.base, "not a token").await;
+    assert_eq!(status, 401);
+}
