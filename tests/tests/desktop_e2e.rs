@@ -113,10 +113,9 @@ async fn a_prompt_written_on_one_desktop_reaches_another_through_the_server() ->
         })
         .await?;
     sign_in(&laptop, &server, &auth, "ada@example.com").await?;
+    // Signed in against a server with a live channel: up to date, and live.
     laptop
-        .wait_until_texts("sync-indicator", "up to date", |t| {
-            t.iter().any(|s| s.contains("Up to date"))
-        })
+        .wait_until_texts("sync-indicator", "live", |t| t.iter().any(|s| s == "Live"))
         .await?;
     laptop
         .wait_until_texts("pending-count", "nothing pending", |t| {
@@ -140,6 +139,26 @@ async fn a_prompt_written_on_one_desktop_reaches_another_through_the_server() ->
         anyhow::bail!("{err}\nthe second desktop's log:\n{logs}");
     }
     assert_eq!(auth.counts().0, 2, "one password sign-in per desktop");
+
+    // Both open and live: a prompt saved on the laptop appears in the
+    // desktop's open list with no click. While live, the desktop's timer
+    // rounds are 10 minutes apart, so only the live hint explains it.
+    desktop
+        .wait_until_texts("sync-indicator", "live", |t| t.iter().any(|s| s == "Live"))
+        .await?;
+    laptop.click("nav-prompts").await?;
+    laptop.click("new-prompt").await?;
+    laptop
+        .fill("prompt-title", "Written while both were open")
+        .await?;
+    laptop.fill("prompt-content", "Say hello").await?;
+    laptop.click("prompt-save").await?;
+    desktop
+        .wait_until_texts("prompt-row", "the laptop's live prompt", |rows| {
+            rows.iter()
+                .any(|r| r.contains("Written while both were open"))
+        })
+        .await?;
     laptop.quit().await?;
     desktop.quit().await
 }

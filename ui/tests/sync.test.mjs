@@ -37,6 +37,11 @@ test("sync indicator: up to date, offline, syncing with progress, error", async 
   assert.equal(await page.locator(tid("sync-progress")).count(), 0);
   assert.equal(await text(page, "last-synced"), "Last synced just now");
 
+  // With the live channel open, up to date reads "Live".
+  await page.evaluate(() => window.__fake.setStatus({ live: true }));
+  await page.waitForFunction(() => document.querySelector('[data-testid="sync-indicator"]').textContent === "Live");
+  await page.evaluate(() => window.__fake.setStatus({ live: false }));
+
   await page.evaluate(() => window.__fake.setStatus({ state: "error", code: "server_down", message: "The server is not answering.", retrying: true }));
   await page.waitForFunction(() => document.querySelector('[data-testid="sync-indicator"]').textContent.includes("The server is not answering."));
   assert.doesNotMatch(await text(page, "sync-indicator"), /server_down/);
