@@ -55,6 +55,8 @@ struct State {
     random: Option<(StdRng, f64)>,
     stats: ProxyStats,
     pass_live: bool,
+    /// Requests forwarded, by path.
+    paths: std::collections::HashMap<String, u64>,
 }
 
 impl State {
@@ -113,6 +115,7 @@ impl FaultProxy {
             random: None,
             stats: ProxyStats::default(),
             pass_live: false,
+            paths: std::collections::HashMap::new(),
         }));
         let shared = Arc::clone(&state);
         let task = tokio::spawn(async move {
@@ -173,6 +176,11 @@ impl FaultProxy {
     /// Sends further requests to another server (e.g. one restarted).
     pub fn set_upstream(&self, upstream: &str) {
         self.with(|s| s.upstream = host_port(upstream));
+    }
+
+    /// How many requests to `path` were forwarded.
+    pub fn requests_to(&self, path: &str) -> u64 {
+        self.with(|s| s.paths.get(path).copied().unwrap_or(0))
     }
 
     pub fn stats(&self) -> ProxyStats {
@@ -242,6 +250,9 @@ async fn serve(mut client: TcpStream, state: Arc<Mutex<State>>) -> std::io::Resu
             let mut s = state.lock().unwrap_or_else(PoisonError::into_inner);
             let path = head.split_whitespace().nth(1).unwrap_or("");
             let fault = s.next_fault(path);
+            if fault != Fault::Refuse {
+                *s.paths.entry(path.to_owned()).or_default() += 1;
+            }
             match fault {
                 Fault::Pass => s.stats.passed += 1,
                 Fault::Refuse => s.stats.refused += 1,

@@ -206,6 +206,48 @@ async fn a_refused_or_broken_channel_falls_back_to_polling_and_reconnects() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_desktop_handshakes_once_per_channel() {
+    let mongo = &*MONGO;
+    let server = TestServer::start(mongo).await;
+    let proxy = FaultProxy::start(&server.base).await;
+    proxy.pass_live(true);
+    let dir = tempfile::tempdir().expect("dir");
+    let desktop = Running::start(dir.path(), &proxy.base, "una", live_only()).await;
+    desktop.wait_live(true).await;
+    let opened = proxy.requests_to("/v1/handshake");
+    // Rounds of every kind within one channel: run by the test, set off by
+    // local writes and by the hints those writes bring back.
+    for i in 0..3 {
+        desktop
+            .desktop
+            .store()
+            .create(Prompt::new("una", &format!("Edit {i}"), "Body"))
+            .await
+            .expect("create");
+        desktop.desktop.synced().await;
+    }
+    desktop.desktop.synced().await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rounds = proxy.requests_to("/v1/pull/all");
+    assert!(rounds >= 4, "{rounds} pulls");
+    assert!(
+        proxy.requests_to("/v1/handshake") <= opened + 1,
+        "{} handshakes in one channel",
+        proxy.requests_to("/v1/handshake")
+    );
+
+    // A new channel makes a new handshake.
+    let before = proxy.requests_to("/v1/handshake");
+    proxy.set_offline(true);
+    desktop.wait_live(false).await;
+    proxy.set_offline(false);
+    desktop.wait_live(true).await;
+    desktop.desktop.synced().await;
+    assert!(proxy.requests_to("/v1/handshake") > before);
+    desktop.stop().await;
+}
+
 /// Opens a raw live channel; returns the HTTP status and the response.
 async fn open(base: &str, token: &str) -> (u16, reqwest::Response) {
     let response = reqwest::Client::new()

@@ -127,6 +127,8 @@ impl<T: Transport> SyncEngine<T> {
     }
 
     pub(super) fn set_live(&self, live: bool) {
+        // Each channel, and each gap between channels, is its own session.
+        self.live_session.fetch_add(1, Ordering::Relaxed);
         if self.live.swap(live, Ordering::Relaxed) != live {
             tracing::info!(
                 live,

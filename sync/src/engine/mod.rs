@@ -19,12 +19,14 @@ pub mod live;
 mod pull;
 pub mod transport;
 
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bson::DateTime;
-use promptforge_wire::protocol::{HandshakeRequest, PushRequest, PROTOCOL_VERSION, SCHEMA_VERSION};
+use promptforge_wire::protocol::{
+    HandshakeRequest, HandshakeResponse, PushRequest, PROTOCOL_VERSION, SCHEMA_VERSION,
+};
 use rand::Rng;
 use serde::Serialize;
 use tokio::sync::{watch, Notify};
@@ -220,6 +222,11 @@ pub struct SyncEngine<T: Transport> {
     round: tokio::sync::Mutex<()>,
     /// Whether [`SyncEngine::run`] holds a live channel open now.
     live: AtomicBool,
+    /// Counts the live channels opened and closed: a handshake is reused
+    /// only within the channel it was made in.
+    live_session: AtomicU64,
+    /// The last handshake's answer and the live session it was made in.
+    handshake: Mutex<Option<(u64, HandshakeResponse)>>,
 }
 
 impl SyncEngine<HttpTransport> {
@@ -309,6 +316,8 @@ impl<T: Transport> SyncEngine<T> {
             nudge: Notify::new(),
             round: tokio::sync::Mutex::new(()),
             live: AtomicBool::new(false),
+            live_session: AtomicU64::new(0),
+            handshake: Mutex::new(None),
         }
     }
 
@@ -371,14 +380,23 @@ impl<T: Transport> SyncEngine<T> {
         result
     }
 
-    async fn round(&self) -> Result<SyncReport, SyncError> {
-        self.set_state(SyncState::Connecting);
-        let client_id = self.store.replica().client_id().await?;
+    /// The handshake of this round: the one made earlier in the same live
+    /// channel (one handshake per connection), or a new one.
+    async fn handshake(&self, client_id: &str) -> Result<HandshakeResponse, SyncError> {
+        let session = self.live_session.load(std::sync::atomic::Ordering::Relaxed);
+        if self.is_live() {
+            let cached = self.handshake.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((made_in, hello)) = cached.as_ref() {
+                if *made_in == session {
+                    return Ok(hello.clone());
+                }
+            }
+        }
         let confirmed_mutation_id = Some(self.store.replica().confirmed_mutation_id().await?);
         let hello = self
             .transport
             .handshake(&HandshakeRequest {
-                client_id: client_id.clone(),
+                client_id: client_id.to_owned(),
                 protocol_version: PROTOCOL_VERSION,
                 schema_version: SCHEMA_VERSION,
                 app_version: Some(env!("CARGO_PKG_VERSION").to_owned()),
@@ -396,6 +414,30 @@ impl<T: Transport> SyncEngine<T> {
             .replica()
             .ensure_mutation_ids_after(hello.last_mutation_id)
             .await?;
+        *self.handshake.lock().unwrap_or_else(|p| p.into_inner()) = Some((session, hello.clone()));
+        Ok(hello)
+    }
+
+    /// Forgets the handshake, so the next round makes a new one.
+    fn forget_handshake(&self) {
+        self.handshake
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+    }
+
+    async fn round(&self) -> Result<SyncReport, SyncError> {
+        let result = self.round_inner().await;
+        if result.is_err() {
+            self.forget_handshake();
+        }
+        result
+    }
+
+    async fn round_inner(&self) -> Result<SyncReport, SyncError> {
+        self.set_state(SyncState::Connecting);
+        let client_id = self.store.replica().client_id().await?;
+        let hello = self.handshake(&client_id).await?;
         let mut report = SyncReport::default();
         // A push the server refuses for good must not also stop downloads:
         // the pull still runs, and the error is reported after it.
