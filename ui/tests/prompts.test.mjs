@@ -214,6 +214,37 @@ test("editing content creates a version", async () => {
   await page.closeAll();
 });
 
+test("a sync that changes the open prompt never overwrites unsaved text", async () => {
+  const page = await openApp(browser, server.url);
+  await page.click(`${tid("prompt-row")}:has-text("Code reviewer")`);
+  await page.fill(tid("prompt-content"), "My unsaved words");
+  // Another device's edit arrives through sync.
+  await page.evaluate(() => {
+    const p = window.__fake.db.prompts.find((x) => x.title === "Code reviewer");
+    p.title = "Code reviewer (edited elsewhere)";
+    p.version += 1;
+    window.__fake.emit("library-changed", null);
+  });
+  await page.waitForSelector(tid("changed-elsewhere"));
+  assert.match(await page.textContent(tid("changed-elsewhere")), /edited elsewhere/);
+  assert.equal(await page.inputValue(tid("prompt-content")), "My unsaved words");
+  // Discarding shows theirs.
+  await page.click(tid("changed-elsewhere-discard"));
+  await page.waitForSelector(tid("changed-elsewhere"), { state: "detached" });
+  assert.equal(await page.inputValue(tid("prompt-title")), "Code reviewer (edited elsewhere)");
+  // Without unsaved edits, a change simply shows.
+  await page.evaluate(() => {
+    const p = window.__fake.db.prompts.find((x) => x.title === "Code reviewer (edited elsewhere)");
+    p.title = "Code reviewer, third take";
+    p.version += 1;
+    window.__fake.emit("library-changed", null);
+  });
+  await page.waitForFunction(() => document.querySelector('[data-testid="prompt-title"]').value === "Code reviewer, third take");
+  assert.equal(await page.locator(tid("changed-elsewhere")).count(), 0);
+  assert.deepEqual(page.errors, []);
+  await page.closeAll();
+});
+
 test("fork shows forked-from link; templates filter and new from template", async () => {
   const page = await openApp(browser, server.url);
   await page.click(`${tid("prompt-row")}:has-text("Code reviewer")`);

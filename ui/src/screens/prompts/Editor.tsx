@@ -137,6 +137,8 @@ export function PromptEditor(props: {
   const [history, setHistory] = useState(false);
   const [parent, setParent] = useState<Prompt | null>(null);
   const [confirmDelete, setConfirmDelete] = useState(false);
+  /** The stored prompt, when a sync changed it under unsaved edits. */
+  const [elsewhere, setElsewhere] = useState<Prompt | null>(null);
   const titleRef = useRef<HTMLInputElement>(null);
 
   const dirty = useMemo(() => Object.keys(changesOf(base, form, prompt)).length > 0, [base, form, prompt]);
@@ -151,6 +153,7 @@ export function PromptEditor(props: {
         return;
       }
       setPrompt(p);
+      setElsewhere(null);
       const f = toForm(p);
       setBase(f);
       setForm(f);
@@ -166,11 +169,27 @@ export function PromptEditor(props: {
     if (isNew) setTimeout(() => titleRef.current?.focus(), 0);
   }, [reload, isNew]);
 
-  // A sync changed the library: refresh the shown prompt unless it is being edited.
+  // A sync changed the library: refresh the shown prompt unless it is being
+  // edited. Unsaved text is never overwritten: if the prompt itself changed
+  // elsewhere, a banner says so, and saving applies the edits on top.
   const firstTick = useRef(libraryTick);
   useEffect(() => {
-    if (libraryTick !== firstTick.current && !dirty) void reload();
+    if (libraryTick === firstTick.current) return;
+    if (!dirty) {
+      void reload();
+      return;
+    }
+    if (isNew) return;
+    api
+      .get("prompts", props.id)
+      .then((p) => {
+        if (p && prompt && p.version !== prompt.version) setElsewhere(p);
+      })
+      .catch(() => undefined);
   }, [libraryTick]); // eslint-disable-line react-hooks/exhaustive-deps
+  useEffect(() => {
+    if (!dirty) setElsewhere(null);
+  }, [dirty]);
 
   useEffect(() => {
     const pid = prompt?.parent_prompt_id;
@@ -268,6 +287,17 @@ export function PromptEditor(props: {
 
   return (
     <div className="editor" data-testid="prompt-editor">
+      {elsewhere && (
+        <div className="banner changed-elsewhere" data-testid="changed-elsewhere" role="status">
+          <span>
+            This prompt changed on another device (now “{elsewhere.title}”). Your unsaved edits are kept; saving
+            applies them on top of that version.
+          </span>
+          <button data-testid="changed-elsewhere-discard" onClick={() => void reload()}>
+            Discard mine and show theirs
+          </button>
+        </div>
+      )}
       <div className="editor-head">
         <input
           ref={titleRef}
