@@ -83,14 +83,7 @@ pub const SEQUENCING_WAIT: Duration = Duration::from_secs(5);
 
 /// The explicit readers recorded when `doc` was last sequenced.
 pub fn sequenced_readers(doc: &Document) -> Vec<String> {
-    doc.get_array(SEQ_READERS)
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(|b| b.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
+    scope::listed_users(doc, SEQ_READERS)
 }
 
 /// Removes the sequencing fields (clients get `seq` beside the document).

@@ -120,14 +120,7 @@ impl Audience {
 
     fn from_hint(hint: &Document) -> (i64, Audience) {
         let set = |field: &str| -> BTreeSet<String> {
-            hint.get_array(field)
-                .map(|items| {
-                    items
-                        .iter()
-                        .filter_map(|b| b.as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default()
+            scope::listed_users(hint, field).into_iter().collect()
         };
         let audience = Audience {
             users: set("users"),

@@ -261,7 +261,8 @@ fn sharing_list(collection: Collection) -> Option<&'static str> {
     }
 }
 
-fn listed_users(doc: &Document, path: &str) -> Vec<String> {
+/// The strings of the array at `path` (a list of user ids); none when absent.
+pub fn listed_users(doc: &Document, path: &str) -> Vec<String> {
     match get_path(doc, path) {
         Some(Bson::Array(items)) => items
             .iter()

@@ -23,13 +23,12 @@ use std::time::{Duration, Instant};
 
 use promptforge_sync::schema::Prompt;
 use promptforge_sync::SyncConfig;
-use promptforge_tests::desktop::Desktop;
+use promptforge_tests::desktop::{Desktop, Running};
 use promptforge_tests::mongo::MongoServer;
 use promptforge_tests::server::TestServer;
 use promptforge_tests::server_process;
 use promptforge_tests::tokens::token;
 use promptforge_wire::protocol::{LIVE_PATH, PROTOCOL_HEADER};
-use tokio::sync::oneshot;
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -48,44 +47,16 @@ fn config(debounce: Duration) -> SyncConfig {
     }
 }
 
-struct Running {
-    desktop: Arc<Desktop>,
-    stop: oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<()>,
-}
-
 async fn start(dir: &std::path::Path, base: &str, user: &str, config: SyncConfig) -> Running {
     let desktop = Arc::new(Desktop::open_with(dir, base, user, config).await);
     desktop.synced().await;
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = {
-        let desktop = Arc::clone(&desktop);
-        tokio::spawn(async move {
-            desktop
-                .engine
-                .run(async {
-                    let _ = stopped.await;
-                })
-                .await;
-        })
-    };
+    let running = Running::start(desktop);
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !desktop.engine.is_live() {
+    while !running.desktop.engine.is_live() {
         assert!(Instant::now() < deadline, "no live channel");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    Running {
-        desktop,
-        stop,
-        task,
-    }
-}
-
-impl Running {
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        let _ = self.task.await;
-    }
+    running
 }
 
 /// Waits until `desktop` holds `id`; returns when it was first seen.

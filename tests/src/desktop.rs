@@ -13,6 +13,43 @@ use promptforge_sync::{Store, SyncConfig, SyncEngine, SyncError, SyncReport};
 
 use crate::tokens::token;
 
+/// A desktop whose background loop ([`SyncEngine::run`]) runs until
+/// [`Running::stop`], as the app's does.
+#[derive(Debug)]
+pub struct Running {
+    pub desktop: Arc<Desktop>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    pub fn start(desktop: Arc<Desktop>) -> Running {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = {
+            let desktop = Arc::clone(&desktop);
+            tokio::spawn(async move {
+                desktop
+                    .engine
+                    .run(async {
+                        let _ = stopped.await;
+                    })
+                    .await;
+            })
+        };
+        Running {
+            desktop,
+            stop,
+            task,
+        }
+    }
+
+    /// Stops the loop and waits until it has.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        self.task.await.expect("the loop stops");
+    }
+}
+
 /// The collections every replica of one account must agree on.
 pub const SYNCED: [Collection; 4] = [
     Collection::Prompts,

@@ -8,13 +8,12 @@ use std::time::{Duration, Instant};
 use bson::doc;
 use promptforge_sync::schema::Prompt;
 use promptforge_sync::SyncConfig;
-use promptforge_tests::desktop::Desktop;
+use promptforge_tests::desktop::{Desktop, Running};
 use promptforge_tests::mongo::MongoServer;
 use promptforge_tests::proxy::FaultProxy;
 use promptforge_tests::server::{config, TestServer};
 use promptforge_tests::tokens::{token, TokenSpec};
 use promptforge_wire::protocol::{LIVE_PATH, PROTOCOL_HEADER};
-use tokio::sync::oneshot;
 
 static MONGO: LazyLock<MongoServer> =
     LazyLock::new(|| MongoServer::start().expect("start SecantusDB"));
@@ -32,74 +31,42 @@ fn live_only() -> SyncConfig {
     }
 }
 
-/// A desktop whose background loop runs until the value is dropped.
-struct Running {
-    desktop: Arc<Desktop>,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
+/// Opens a desktop, attaches it to its account, and starts its loop.
+async fn start(dir: &std::path::Path, base: &str, user: &str, config: SyncConfig) -> Running {
+    let desktop = Arc::new(Desktop::open_with(dir, base, user, config).await);
+    desktop.synced().await;
+    Running::start(desktop)
 }
 
-impl Running {
-    async fn start(dir: &std::path::Path, base: &str, user: &str, config: SyncConfig) -> Running {
-        let desktop = Arc::new(Desktop::open_with(dir, base, user, config).await);
-        // Attached to the account before the loop starts.
-        desktop.synced().await;
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = {
-            let desktop = Arc::clone(&desktop);
-            tokio::spawn(async move {
-                desktop
-                    .engine
-                    .run(async {
-                        let _ = stopped.await;
-                    })
-                    .await;
-            })
-        };
-        Running {
-            desktop,
-            stop: Some(stop),
-            task,
-        }
+async fn wait_live(running: &Running, live: bool) {
+    let deadline = Instant::now() + ARRIVAL;
+    while running.desktop.engine.is_live() != live {
+        assert!(
+            Instant::now() < deadline,
+            "{} never became {}",
+            running.desktop.dir.display(),
+            if live { "live" } else { "not live" }
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    assert_eq!(running.desktop.engine.status().borrow().live, live);
+}
 
-    async fn wait_live(&self, live: bool) {
-        let deadline = Instant::now() + ARRIVAL;
-        while self.desktop.engine.is_live() != live {
-            assert!(
-                Instant::now() < deadline,
-                "{} never became {}",
-                self.desktop.dir.display(),
-                if live { "live" } else { "not live" }
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
+/// Waits until the desktop's store holds `id` with `title`.
+async fn wait_title(running: &Running, id: &str, title: &str) {
+    let deadline = Instant::now() + ARRIVAL;
+    loop {
+        let prompt: Option<Prompt> = running.desktop.store().get(id).await.expect("read");
+        if prompt.as_ref().is_some_and(|p| p.title == title) {
+            return;
         }
-        assert_eq!(self.desktop.engine.status().borrow().live, live);
-    }
-
-    /// Waits until this desktop's store holds `id` with `title`.
-    async fn wait_title(&self, id: &str, title: &str) {
-        let deadline = Instant::now() + ARRIVAL;
-        loop {
-            let prompt: Option<Prompt> = self.desktop.store().get(id).await.expect("read");
-            if prompt.as_ref().is_some_and(|p| p.title == title) {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} still has {:?} instead of {title:?}",
-                self.desktop.dir.display(),
-                prompt.map(|p| p.title)
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let _ = (&mut self.task).await;
+        assert!(
+            Instant::now() < deadline,
+            "{} still has {:?} instead of {title:?}",
+            running.desktop.dir.display(),
+            prompt.map(|p| p.title)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -112,20 +79,18 @@ async fn a_change_reaches_desktops_on_two_instances_without_anyone_syncing() {
     let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("dir")).collect();
     // Ada's laptop on one instance, her desktop on the other, and Grace, a
     // collaborator, on the first.
-    let laptop = Running::start(dirs[0].path(), &first.base, "ada", live_only()).await;
-    let desktop = Running::start(dirs[1].path(), &second.base, "ada", live_only()).await;
-    let grace = Running::start(dirs[2].path(), &first.base, "grace", live_only()).await;
+    let laptop = start(dirs[0].path(), &first.base, "ada", live_only()).await;
+    let desktop = start(dirs[1].path(), &second.base, "ada", live_only()).await;
+    let grace = start(dirs[2].path(), &first.base, "grace", live_only()).await;
     for running in [&laptop, &desktop, &grace] {
-        running.wait_live(true).await;
+        wait_live(&running, true).await;
     }
 
     let mut shared = Prompt::new("ada", "Written on the laptop", "Body");
     shared.collaboration.allowed_users = vec!["grace".into()];
     let shared = laptop.desktop.store().create(shared).await.expect("create");
-    desktop
-        .wait_title(&shared.id, "Written on the laptop")
-        .await;
-    grace.wait_title(&shared.id, "Written on the laptop").await;
+    wait_title(&desktop, &shared.id, "Written on the laptop").await;
+    wait_title(&grace, &shared.id, "Written on the laptop").await;
 
     grace
         .desktop
@@ -133,8 +98,8 @@ async fn a_change_reaches_desktops_on_two_instances_without_anyone_syncing() {
         .patch::<Prompt>(&shared.id, doc! { "title": "Edited by Grace" })
         .await
         .expect("edit");
-    laptop.wait_title(&shared.id, "Edited by Grace").await;
-    desktop.wait_title(&shared.id, "Edited by Grace").await;
+    wait_title(&laptop, &shared.id, "Edited by Grace").await;
+    wait_title(&desktop, &shared.id, "Edited by Grace").await;
 
     // Another backend writes straight to MongoDB: the sequencer numbers it
     // and every instance's desktops hear of it.
@@ -148,7 +113,7 @@ async fn a_change_reaches_desktops_on_two_instances_without_anyone_syncing() {
         .await
         .expect("direct write");
     for running in [&laptop, &desktop, &grace] {
-        running.wait_title(&shared.id, "Edited on the web").await;
+        wait_title(&running, &shared.id, "Edited on the web").await;
     }
     for running in [laptop, desktop, grace] {
         running.stop().await;
@@ -171,10 +136,10 @@ async fn a_refused_or_broken_channel_falls_back_to_polling_and_reconnects() {
         backoff_max: Duration::from_millis(400),
         ..live_only()
     };
-    let writer = Running::start(dirs[0].path(), &server.base, "hal", live_only()).await;
-    let refused = Running::start(dirs[1].path(), &refusing.base, "hal", polling.clone()).await;
-    let cut = Running::start(dirs[2].path(), &passing.base, "hal", polling).await;
-    cut.wait_live(true).await;
+    let writer = start(dirs[0].path(), &server.base, "hal", live_only()).await;
+    let refused = start(dirs[1].path(), &refusing.base, "hal", polling.clone()).await;
+    let cut = start(dirs[2].path(), &passing.base, "hal", polling).await;
+    wait_live(&cut, true).await;
 
     let first = writer
         .desktop
@@ -182,25 +147,23 @@ async fn a_refused_or_broken_channel_falls_back_to_polling_and_reconnects() {
         .create(Prompt::new("hal", "Before the cut", "Body"))
         .await
         .expect("create");
-    refused.wait_title(&first.id, "Before the cut").await;
-    cut.wait_title(&first.id, "Before the cut").await;
+    wait_title(&refused, &first.id, "Before the cut").await;
+    wait_title(&cut, &first.id, "Before the cut").await;
     assert!(!refused.desktop.engine.is_live());
 
     // Cut off: no longer live; back: live again, and caught up.
     passing.set_offline(true);
-    cut.wait_live(false).await;
+    wait_live(&cut, false).await;
     let second = writer
         .desktop
         .store()
         .create(Prompt::new("hal", "Written during the cut", "Body"))
         .await
         .expect("create");
-    refused
-        .wait_title(&second.id, "Written during the cut")
-        .await;
+    wait_title(&refused, &second.id, "Written during the cut").await;
     passing.set_offline(false);
-    cut.wait_live(true).await;
-    cut.wait_title(&second.id, "Written during the cut").await;
+    wait_live(&cut, true).await;
+    wait_title(&cut, &second.id, "Written during the cut").await;
     for running in [writer, refused, cut] {
         running.stop().await;
     }
@@ -213,8 +176,8 @@ async fn a_live_desktop_handshakes_once_per_channel() {
     let proxy = FaultProxy::start(&server.base).await;
     proxy.pass_live(true);
     let dir = tempfile::tempdir().expect("dir");
-    let desktop = Running::start(dir.path(), &proxy.base, "una", live_only()).await;
-    desktop.wait_live(true).await;
+    let desktop = start(dir.path(), &proxy.base, "una", live_only()).await;
+    wait_live(&desktop, true).await;
     let opened = proxy.requests_to("/v1/handshake");
     // Rounds of every kind within one channel: run by the test, set off by
     // local writes and by the hints those writes bring back.
@@ -240,9 +203,9 @@ async fn a_live_desktop_handshakes_once_per_channel() {
     // A new channel makes a new handshake.
     let before = proxy.requests_to("/v1/handshake");
     proxy.set_offline(true);
-    desktop.wait_live(false).await;
+    wait_live(&desktop, false).await;
     proxy.set_offline(false);
-    desktop.wait_live(true).await;
+    wait_live(&desktop, true).await;
     desktop.desktop.synced().await;
     assert!(proxy.requests_to("/v1/handshake") > before);
     desktop.stop().await;

@@ -14,7 +14,7 @@ use promptforge_sync::engine::{
 };
 use promptforge_sync::schema::{Collection, Prompt};
 use promptforge_sync::{ListQuery, Store, SyncConfig, SyncEngine};
-use promptforge_tests::desktop::{replica_difference, Desktop};
+use promptforge_tests::desktop::{replica_difference, Desktop, Running};
 use promptforge_tests::mongo::MongoServer;
 use promptforge_tests::proxy::{Fault, FaultProxy};
 use promptforge_tests::server::TestServer;
@@ -176,18 +176,7 @@ async fn the_background_loop_rides_out_an_outage_and_a_server_restart() {
     let desktop =
         Arc::new(Desktop::open_with(dir.path(), &proxy.base, "erin", small_batches()).await);
     let user = desktop.store().user_id();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let runner = {
-        let desktop = Arc::clone(&desktop);
-        tokio::spawn(async move {
-            desktop
-                .engine
-                .run(async {
-                    let _ = stopped.await;
-                })
-                .await;
-        })
-    };
+    let runner = Running::start(Arc::clone(&desktop));
 
     // Offline: edits queue up and the status says so.
     proxy.set_offline(true);
@@ -222,8 +211,7 @@ async fn the_background_loop_rides_out_an_outage_and_a_server_restart() {
         s.state == SyncState::UpToDate && s.pending == 0
     })
     .await;
-    let _ = stop.send(());
-    runner.await.expect("the loop stops");
+    runner.stop().await;
 
     let check_dir = tempfile::tempdir().expect("dir");
     let check = Desktop::open(check_dir.path(), &second.base, "erin").await;
