@@ -83,7 +83,7 @@ async fn a_change_reaches_desktops_on_two_instances_without_anyone_syncing() {
     let desktop = start(dirs[1].path(), &second.base, "ada", live_only()).await;
     let grace = start(dirs[2].path(), &first.base, "grace", live_only()).await;
     for running in [&laptop, &desktop, &grace] {
-        wait_live(&running, true).await;
+        wait_live(running, true).await;
     }
 
     let mut shared = Prompt::new("ada", "Written on the laptop", "Body");
@@ -113,7 +113,7 @@ async fn a_change_reaches_desktops_on_two_instances_without_anyone_syncing() {
         .await
         .expect("direct write");
     for running in [&laptop, &desktop, &grace] {
-        wait_title(&running, &shared.id, "Edited on the web").await;
+        wait_title(running, &shared.id, "Edited on the web").await;
     }
     for running in [laptop, desktop, grace] {
         running.stop().await;
