@@ -270,6 +270,8 @@ pub async fn pull_all(
         .max_bytes
         .unwrap_or(DEFAULT_PAGE_BYTES)
         .clamp(1, MAX_PAGE_BYTES);
+    // Every page reads up to a watermark at least this high.
+    let through = Some(crate::sequencer::watermark(db).await?);
     let mut pages = Vec::new();
     let mut expired = Vec::new();
     for collection in scope::PULLED {
@@ -288,6 +290,7 @@ pub async fn pull_all(
                 pages,
                 expired,
                 has_more: true,
+                through,
             });
         }
         let (page, used) = pull_page(
@@ -310,6 +313,7 @@ pub async fn pull_all(
                 pages,
                 expired,
                 has_more: true,
+                through,
             });
         }
     }
@@ -317,5 +321,6 @@ pub async fn pull_all(
         pages,
         expired,
         has_more: false,
+        through,
     })
 }

@@ -211,6 +211,55 @@ async fn a_live_desktop_handshakes_once_per_channel() {
     desktop.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_desktops_own_push_sets_off_no_second_round() {
+    let mongo = &*MONGO;
+    let server = TestServer::start(mongo).await;
+    let proxy = FaultProxy::start(&server.base).await;
+    proxy.pass_live(true);
+    let dir = tempfile::tempdir().expect("dir");
+    // Local writes wait an hour for the loop: the test runs each round.
+    let quiet = SyncConfig {
+        write_debounce: Duration::from_secs(3600),
+        ..live_only()
+    };
+    let desktop = start(dir.path(), &proxy.base, "vic", quiet).await;
+    wait_live(&desktop, true).await;
+    // Let the round the channel's opening set off finish.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    desktop.desktop.synced().await;
+    let before = proxy.requests_to("/v1/pull/all");
+    for i in 0..3 {
+        desktop
+            .desktop
+            .store()
+            .create(Prompt::new("vic", &format!("Mine {i}"), "Body"))
+            .await
+            .expect("create");
+        desktop.desktop.synced().await;
+    }
+    // The hints of these pushes come back to this desktop; each round
+    // already pulled past them, so none sets off another round.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        proxy.requests_to("/v1/pull/all") - before,
+        3,
+        "one pull per round the test ran"
+    );
+
+    // Someone else's write still does.
+    let other = tempfile::tempdir().expect("dir");
+    let laptop = Desktop::open(other.path(), &server.base, "vic").await;
+    let theirs = laptop
+        .store()
+        .create(Prompt::new("vic", "From the laptop", "Body"))
+        .await
+        .expect("create");
+    laptop.synced().await;
+    wait_title(&desktop, &theirs.id, "From the laptop").await;
+    desktop.stop().await;
+}
+
 /// Opens a raw live channel; returns the HTTP status and the response.
 async fn open(base: &str, token: &str) -> (u16, reqwest::Response) {
     let response = reqwest::Client::new()

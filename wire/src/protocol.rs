@@ -247,6 +247,12 @@ pub struct PullAllResponse {
     pub expired: Vec<String>,
     /// Ask again with the new checkpoints.
     pub has_more: bool,
+    /// The server's watermark when it began this answer: with `has_more`
+    /// false, every change numbered at or below it in the asked collections
+    /// (but the `expired` ones) has been sent. A live hint at or below it
+    /// needs no pull. Absent from servers before the live channel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub through: Option<i64>,
 }
 
 /// How many changes wait after the client's checkpoints, per collection:

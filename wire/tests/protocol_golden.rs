@@ -253,3 +253,16 @@ fn live_channel_events() {
     }
     assert_eq!(LiveEvent::parse("presence", "{}").ok(), Some(None));
 }
+
+#[test]
+fn pull_all_response_with_its_watermark() {
+    check(
+        "pull_all_response",
+        &PullAllResponse {
+            pages: Vec::new(),
+            expired: vec!["ideas".into()],
+            has_more: false,
+            through: Some(4_294_967_302),
+        },
+    );
+}

@@ -159,7 +159,11 @@ impl<T: Transport> SyncEngine<T> {
                                 // Whatever moved while the channel was down.
                                 self.nudge();
                             }
-                            Ok(Some(LiveEvent::Changed(_))) => self.nudge(),
+                            Ok(Some(LiveEvent::Changed(changed))) => {
+                                self.hinted_through
+                                    .fetch_max(changed.through, Ordering::Relaxed);
+                                self.hint.notify_one();
+                            }
                             Ok(Some(LiveEvent::TokenExpired(closing))) => {
                                 break format!("token expired: {}", closing.message)
                             }

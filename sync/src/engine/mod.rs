@@ -19,7 +19,7 @@ pub mod live;
 mod pull;
 pub mod transport;
 
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -227,6 +227,12 @@ pub struct SyncEngine<T: Transport> {
     live_session: AtomicU64,
     /// The last handshake's answer and the live session it was made in.
     handshake: Mutex<Option<(u64, HandshakeResponse)>>,
+    /// Everything numbered up to here has been pulled (from the last
+    /// complete pull phase's answer), so a hint at or below it needs no round.
+    pulled_through: AtomicI64,
+    /// The highest `through` of the live channel's hints, and a wake-up.
+    hinted_through: AtomicI64,
+    hint: Notify,
 }
 
 impl SyncEngine<HttpTransport> {
@@ -318,6 +324,9 @@ impl<T: Transport> SyncEngine<T> {
             live: AtomicBool::new(false),
             live_session: AtomicU64::new(0),
             handshake: Mutex::new(None),
+            pulled_through: AtomicI64::new(0),
+            hinted_through: AtomicI64::new(0),
+            hint: Notify::new(),
         }
     }
 
@@ -383,7 +392,7 @@ impl<T: Transport> SyncEngine<T> {
     /// The handshake of this round: the one made earlier in the same live
     /// channel (one handshake per connection), or a new one.
     async fn handshake(&self, client_id: &str) -> Result<HandshakeResponse, SyncError> {
-        let session = self.live_session.load(std::sync::atomic::Ordering::Relaxed);
+        let session = self.live_session.load(Ordering::Relaxed);
         if self.is_live() {
             let cached = self.handshake.lock().unwrap_or_else(|p| p.into_inner());
             if let Some((made_in, hello)) = cached.as_ref() {
@@ -556,18 +565,37 @@ impl<T: Transport> SyncEngine<T> {
                     wait
                 }
             };
-            tokio::select! {
-                () = &mut shutdown => return,
-                () = tokio::time::sleep(wait) => {}
-                () = self.nudge.notified() => {}
-                changed = writes.changed() => {
-                    if changed.is_err() {
-                        return;
+            let timer = tokio::time::sleep(wait);
+            tokio::pin!(timer);
+            let mut settling = false;
+            loop {
+                tokio::select! {
+                    () = &mut shutdown => return,
+                    () = &mut timer => break,
+                    // A nudge or a hint cuts a settling burst short: the
+                    // round they ask for uploads it too.
+                    () = self.nudge.notified() => break,
+                    () = self.hint.notified() => {
+                        // A hint the last pull already went past (this
+                        // device's own push, typically) asks for nothing. A
+                        // round in flight (one the app started) may be about
+                        // to pull past it: let it finish first.
+                        drop(self.round.lock().await);
+                        let hinted = self.hinted_through.load(Ordering::Relaxed);
+                        if hinted > self.pulled_through.load(Ordering::Relaxed) {
+                            break;
+                        }
                     }
-                    // Let a burst of edits settle into one upload.
-                    tokio::select! {
-                        () = &mut shutdown => return,
-                        () = tokio::time::sleep(self.config.write_debounce) => {}
+                    changed = writes.changed(), if !settling => {
+                        if changed.is_err() {
+                            return;
+                        }
+                        // Let a burst of edits settle into one upload.
+                        settling = true;
+                        let settled = tokio::time::Instant::now() + self.config.write_debounce;
+                        if settled < timer.deadline() {
+                            timer.as_mut().reset(settled);
+                        }
                     }
                 }
             }

@@ -4,6 +4,7 @@
 //! over after `checkpoint_expired`), and one progress total for all of it.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::Ordering;
 
 use promptforge_wire::protocol::{CountRequest, ErrorCode, PullAllRequest, PullRequest};
 
@@ -129,6 +130,11 @@ impl<T: Transport> SyncEngine<T> {
                 moved = true;
             }
             if !answer.has_more {
+                if alone.is_empty() {
+                    if let Some(through) = answer.through {
+                        self.pulled_through.fetch_max(through, Ordering::Relaxed);
+                    }
+                }
                 break;
             }
             if !moved {
