@@ -64,6 +64,13 @@ pub struct Config {
         default_value_t = 8
     )]
     pub live_connections_per_user: usize,
+    /// Live channels this instance holds at most, all users together.
+    #[arg(
+        long,
+        env = "PROMPTFORGE_LIVE_CONNECTIONS_MAX",
+        default_value_t = 10_000
+    )]
+    pub live_connections_max: usize,
     /// Seconds between heartbeats on an idle live channel.
     #[arg(long, env = "PROMPTFORGE_LIVE_HEARTBEAT_SECS", default_value_t = 15)]
     pub live_heartbeat_secs: u64,

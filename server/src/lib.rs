@@ -97,8 +97,11 @@ pub fn router(db: Db, verifier: Verifier, config: Config) -> Router {
     let timeout = config.request_timeout();
     let live = live::LiveHub::start(
         db.clone(),
-        config.live_connections_per_user,
-        std::time::Duration::from_secs(config.live_heartbeat_secs),
+        live::Limits {
+            per_user: config.live_connections_per_user,
+            total: config.live_connections_max,
+            heartbeat: std::time::Duration::from_secs(config.live_heartbeat_secs),
+        },
     );
     let state = Arc::new(AppState {
         live,

@@ -179,20 +179,26 @@ impl Listener {
     }
 }
 
+/// How many channels an instance holds, and how often idle ones hear from it.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub per_user: usize,
+    pub total: usize,
+    pub heartbeat: Duration,
+}
+
 /// This instance's live channels, and the task that follows the hints.
 pub struct LiveHub {
     db: Db,
     listeners: Mutex<HashMap<String, Listener>>,
-    max_per_user: usize,
-    heartbeat: Duration,
+    limits: Limits,
     follower: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for LiveHub {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LiveHub")
-            .field("max_per_user", &self.max_per_user)
-            .field("heartbeat", &self.heartbeat)
+            .field("limits", &self.limits)
             .finish()
     }
 }
@@ -207,12 +213,15 @@ impl Drop for LiveHub {
 
 impl LiveHub {
     /// A hub following the hints of `db`; needs a Tokio runtime.
-    pub fn start(db: Db, max_per_user: usize, heartbeat: Duration) -> Arc<LiveHub> {
+    pub fn start(db: Db, limits: Limits) -> Arc<LiveHub> {
         let hub = Arc::new(LiveHub {
             db: db.clone(),
             listeners: Mutex::new(HashMap::new()),
-            max_per_user: max_per_user.max(1),
-            heartbeat: heartbeat.max(Duration::from_secs(1)),
+            limits: Limits {
+                per_user: limits.per_user.max(1),
+                total: limits.total.max(1),
+                heartbeat: limits.heartbeat.max(Duration::from_secs(1)),
+            },
             follower: Mutex::new(None),
         });
         let task = tokio::spawn(follow_hints(db, Arc::downgrade(&hub)));
@@ -269,6 +278,12 @@ impl LiveHub {
         let access = TeamAccess::load(&self.db, &user).await?;
         let wake = {
             let mut listeners = self.lock();
+            let open: usize = listeners.values().map(|l| l.connections).sum();
+            if open >= self.limits.total {
+                return Err(ServerError::TooManyConnections(format!(
+                    "this server holds as many live channels as it allows ({open}); poll, or try again later"
+                )));
+            }
             let listener = listeners.entry(user.clone()).or_insert_with(|| Listener {
                 wake: watch::channel(through).0,
                 connections: 0,
@@ -276,7 +291,7 @@ impl LiveHub {
                 projects: Vec::new(),
                 reload_access: false,
             });
-            if listener.connections >= self.max_per_user {
+            if listener.connections >= self.limits.per_user {
                 return Err(ServerError::TooManyConnections(format!(
                     "{} live channels are open for this user on this server (the most it allows); close one",
                     listener.connections
@@ -303,7 +318,7 @@ impl LiveHub {
                 user,
             },
         };
-        let heartbeat = self.heartbeat;
+        let heartbeat = self.limits.heartbeat;
         let ready = LiveEvent::Ready(LiveReady {
             through,
             heartbeat_secs: heartbeat.as_secs(),

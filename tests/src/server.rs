@@ -33,6 +33,7 @@ pub fn config(uri: &str, database: &str) -> Config {
         tombstone_retention_secs: 90 * 24 * 3600,
         purge_interval_secs: 3600,
         live_connections_per_user: 8,
+        live_connections_max: 10_000,
         live_heartbeat_secs: 15,
     }
 }

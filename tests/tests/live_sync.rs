@@ -346,4 +346,16 @@ async fn the_channel_ends_with_its_token_and_is_capped_per_user() {
     // Without a valid token there is no channel.
     let (status, _) = open(&server.base, "not a token").await;
     assert_eq!(status, 401);
+
+    // An instance holds so many channels of all users together.
+    let mut settings = config(&mongo.uri, &mongo.fresh_database());
+    settings.live_connections_max = 2;
+    let small = TestServer::start_configured(mongo, settings).await;
+    let (a, _kim) = open(&small.base, &token("kim")).await;
+    let (b, _lou) = open(&small.base, &token("lou")).await;
+    assert_eq!((a, b), (200, 200));
+    let (full, answer) = open(&small.base, &token("max")).await;
+    assert_eq!(full, 429);
+    let body: serde_json::Value = answer.json().await.expect("error body");
+    assert_eq!(body["code"], "too_many_connections", "{body}");
 }
