@@ -6,7 +6,7 @@
 //!    (B on a second server instance over the same database), both running
 //!    their background loops with timer polling off, so every arrival is a
 //!    live hint's doing. p50 / p99 / max over `BENCH_LIVE_SAMPLES` writes
-//!    (default 200). Floor, same run: the same path with B told by the test
+//!    (default 200), 0.4 s apart so each is a lone edit. Floor, same run: the same path with B told by the test
 //!    itself the moment A's push is answered (B runs one round then), which
 //!    is what any notification scheme must at least cost here.
 //! 2. Idle cost: HTTP requests per minute the server receives from an idle,
@@ -92,8 +92,9 @@ async fn latency(mongo: &MongoServer, samples: usize) {
     let first = TestServer::start_on(mongo, &database).await;
     let second = TestServer::start_on(mongo, &database).await;
     let dirs: Vec<_> = (0..4).map(|_| tempfile::tempdir().expect("dir")).collect();
-    for debounce in [Duration::from_millis(300), Duration::from_millis(20)] {
-        let (a_dir, b_dir) = if debounce.as_millis() == 300 {
+    let default_debounce = SyncConfig::default().write_debounce;
+    for debounce in [default_debounce, Duration::from_millis(300)] {
+        let (a_dir, b_dir) = if debounce == default_debounce {
             (dirs[0].path(), dirs[1].path())
         } else {
             (dirs[2].path(), dirs[3].path())
@@ -110,6 +111,10 @@ async fn latency(mongo: &MongoServer, samples: usize) {
                 .expect("create");
             let committed = Instant::now();
             live.push(arrival(&b.desktop, &prompt.id).await - committed);
+            // Let A's round finish, so the next write waits out its
+            // debounce as a lone edit does (back to back, it would ride
+            // along with the round in flight).
+            tokio::time::sleep(Duration::from_millis(400)).await;
         }
         percentiles(
             &format!(

@@ -70,7 +70,8 @@ pub struct SyncConfig {
     /// when the server has something): a safety net only.
     pub live_poll_interval: Duration,
     /// How long `run` waits after a local write before pushing, so a burst
-    /// of typing becomes one upload.
+    /// of writes (an import, a save that also files the prompt) becomes one
+    /// upload. Short: a collaborator waits for it on every save.
     pub write_debounce: Duration,
     /// First and largest wait between failed rounds.
     pub backoff_min: Duration,
@@ -85,7 +86,7 @@ impl Default for SyncConfig {
             pull_page_bytes: None,
             poll_interval: Duration::from_secs(30),
             live_poll_interval: Duration::from_secs(600),
-            write_debounce: Duration::from_millis(300),
+            write_debounce: Duration::from_millis(50),
             backoff_min: Duration::from_millis(500),
             backoff_max: Duration::from_secs(60),
         }
