@@ -239,7 +239,7 @@ impl LiveHub {
 
     /// Live channels open on this instance.
     pub fn open_connections(&self) -> usize {
-        self.lock().values().map(|l| l.connections).sum()
+        open_in(&self.lock())
     }
 
     fn dispatch(&self, through: i64, audience: &Audience) {
@@ -278,7 +278,7 @@ impl LiveHub {
         let access = TeamAccess::load(&self.db, &user).await?;
         let wake = {
             let mut listeners = self.lock();
-            let open: usize = listeners.values().map(|l| l.connections).sum();
+            let open = open_in(&listeners);
             if open >= self.limits.total {
                 return Err(ServerError::TooManyConnections(format!(
                     "this server holds as many live channels as it allows ({open}); poll, or try again later"
@@ -360,6 +360,11 @@ impl LiveHub {
         }
         crate::metrics::live_connections(self.open_connections());
     }
+}
+
+/// Channels open among `listeners`.
+fn open_in(listeners: &HashMap<String, Listener>) -> usize {
+    listeners.values().map(|l| l.connections).sum()
 }
 
 /// Follows [`HINTS`] for as long as the hub lives, reopening the stream

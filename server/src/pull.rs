@@ -20,14 +20,19 @@ const MAX_PAGE_BYTES: u64 = 8 * 1024 * 1024;
 const BATCH: i64 = 500;
 
 pub async fn pull(db: &Db, user: &str, request: &PullRequest) -> Result<PullResponse, ServerError> {
-    Ok(pull_page(db, user, request).await?.0)
+    // Only numbers at or below the sequencer's watermark: all of them are
+    // written, so none can turn up later below a reader's checkpoint.
+    let through = crate::sequencer::watermark(db).await?;
+    Ok(pull_page(db, user, request, through).await?.0)
 }
 
-/// [`pull`], also returning the bytes of documents the page holds.
+/// [`pull`] up to the watermark `through`, also returning the bytes of
+/// documents the page holds.
 async fn pull_page(
     db: &Db,
     user: &str,
     request: &PullRequest,
+    through: i64,
 ) -> Result<(PullResponse, u64), ServerError> {
     let collection = Collection::from_name(&request.collection)
         .filter(|c| scope::PULLED.contains(c))
@@ -47,9 +52,6 @@ async fn pull_page(
     let coll = db.collection(collection);
 
     let exits = db.db.collection::<Document>(SCOPE_EXITS);
-    // Only numbers at or below the sequencer's watermark: all of them are
-    // written, so none can turn up later below a reader's checkpoint.
-    let through = crate::sequencer::watermark(db).await?;
     let exits_filter = |after: i64| doc! { "user_id": user, "collection": collection.name(), SEQ: { "$gt": after, "$lte": through } };
 
     let mut changes = Vec::new();
@@ -270,8 +272,8 @@ pub async fn pull_all(
         .max_bytes
         .unwrap_or(DEFAULT_PAGE_BYTES)
         .clamp(1, MAX_PAGE_BYTES);
-    // Every page reads up to a watermark at least this high.
-    let through = Some(crate::sequencer::watermark(db).await?);
+    // One watermark for every page: the answer's `through` is then exact.
+    let through = crate::sequencer::watermark(db).await?;
     let mut pages = Vec::new();
     let mut expired = Vec::new();
     for collection in scope::PULLED {
@@ -290,7 +292,7 @@ pub async fn pull_all(
                 pages,
                 expired,
                 has_more: true,
-                through,
+                through: Some(through),
             });
         }
         let (page, used) = pull_page(
@@ -301,6 +303,7 @@ pub async fn pull_all(
                 checkpoint,
                 max_bytes: Some(budget),
             },
+            through,
         )
         .await?;
         budget = budget.saturating_sub(used);
@@ -313,7 +316,7 @@ pub async fn pull_all(
                 pages,
                 expired,
                 has_more: true,
-                through,
+                through: Some(through),
             });
         }
     }
@@ -321,6 +324,6 @@ pub async fn pull_all(
         pages,
         expired,
         has_more: false,
-        through,
+        through: Some(through),
     })
 }

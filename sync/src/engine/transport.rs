@@ -196,69 +196,72 @@ impl HttpTransport {
         })
     }
 
+    /// Sends what `build` makes of a bearer token, with the protocol
+    /// header; once more with a fresh token if the server refuses the first
+    /// (401). Returns whatever the last answer was.
+    async fn send_authorized(
+        &self,
+        build: impl Fn(String) -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, TransportError> {
+        let mut refreshed = false;
+        loop {
+            let token = self.tokens.token(refreshed).await?;
+            let response = build(token)
+                .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
+                .send()
+                .await
+                .map_err(classify)?;
+            if response.status().as_u16() == 401 && !refreshed {
+                refreshed = true;
+                continue;
+            }
+            return Ok(response);
+        }
+    }
+
     async fn call<Req: Serialize + Sync, Resp: DeserializeOwned>(
         &self,
         path: &str,
         body: &Req,
     ) -> Result<Resp, TransportError> {
         let url = format!("{}{path}", self.base_url);
-        let mut refreshed = false;
-        loop {
-            let token = self.tokens.token(refreshed).await?;
-            let response = self
-                .client
-                .post(&url)
-                .bearer_auth(token)
-                .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
-                .json(body)
-                .send()
-                .await
-                .map_err(classify)?;
-            let status = response.status();
-            let bytes = response.bytes().await.map_err(classify)?;
-            if status.is_success() {
-                return serde_json::from_slice(&bytes).map_err(|e| {
-                    if e.is_eof() {
-                        TransportError::Interrupted(format!("the answer was cut short: {e}"))
-                    } else {
-                        TransportError::Protocol(e.to_string())
-                    }
-                });
-            }
-            if status.as_u16() == 401 && !refreshed {
-                refreshed = true;
-                continue;
-            }
+        let response = self
+            .send_authorized(|token| self.client.post(&url).bearer_auth(token).json(body))
+            .await?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(classify)?;
+        if !status.is_success() {
             return Err(refusal(status.as_u16(), &bytes));
         }
+        serde_json::from_slice(&bytes).map_err(|e| {
+            if e.is_eof() {
+                TransportError::Interrupted(format!("the answer was cut short: {e}"))
+            } else {
+                TransportError::Protocol(e.to_string())
+            }
+        })
     }
 
     /// `GET /v1/live`, refreshing the token once if it is refused.
     async fn open_live(&self) -> Result<Option<LiveChannel>, TransportError> {
         let url = format!("{}{LIVE_PATH}", self.base_url);
-        let mut refreshed = false;
-        loop {
-            let token = self.tokens.token(refreshed).await?;
-            let response = self
-                .live_client
-                .get(&url)
-                .bearer_auth(token)
-                .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
-                .header(reqwest::header::ACCEPT, "text/event-stream")
-                .send()
-                .await
-                .map_err(classify)?;
-            let status = response.status().as_u16();
-            if response.status().is_success() {
-                return Ok(Some(LiveChannel::new(response)));
-            }
-            let bytes = response.bytes().await.map_err(classify)?;
-            match status {
-                401 if !refreshed => refreshed = true,
-                404 => return Ok(None),
-                _ => return Err(refusal(status, &bytes)),
-            }
+        let response = self
+            .send_authorized(|token| {
+                self.live_client
+                    .get(&url)
+                    .bearer_auth(token)
+                    .header(reqwest::header::ACCEPT, "text/event-stream")
+            })
+            .await?;
+        let status = response.status().as_u16();
+        if response.status().is_success() {
+            return Ok(Some(LiveChannel::new(response)));
         }
+        if status == 404 {
+            return Ok(None);
+        }
+        let bytes = response.bytes().await.map_err(classify)?;
+        Err(refusal(status, &bytes))
     }
 }
 
