@@ -74,9 +74,17 @@ pub struct Config {
     /// Seconds between heartbeats on an idle live channel.
     #[arg(long, env = "PROMPTFORGE_LIVE_HEARTBEAT_SECS", default_value_t = 15)]
     pub live_heartbeat_secs: u64,
+    /// Seconds a presence entry (a prompt open in an editor) lives unless
+    /// its desktop renews it; desktops renew every third of it.
+    #[arg(long, env = "PROMPTFORGE_PRESENCE_TTL_SECS", default_value_t = 30)]
+    pub presence_ttl_secs: u64,
 }
 
 impl Config {
+    pub fn presence_ttl(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.presence_ttl_secs.clamp(1, 3600))
+    }
+
     pub fn market_rules(&self) -> crate::market::MarketRules {
         crate::market::MarketRules {
             moderators: self.moderators.clone(),

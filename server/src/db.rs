@@ -175,6 +175,7 @@ impl Db {
                     .build(),
             )
             .await?;
+        crate::presence::prepare(self).await?;
         Ok(())
     }
 

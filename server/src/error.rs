@@ -29,6 +29,12 @@ pub enum ServerError {
     TooManyConnections(String),
     #[error("no route {0}")]
     NoRoute(String),
+    /// No such document that the user can read.
+    #[error("{0}")]
+    NotFound(String),
+    /// The user may read the document but not do this to it.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0} is not allowed on this route")]
     MethodNotAllowed(String),
     #[error("configuration: {0}")]
@@ -123,7 +129,10 @@ impl ServerError {
                 (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable)
             }
             ServerError::Auth(_) => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthenticated),
-            ServerError::NoRoute(_) => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
+            ServerError::NoRoute(_) | ServerError::NotFound(_) => {
+                (StatusCode::NOT_FOUND, ErrorCode::NotFound)
+            }
+            ServerError::Forbidden(_) => (StatusCode::FORBIDDEN, ErrorCode::Forbidden),
             ServerError::MethodNotAllowed(_) => {
                 (StatusCode::METHOD_NOT_ALLOWED, ErrorCode::NotFound)
             }

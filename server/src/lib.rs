@@ -13,6 +13,7 @@
 //! - [`market`]: publishing, moderation, purchases, refunds and reviews.
 //! - [`sequencer`]: numbers every write on the pull cursor, in commit order.
 //! - [`live`]: the live channel telling connected desktops their scope moved.
+//! - [`presence`]: who has a prompt open, and its soft lock (ephemeral).
 
 pub mod auth;
 pub mod batch;
@@ -23,6 +24,7 @@ pub mod history;
 pub mod live;
 pub mod market;
 pub mod metrics;
+pub mod presence;
 pub mod pull;
 pub mod push;
 pub mod references;
@@ -101,6 +103,7 @@ pub fn router(db: Db, verifier: Verifier, config: Config) -> Router {
             per_user: config.live_connections_per_user,
             total: config.live_connections_max,
             heartbeat: std::time::Duration::from_secs(config.live_heartbeat_secs),
+            presence_ttl: config.presence_ttl(),
         },
     );
     let state = Arc::new(AppState {
@@ -118,6 +121,10 @@ pub fn router(db: Db, verifier: Verifier, config: Config) -> Router {
         .route("/v1/pull/count", post(count_route))
         .route("/v1/pull/all", post(pull_all_route))
         .route(promptforge_wire::protocol::LIVE_PATH, get(live_route))
+        .route(
+            promptforge_wire::presence::PRESENCE_PATH,
+            axum::routing::put(presence_route),
+        )
         .route("/v1/market/publish", post(market_publish))
         .route("/v1/market/moderate", post(market_moderate))
         .route("/v1/market/purchase", post(market_purchase))
@@ -167,6 +174,19 @@ async fn live_route(
     Verified(claims): Verified,
 ) -> Result<axum::response::Response, ServerError> {
     state.live.connect(claims.sub, claims.exp).await
+}
+
+/// A desktop's report that it has a prompt open (or closed it); answers
+/// the prompt's presence state.
+async fn presence_route(
+    State(state): State<Arc<AppState>>,
+    User(user): User,
+    Body(request): Body<promptforge_wire::presence::PresenceRequest>,
+) -> Result<Json<promptforge_wire::presence::PresenceState>, ServerError> {
+    let ttl = state.config.presence_ttl();
+    Ok(Json(
+        presence::report(&state.db, &user, &request, ttl).await?,
+    ))
 }
 
 async fn healthz(State(state): State<Arc<AppState>>) -> Result<&'static str, ServerError> {
@@ -255,7 +275,8 @@ where
     }
 }
 
-fn check_client_id(client_id: &str) -> Result<(), ServerError> {
+/// Refuses a client id that is not 1-128 letters, digits, `-` or `_`.
+pub(crate) fn check_client_id(client_id: &str) -> Result<(), ServerError> {
     let ok = !client_id.is_empty()
         && client_id.len() <= 128
         && client_id

@@ -14,8 +14,14 @@
 //! client that reads slowly is sent the latest hint once, never a queue. A
 //! hint carries no documents: missing one costs latency, not data, and the
 //! client still polls now and then.
+//!
+//! Presence (see [`crate::presence`]) rides the same path: a presence hint
+//! names a prompt and the users who have it open; each instance with such
+//! a user connected reads the prompt's state once and keeps the latest
+//! state per prompt for that user (at most [`PRESENCE_PER_USER`] prompts),
+//! which each of the user's channels sends once.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -25,6 +31,7 @@ use axum::response::{IntoResponse, Response};
 use bson::{doc, Bson, DateTime, Document};
 use futures_util::{Stream, StreamExt};
 use promptforge_wire::codec::get_path;
+use promptforge_wire::presence::PresenceState;
 use promptforge_wire::protocol::{LiveChanged, LiveClosing, LiveEvent, LiveReady};
 use promptforge_wire::schema::Collection;
 use tokio::sync::watch;
@@ -41,6 +48,9 @@ pub const HINTS: &str = "live_hints";
 pub const HINT_RETENTION: Duration = Duration::from_secs(3600);
 /// Wait before following the hint stream again after it failed.
 const REOPEN_AFTER: Duration = Duration::from_secs(1);
+/// Most prompts whose latest presence one user's channels keep to send: a
+/// user has a prompt or two open, so this bounds only a hostile client.
+pub const PRESENCE_PER_USER: usize = 32;
 
 /// Who a batch of numbered writes concerns.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -146,6 +156,24 @@ pub async fn announce(db: &Db, audience: &Audience, through: i64) -> Result<(), 
     Ok(())
 }
 
+/// Tells every instance that the presence on `prompt_id` changed, for the
+/// `users` who have it open (and the one who just closed it).
+pub async fn announce_presence(
+    db: &Db,
+    prompt_id: &str,
+    users: BTreeSet<String>,
+) -> Result<(), ServerError> {
+    db.db
+        .collection::<Document>(HINTS)
+        .insert_one(doc! {
+            "presence": prompt_id,
+            "users": users.into_iter().collect::<Vec<_>>(),
+            "at": DateTime::now(),
+        })
+        .await?;
+    Ok(())
+}
+
 /// Removes hints older than [`HINT_RETENTION`]; returns how many.
 pub async fn purge_hints(db: &Db) -> Result<u64, ServerError> {
     let before = DateTime::from_millis(
@@ -160,17 +188,60 @@ pub async fn purge_hints(db: &Db) -> Result<u64, ServerError> {
         .deleted_count)
 }
 
+/// What a channel has to tell: the newest watermark, and the count of
+/// presence states its user was offered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Wake {
+    through: i64,
+    presence: u64,
+}
+
 /// One user's live channels on this instance.
 struct Listener {
-    wake: watch::Sender<i64>,
+    wake: watch::Sender<Wake>,
     connections: usize,
     teams: Vec<String>,
     projects: Vec<String>,
     /// Set when a hint about teams or projects woke this user.
     reload_access: bool,
+    /// The latest presence state of each prompt, oldest first, with the
+    /// `Wake::presence` count it was offered at.
+    presence: VecDeque<(u64, Arc<PresenceState>)>,
 }
 
 impl Listener {
+    fn new(through: i64) -> Listener {
+        Listener {
+            wake: watch::channel(Wake {
+                through,
+                presence: 0,
+            })
+            .0,
+            connections: 0,
+            teams: Vec::new(),
+            projects: Vec::new(),
+            reload_access: false,
+            presence: VecDeque::new(),
+        }
+    }
+
+    fn advance(&self, through: i64) {
+        self.wake
+            .send_modify(|wake| wake.through = wake.through.max(through));
+    }
+
+    /// Keeps `state` as its prompt's latest and wakes the channels.
+    fn offer_presence(&mut self, state: Arc<PresenceState>) {
+        let count = self.wake.borrow().presence + 1;
+        self.presence
+            .retain(|(_, s)| s.prompt_id != state.prompt_id);
+        if self.presence.len() >= PRESENCE_PER_USER {
+            self.presence.pop_front();
+        }
+        self.presence.push_back((count, state));
+        self.wake.send_modify(|wake| wake.presence = count);
+    }
+
     fn concerned_by(&self, audience: &Audience, user: &str) -> bool {
         audience.everyone
             || audience.users.contains(user)
@@ -185,6 +256,8 @@ pub struct Limits {
     pub per_user: usize,
     pub total: usize,
     pub heartbeat: Duration,
+    /// How long a presence entry lives (for the states sent to channels).
+    pub presence_ttl: Duration,
 }
 
 /// This instance's live channels, and the task that follows the hints.
@@ -221,6 +294,7 @@ impl LiveHub {
                 per_user: limits.per_user.max(1),
                 total: limits.total.max(1),
                 heartbeat: limits.heartbeat.max(Duration::from_secs(1)),
+                presence_ttl: limits.presence_ttl,
             },
             follower: Mutex::new(None),
         });
@@ -247,9 +321,7 @@ impl LiveHub {
         for (user, listener) in self.lock().iter_mut() {
             if listener.concerned_by(audience, user) {
                 listener.reload_access |= audience.access_changed;
-                listener
-                    .wake
-                    .send_modify(|seen| *seen = (*seen).max(through));
+                listener.advance(through);
                 woken += 1;
             }
         }
@@ -261,10 +333,48 @@ impl LiveHub {
     fn wake_all(&self, through: i64) {
         for listener in self.lock().values_mut() {
             listener.reload_access = true;
-            listener
-                .wake
-                .send_modify(|seen| *seen = (*seen).max(through));
+            listener.advance(through);
         }
+    }
+
+    /// Sends the presence on `prompt_id` to those of `users` connected here.
+    async fn dispatch_presence(&self, prompt_id: &str, users: &[String]) {
+        let connected_here = {
+            let listeners = self.lock();
+            users.iter().any(|user| listeners.contains_key(user))
+        };
+        if !connected_here {
+            return;
+        }
+        let state =
+            match crate::presence::state(&self.db, prompt_id, self.limits.presence_ttl).await {
+                Ok(state) => Arc::new(state),
+                Err(err) => {
+                    tracing::warn!(error = %err, "live channel: cannot read a prompt's presence");
+                    return;
+                }
+            };
+        let mut listeners = self.lock();
+        for user in users {
+            if let Some(listener) = listeners.get_mut(user) {
+                listener.offer_presence(Arc::clone(&state));
+            }
+        }
+    }
+
+    /// The presence states offered to `user` after count `seen`, oldest first.
+    fn presence_since(&self, user: &str, seen: u64) -> Vec<Arc<PresenceState>> {
+        self.lock()
+            .get(user)
+            .map(|listener| {
+                listener
+                    .presence
+                    .iter()
+                    .filter(|(count, _)| *count > seen)
+                    .map(|(_, state)| Arc::clone(state))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Opens a live channel for `user`, whose token expires at `expires`
@@ -276,7 +386,23 @@ impl LiveHub {
     ) -> Result<Response, ServerError> {
         let through = crate::sequencer::watermark(&self.db).await?;
         let access = TeamAccess::load(&self.db, &user).await?;
-        let wake = {
+        let heartbeat = self.limits.heartbeat;
+        let events = self.open(user, through, access, expires)?;
+        Ok(Sse::new(events.map(|event| sse(&event)))
+            .keep_alive(KeepAlive::new().interval(heartbeat).text("heartbeat"))
+            .into_response())
+    }
+
+    /// Registers a channel for `user` and returns its events, starting
+    /// with `ready` at `through`.
+    fn open(
+        self: &Arc<Self>,
+        user: String,
+        through: i64,
+        access: TeamAccess,
+        expires: u64,
+    ) -> Result<impl Stream<Item = LiveEvent>, ServerError> {
+        let (wake, sent) = {
             let mut listeners = self.lock();
             let open = open_in(&listeners);
             if open >= self.limits.total {
@@ -284,13 +410,9 @@ impl LiveHub {
                     "this server holds as many live channels as it allows ({open}); poll, or try again later"
                 )));
             }
-            let listener = listeners.entry(user.clone()).or_insert_with(|| Listener {
-                wake: watch::channel(through).0,
-                connections: 0,
-                teams: Vec::new(),
-                projects: Vec::new(),
-                reload_access: false,
-            });
+            let listener = listeners
+                .entry(user.clone())
+                .or_insert_with(|| Listener::new(through));
             if listener.connections >= self.limits.per_user {
                 return Err(ServerError::TooManyConnections(format!(
                     "{} live channels are open for this user on this server (the most it allows); close one",
@@ -300,7 +422,11 @@ impl LiveHub {
             listener.connections += 1;
             listener.teams = access.teams;
             listener.projects = access.projects;
-            listener.wake.subscribe()
+            let sent = Wake {
+                through,
+                presence: listener.wake.borrow().presence,
+            };
+            (listener.wake.subscribe(), sent)
         };
         crate::metrics::live_connections(self.open_connections());
         tracing::debug!(user = %user, "live channel opened");
@@ -308,25 +434,25 @@ impl LiveHub {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default()
             .as_secs();
-        let expires_in = Duration::from_secs(expires.saturating_sub(now));
+        // A token may claim any `exp`: far beyond a year is as good as never,
+        // and must not overflow the clock.
+        let expires_in = Duration::from_secs(expires.saturating_sub(now).min(366 * 86_400));
+        let ready = LiveEvent::Ready(LiveReady {
+            through,
+            heartbeat_secs: self.limits.heartbeat.as_secs(),
+        });
         let channel = Channel {
-            stage: Stage::Ready,
+            stage: Stage::Following,
             wake,
+            sent,
+            outbox: VecDeque::from([ready]),
             expires_at: tokio::time::Instant::now() + expires_in,
-            _open: Open {
+            open: Open {
                 hub: Arc::clone(self),
                 user,
             },
         };
-        let heartbeat = self.limits.heartbeat;
-        let ready = LiveEvent::Ready(LiveReady {
-            through,
-            heartbeat_secs: heartbeat.as_secs(),
-        });
-        let events = events(channel, ready);
-        Ok(Sse::new(events)
-            .keep_alive(KeepAlive::new().interval(heartbeat).text("heartbeat"))
-            .into_response())
+        Ok(events(channel))
     }
 
     /// Takes the "look up your teams again" mark of `user`.
@@ -394,8 +520,13 @@ async fn follow_hints(db: Db, hub: Weak<LiveHub>) {
                     match event {
                         Ok(event) => {
                             if let Some(hint) = event.full_document {
-                                let (through, audience) = Audience::from_hint(&hint);
-                                hub.dispatch(through, &audience);
+                                if let Ok(prompt) = hint.get_str("presence") {
+                                    let users = scope::listed_users(&hint, "users");
+                                    hub.dispatch_presence(prompt, &users).await;
+                                } else {
+                                    let (through, audience) = Audience::from_hint(&hint);
+                                    hub.dispatch(through, &audience);
+                                }
                             }
                         }
                         Err(err) => {
@@ -429,53 +560,74 @@ impl Drop for Open {
 }
 
 enum Stage {
-    Ready,
     Following,
     Closed,
 }
 
 struct Channel {
     stage: Stage,
-    wake: watch::Receiver<i64>,
+    wake: watch::Receiver<Wake>,
+    /// What this channel has told its client so far.
+    sent: Wake,
+    /// Events due now: at most a hint and one state per prompt.
+    outbox: VecDeque<LiveEvent>,
     expires_at: tokio::time::Instant,
-    _open: Open,
+    open: Open,
+}
+
+impl Channel {
+    /// Queues what moved since the channel last told its client.
+    fn catch_up(&mut self, now: Wake) {
+        if now.through > self.sent.through {
+            self.outbox.push_back(LiveEvent::Changed(LiveChanged {
+                through: now.through,
+            }));
+            self.sent.through = now.through;
+        }
+        if now.presence > self.sent.presence {
+            let states = self
+                .open
+                .hub
+                .presence_since(&self.open.user, self.sent.presence);
+            self.outbox.extend(
+                states
+                    .into_iter()
+                    .map(|state| LiveEvent::Presence(PresenceState::clone(&state))),
+            );
+            self.sent.presence = now.presence;
+        }
+    }
 }
 
 fn sse(event: &LiveEvent) -> Result<Event, Infallible> {
     Ok(Event::default().event(event.name()).data(event.data()))
 }
 
-fn events(channel: Channel, ready: LiveEvent) -> impl Stream<Item = Result<Event, Infallible>> {
-    futures_util::stream::unfold(channel, move |mut channel| {
-        let ready = ready.clone();
-        async move {
-            match channel.stage {
-                Stage::Ready => {
-                    channel.stage = Stage::Following;
-                    Some((sse(&ready), channel))
-                }
-                Stage::Following => {
-                    tokio::select! {
-                        changed = channel.wake.changed() => {
-                            changed.ok()?;
-                            let through = *channel.wake.borrow_and_update();
-                            let open = &channel._open;
-                            if open.hub.take_reload(&open.user) {
-                                open.hub.reload_access(&open.user).await;
-                            }
-                            let event = LiveEvent::Changed(LiveChanged { through });
-                            Some((sse(&event), channel))
-                        }
-                        () = tokio::time::sleep_until(channel.expires_at) => {
-                            channel.stage = Stage::Closed;
-                            let event = LiveEvent::TokenExpired(LiveClosing {
-                                message: "the token expired; reconnect with a fresh one".into(),
-                            });
-                            Some((sse(&event), channel))
-                        }
+fn events(channel: Channel) -> impl Stream<Item = LiveEvent> {
+    futures_util::stream::unfold(channel, |mut channel| async move {
+        loop {
+            if let Some(event) = channel.outbox.pop_front() {
+                return Some((event, channel));
+            }
+            if let Stage::Closed = channel.stage {
+                return None;
+            }
+            tokio::select! {
+                changed = channel.wake.changed() => {
+                    changed.ok()?;
+                    let now = *channel.wake.borrow_and_update();
+                    let open = &channel.open;
+                    if open.hub.take_reload(&open.user) {
+                        open.hub.reload_access(&open.user).await;
                     }
+                    channel.catch_up(now);
                 }
-                Stage::Closed => None,
+                () = tokio::time::sleep_until(channel.expires_at) => {
+                    channel.stage = Stage::Closed;
+                    channel.outbox.push_back(LiveEvent::TokenExpired(LiveClosing {
+                        message: "the token expired; reconnect with a fresh one".into(),
+                    }));
+                }
             }
         }
     })
@@ -522,14 +674,140 @@ mod tests {
         );
         assert!(!draft.everyone);
         let listener = Listener {
-            wake: watch::channel(0).0,
             connections: 1,
             teams: vec!["t9".into()],
-            projects: vec![],
-            reload_access: false,
+            ..Listener::new(0)
         };
         assert!(!listener.concerned_by(&draft, "grace"));
         assert!(listener.concerned_by(&draft, "ada"));
         assert!(listener.concerned_by(&listing, "grace"));
+    }
+
+    fn state(prompt: &str, version: i64) -> Arc<PresenceState> {
+        Arc::new(PresenceState {
+            prompt_id: prompt.into(),
+            present: vec![],
+            active_editors: vec![],
+            lock: None,
+            server_time_ms: version,
+            ttl_secs: 30,
+        })
+    }
+
+    /// A hub with no hint follower, over a client that never connects.
+    async fn idle_hub() -> Option<Arc<LiveHub>> {
+        let client = mongodb::Client::with_uri_str("mongodb://127.0.0.1:9")
+            .await
+            .ok()?;
+        let db = Db {
+            db: client.database("unused"),
+            client,
+            batch: None,
+        };
+        Some(Arc::new(LiveHub {
+            db,
+            listeners: Mutex::new(HashMap::new()),
+            limits: Limits {
+                per_user: 2,
+                total: 10,
+                heartbeat: Duration::from_secs(15),
+                presence_ttl: Duration::from_secs(30),
+            },
+            follower: Mutex::new(None),
+        }))
+    }
+
+    #[tokio::test]
+    async fn a_reader_that_stops_reading_is_owed_the_latest_hint_and_states_not_a_queue() {
+        let Some(hub) = idle_hub().await else {
+            panic!("a MongoDB client needs no server to be created");
+        };
+        let events = hub.open("ada".into(), 10, TeamAccess::default(), u64::MAX);
+        let Ok(events) = events else {
+            panic!("the first channel is under every cap");
+        };
+        let mut events = Box::pin(events);
+        // The reader reads nothing while 10,000 hints and 3,000 presence
+        // changes on three prompts go by.
+        let mut audience = Audience::default();
+        audience.users.insert("ada".into());
+        for round in 0..1_000_i64 {
+            for step in 0..10 {
+                hub.dispatch(11 + round * 10 + step, &audience);
+            }
+            let mut listeners = hub.lock();
+            let Some(listener) = listeners.get_mut("ada") else {
+                panic!("ada is connected");
+            };
+            for prompt in ["p1", "p2", "p3"] {
+                listener.offer_presence(state(prompt, round));
+            }
+            assert!(listener.presence.len() <= 3, "one state per prompt");
+        }
+        let mut read = Vec::new();
+        while let Ok(Some(event)) =
+            tokio::time::timeout(Duration::from_millis(200), events.next()).await
+        {
+            read.push(event);
+        }
+        // Ready, one hint at the latest watermark, one state per prompt.
+        assert_eq!(
+            read.len(),
+            5,
+            "the reader is owed five events, not thousands"
+        );
+        assert_eq!(read[1], LiveEvent::Changed(LiveChanged { through: 10_010 }));
+        let owed = hub.presence_since("ada", 0);
+        let latest: Vec<i64> = owed.iter().map(|s| s.server_time_ms).collect();
+        assert_eq!(latest, [999, 999, 999]);
+        // More than the per-user bound of prompts keeps only the newest.
+        {
+            let mut listeners = hub.lock();
+            let Some(listener) = listeners.get_mut("ada") else {
+                panic!("ada is connected");
+            };
+            for n in 0..(PRESENCE_PER_USER + 10) {
+                listener.offer_presence(state(&format!("q{n}"), 0));
+            }
+            assert_eq!(listener.presence.len(), PRESENCE_PER_USER);
+        }
+        drop(events);
+        assert_eq!(hub.open_connections(), 0, "a dropped channel is closed");
+    }
+
+    #[tokio::test]
+    async fn a_slow_reader_gets_the_newest_watermark_and_each_prompts_latest_state() {
+        let Some(hub) = idle_hub().await else {
+            panic!("a MongoDB client needs no server to be created");
+        };
+        let Ok(events) = hub.open("ada".into(), 5, TeamAccess::default(), u64::MAX) else {
+            panic!("the first channel is under every cap");
+        };
+        let mut events = Box::pin(events);
+        let mut audience = Audience::default();
+        audience.users.insert("ada".into());
+        for through in 6..=50 {
+            hub.dispatch(through, &audience);
+        }
+        if let Some(listener) = hub.lock().get_mut("ada") {
+            listener.offer_presence(state("p1", 1));
+            listener.offer_presence(state("p1", 2));
+        }
+        let mut read = Vec::new();
+        while let Ok(Some(event)) =
+            tokio::time::timeout(Duration::from_millis(200), events.next()).await
+        {
+            read.push(event);
+        }
+        assert_eq!(read.len(), 3, "{read:?}");
+        assert!(matches!(
+            read[0],
+            LiveEvent::Ready(LiveReady { through: 5, .. })
+        ));
+        assert_eq!(read[1], LiveEvent::Changed(LiveChanged { through: 50 }));
+        assert!(
+            matches!(&read[2], LiveEvent::Presence(s) if s.server_time_ms == 2),
+            "{read:?}"
+        );
     }
 }

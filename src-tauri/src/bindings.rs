@@ -10,7 +10,7 @@ use promptforge_sync::schema::{
     AnalyticsEvent, Collection, Idea, MarketplaceListing, MarketplacePurchase, Notification,
     Project, Prompt, PromptVersion, Review, Team, User,
 };
-use promptforge_sync::{AttentionItem, Conflict, Resolution, SyncStatus};
+use promptforge_sync::{AttentionItem, Conflict, PresenceView, Resolution, SyncStatus};
 use ts_rs::{Config, ExportError, TS};
 
 use crate::commands::app::AppInfo;
@@ -31,6 +31,7 @@ fn export_all(dir: &Path) -> Result<(), ExportError> {
     DocumentPage::export_all(&cfg)?;
     MarketDone::export_all(&cfg)?;
     SyncStatus::export_all(&cfg)?;
+    PresenceView::export_all(&cfg)?;
     Conflict::export_all(&cfg)?;
     AttentionItem::export_all(&cfg)?;
     Resolution::export_all(&cfg)?;

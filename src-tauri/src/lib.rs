@@ -156,6 +156,8 @@ pub fn run_app<R: Runtime>(
             commands::sync::resolve_conflict,
             commands::sync::list_attention,
             commands::sync::settle_attention,
+            commands::sync::set_presence,
+            commands::sync::lock_prompt,
             commands::market::publish_listing,
             commands::market::buy_listing,
             commands::market::refund_purchase,

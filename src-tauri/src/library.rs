@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use promptforge_sync::engine::account::{FirebaseAuth, FirebaseTokens, Session};
 use promptforge_sync::engine::{HttpTransport, SyncState, SyncStatus};
 use promptforge_sync::schema::Collection;
-use promptforge_sync::{Store, SyncConfig, SyncEngine};
+use promptforge_sync::{PresenceView, Store, SyncConfig, SyncEngine};
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Runtime};
 use tokio::sync::{oneshot, watch, RwLock};
@@ -26,6 +26,8 @@ use crate::ui_json::to_ui;
 pub const LOCAL_PROFILE: &str = "local";
 pub const STATUS_EVENT: &str = "sync-status";
 pub const CHANGED_EVENT: &str = "library-changed";
+/// Who else has the open prompt open, and its soft lock (a `PresenceView`, or null).
+pub const PRESENCE_EVENT: &str = "presence";
 
 /// The collections that make up "your library" when deciding whether a
 /// local library is worth attaching to an account.
@@ -422,12 +424,14 @@ fn start_sync<R: Runtime>(
     let runner = engine.clone();
     let events = app.clone();
     let task = tauri::async_runtime::spawn(async move {
-        let forward = forward_status(events, runner.status());
+        let forward = forward_status(events.clone(), runner.status());
+        let presence = forward_presence(events, runner.presence());
         // Stopping cancels a round in flight: the engine is built to resume
         // from whatever a cut round left behind.
         tokio::select! {
             () = runner.run(std::future::pending()) => {}
             () = forward => {}
+            () = presence => {}
             _ = stopped => {}
         }
     });
@@ -473,6 +477,22 @@ async fn forward_status<R: Runtime>(app: AppHandle<R>, mut status: watch::Receiv
             tracing::debug!("library change not delivered");
         }
         if status.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Sends the open prompt's presence to the UI whenever it changes.
+async fn forward_presence<R: Runtime>(
+    app: AppHandle<R>,
+    mut presence: watch::Receiver<Option<PresenceView>>,
+) {
+    loop {
+        let now = presence.borrow_and_update().clone();
+        if app.emit(PRESENCE_EVENT, now).is_err() {
+            tracing::debug!("presence not delivered");
+        }
+        if presence.changed().await.is_err() {
             return;
         }
     }

@@ -19,6 +19,7 @@ pub mod store;
 
 pub use promptforge_wire::schema;
 
+pub use engine::presence::{LockView, PresenceIntent, PresenceView, PresentPerson};
 pub use engine::{SyncConfig, SyncEngine, SyncError, SyncReport, SyncState, SyncStatus};
 pub use error::{ImportProblem, StoreError};
 pub use store::{

@@ -35,6 +35,7 @@ pub fn config(uri: &str, database: &str) -> Config {
         live_connections_per_user: 8,
         live_connections_max: 10_000,
         live_heartbeat_secs: 15,
+        presence_ttl_secs: 30,
     }
 }
 

@@ -8,10 +8,12 @@
 //! - [`codec`]: model ⇄ BSON, canonical form, size limit, dotted-path patches.
 //! - [`market`]: the marketplace requests (publish, moderate, buy, refund, review).
 //! - [`protocol`]: the sync protocol messages, version 1.
+//! - [`presence`]: who has a prompt open, and its soft lock (ephemeral).
 
 pub mod access;
 pub mod admit;
 pub mod codec;
 pub mod market;
+pub mod presence;
 pub mod protocol;
 pub mod schema;

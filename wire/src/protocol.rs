@@ -316,6 +316,10 @@ pub enum LiveEvent {
     /// The channel's token has expired; the server closes the channel next.
     /// Reconnect with a fresh token.
     TokenExpired(LiveClosing),
+    /// Who has a prompt open now, sent to everyone who has it open (see
+    /// [`crate::presence`]). Coalesced per prompt: a slow reader gets the
+    /// latest state of each.
+    Presence(crate::presence::PresenceState),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -341,6 +345,7 @@ impl LiveEvent {
             LiveEvent::Ready(_) => "ready",
             LiveEvent::Changed(_) => "changed",
             LiveEvent::TokenExpired(_) => "token_expired",
+            LiveEvent::Presence(_) => "presence",
         }
     }
 
@@ -350,6 +355,7 @@ impl LiveEvent {
             LiveEvent::Ready(ready) => serde_json::to_string(ready),
             LiveEvent::Changed(changed) => serde_json::to_string(changed),
             LiveEvent::TokenExpired(closing) => serde_json::to_string(closing),
+            LiveEvent::Presence(state) => serde_json::to_string(state),
         };
         // Plain structs of numbers and strings always serialize.
         json.unwrap_or_default()
@@ -362,6 +368,7 @@ impl LiveEvent {
             "ready" => LiveEvent::Ready(serde_json::from_str(data)?),
             "changed" => LiveEvent::Changed(serde_json::from_str(data)?),
             "token_expired" => LiveEvent::TokenExpired(serde_json::from_str(data)?),
+            "presence" => LiveEvent::Presence(serde_json::from_str(data)?),
             _ => return Ok(None),
         }))
     }
@@ -383,8 +390,12 @@ pub enum ErrorCode {
     UpgradeRequired,
     BadRequest,
     PayloadTooLarge,
-    /// No such route (or not with this method).
+    /// No such route (or not with this method), or no such document the
+    /// user can read (presence).
     NotFound,
+    /// The user may read the document but not do this to it (a soft lock
+    /// on a prompt they cannot edit).
+    Forbidden,
     UnknownCollection,
     /// The pull's checkpoint is older than deletions the server has since
     /// purged: pull the collection again from checkpoint 0 and remove the

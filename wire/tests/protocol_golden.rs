@@ -4,6 +4,7 @@
 //! `UPDATE_GOLDEN=1` rewrites the files.
 
 use bson::{doc, DateTime};
+use promptforge_wire::presence::{PresenceRequest, PresenceState, PresentEditor, SoftLock};
 use promptforge_wire::protocol::*;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -244,14 +245,53 @@ fn live_channel_events() {
         LiveEvent::TokenExpired(LiveClosing {
             message: "expired".into(),
         }),
+        LiveEvent::Presence(presence_state()),
     ];
     let names: Vec<_> = events.iter().map(LiveEvent::name).collect();
-    assert_eq!(names, ["ready", "changed", "token_expired"]);
+    assert_eq!(names, ["ready", "changed", "token_expired", "presence"]);
     for event in events {
         let back = LiveEvent::parse(event.name(), &event.data()).expect("parses");
         assert_eq!(back, Some(event));
     }
-    assert_eq!(LiveEvent::parse("presence", "{}").ok(), Some(None));
+    assert_eq!(LiveEvent::parse("gossip", "{}").ok(), Some(None));
+}
+
+fn presence_state() -> PresenceState {
+    PresenceState {
+        prompt_id: "p1".into(),
+        present: vec![PresentEditor {
+            user_id: "ada".into(),
+            display_name: Some("Ada L.".into()),
+            client_id: "laptop-1".into(),
+            editing: true,
+            expires_at_ms: 1_796_200_030_000,
+        }],
+        active_editors: vec!["ada".into()],
+        lock: Some(SoftLock {
+            user_id: "ada".into(),
+            display_name: Some("Ada L.".into()),
+            client_id: "laptop-1".into(),
+            lock_expiry_ms: 1_796_200_900_000,
+        }),
+        server_time_ms: 1_796_200_000_000,
+        ttl_secs: 30,
+    }
+}
+
+#[test]
+fn presence_report_and_state() {
+    check(
+        "presence_request",
+        &PresenceRequest {
+            prompt_id: "p1".into(),
+            client_id: "laptop-1".into(),
+            open: true,
+            editing: true,
+            lock_secs: Some(900),
+            release_lock: false,
+        },
+    );
+    check("presence_state", &presence_state());
 }
 
 #[test]

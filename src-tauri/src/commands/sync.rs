@@ -1,7 +1,7 @@
-//! Sync commands: the status bar's figures, "sync now", the conflicts panel
-//! and the needs-attention list.
+//! Sync commands: the status bar's figures, "sync now", the conflicts panel,
+//! the needs-attention list, and presence and soft locks in the editor.
 
-use promptforge_sync::Resolution;
+use promptforge_sync::{PresenceIntent, Resolution};
 use serde_json::Value;
 use tauri::State;
 
@@ -64,4 +64,28 @@ pub async fn settle_attention(
         engine.nudge();
     }
     Ok(())
+}
+
+/// Which prompt the editor has open (none: closed) and whether it holds
+/// unsaved edits; the engine tells collaborators. Signed out, it does nothing.
+#[tauri::command]
+pub async fn set_presence(
+    state: State<'_, AppState>,
+    prompt_id: Option<String>,
+    editing: bool,
+) -> AppResult<()> {
+    let current = state.current().await?;
+    if let Some(engine) = &current.engine {
+        engine.set_presence(prompt_id.map(|prompt_id| PresenceIntent { prompt_id, editing }));
+    }
+    Ok(())
+}
+
+/// Takes the open prompt's soft lock for `lock_secs` seconds, or gives it
+/// up (`null`). Needs the server; the answer is the prompt's presence.
+#[tauri::command]
+pub async fn lock_prompt(state: State<'_, AppState>, lock_secs: Option<u32>) -> AppResult<Value> {
+    let current = state.current().await?;
+    let view = current.engine()?.lock_open_prompt(lock_secs).await?;
+    to_ui(&view)
 }

@@ -158,11 +158,15 @@ impl<T: Transport> SyncEngine<T> {
                                 self.set_live(true);
                                 // Whatever moved while the channel was down.
                                 self.nudge();
+                                self.presence_wake.notify_one();
                             }
                             Ok(Some(LiveEvent::Changed(changed))) => {
                                 self.hinted_through
                                     .fetch_max(changed.through, Ordering::Relaxed);
                                 self.hint.notify_one();
+                            }
+                            Ok(Some(LiveEvent::Presence(state))) => {
+                                self.receive_presence(state);
                             }
                             Ok(Some(LiveEvent::TokenExpired(closing))) => {
                                 break format!("token expired: {}", closing.message)
@@ -210,7 +214,7 @@ mod tests {
             "",
             "",
             ":heartbeat",
-            "event: presence",
+            "event: gossip",
             "data: {}",
             "",
             "event:changed",

@@ -16,6 +16,7 @@
 pub mod account;
 mod code;
 pub mod live;
+pub mod presence;
 mod pull;
 pub mod transport;
 
@@ -234,6 +235,15 @@ pub struct SyncEngine<T: Transport> {
     /// The highest `through` of the live channel's hints, and a wake-up.
     hinted_through: AtomicI64,
     hint: Notify,
+    /// The prompt the editor has open, which `run` reports to the server.
+    presence_intent: watch::Sender<Option<presence::PresenceIntent>>,
+    /// The open prompt's latest presence state from the server.
+    presence_state: Mutex<Option<presence::Received>>,
+    presence_view: watch::Sender<Option<presence::PresenceView>>,
+    /// Asks for a presence report now (the live channel reopened).
+    presence_wake: Notify,
+    /// This store's sync client id, once read.
+    client_id: Mutex<Option<String>>,
 }
 
 impl SyncEngine<HttpTransport> {
@@ -328,11 +338,40 @@ impl<T: Transport> SyncEngine<T> {
             pulled_through: AtomicI64::new(0),
             hinted_through: AtomicI64::new(0),
             hint: Notify::new(),
+            presence_intent: watch::channel(None).0,
+            presence_state: Mutex::new(None),
+            presence_view: watch::channel(None).0,
+            presence_wake: Notify::new(),
+            client_id: Mutex::new(None),
         }
     }
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The signed-in user, as the last handshake gave it.
+    fn user_id(&self) -> Option<String> {
+        let handshake = self.handshake.lock().unwrap_or_else(|p| p.into_inner());
+        handshake.as_ref().map(|(_, hello)| hello.user_id.clone())
+    }
+
+    /// This store's sync client id, read once.
+    async fn client_id(&self) -> Result<String, SyncError> {
+        if let Some(id) = self.client_id_hint() {
+            return Ok(id);
+        }
+        let id = self.store.replica().client_id().await?;
+        *self.client_id.lock().unwrap_or_else(|p| p.into_inner()) = Some(id.clone());
+        Ok(id)
+    }
+
+    /// The client id if it was read already.
+    fn client_id_hint(&self) -> Option<String> {
+        self.client_id
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The transport, for requests outside sync rounds (the marketplace).
@@ -446,7 +485,7 @@ impl<T: Transport> SyncEngine<T> {
 
     async fn round_inner(&self) -> Result<SyncReport, SyncError> {
         self.set_state(SyncState::Connecting);
-        let client_id = self.store.replica().client_id().await?;
+        let client_id = self.client_id().await?;
         let hello = self.handshake(&client_id).await?;
         let mut report = SyncReport::default();
         // A push the server refuses for good must not also stop downloads:
@@ -535,6 +574,7 @@ impl<T: Transport> SyncEngine<T> {
         tokio::select! {
             () = self.run_rounds(shutdown) => {}
             () = self.follow_live() => {}
+            () = self.follow_presence() => {}
         }
         self.set_live(false);
     }

@@ -17,6 +17,7 @@ use serde::{de::DeserializeOwned, Serialize};
 
 use super::live::LiveChannel;
 use super::SyncErrorCode;
+use promptforge_wire::presence::{PresenceRequest, PresenceState, PRESENCE_PATH};
 
 /// Why an exchange with the server failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -140,6 +141,15 @@ pub trait Transport: Send + Sync + 'static {
     fn live(&self) -> impl Future<Output = Result<Option<LiveChannel>, TransportError>> + Send {
         async { Ok(None) }
     }
+    /// Reports which prompt this desktop has open (`PUT /v1/presence`).
+    /// `None` when the server has no presence.
+    fn presence(
+        &self,
+        request: &PresenceRequest,
+    ) -> impl Future<Output = Result<Option<PresenceState>, TransportError>> + Send {
+        let _ = request;
+        async { Ok(None) }
+    }
     /// Where it connects, for status displays.
     fn endpoint(&self) -> String;
 }
@@ -224,9 +234,23 @@ impl HttpTransport {
         path: &str,
         body: &Req,
     ) -> Result<Resp, TransportError> {
+        self.send(reqwest::Method::POST, path, body).await
+    }
+
+    async fn send<Req: Serialize + Sync, Resp: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &Req,
+    ) -> Result<Resp, TransportError> {
         let url = format!("{}{path}", self.base_url);
         let response = self
-            .send_authorized(|token| self.client.post(&url).bearer_auth(token).json(body))
+            .send_authorized(|token| {
+                self.client
+                    .request(method.clone(), &url)
+                    .bearer_auth(token)
+                    .json(body)
+            })
             .await?;
         let status = response.status();
         let bytes = response.bytes().await.map_err(classify)?;
@@ -370,6 +394,26 @@ impl Transport for HttpTransport {
                 code: Some(ErrorCode::NotFound),
                 ..
             }) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    async fn presence(
+        &self,
+        request: &PresenceRequest,
+    ) -> Result<Option<PresenceState>, TransportError> {
+        match self
+            .send(reqwest::Method::PUT, PRESENCE_PATH, request)
+            .await
+        {
+            Ok(state) => Ok(Some(state)),
+            // A server from before presence has no such route (a 404 for
+            // the prompt itself says "no prompt ...").
+            Err(TransportError::Server {
+                status: 404,
+                code: Some(ErrorCode::NotFound),
+                message,
+            }) if message.starts_with("no route") => Ok(None),
             Err(err) => Err(err),
         }
     }
