@@ -16,6 +16,7 @@ import type { MarketDone } from "./bindings/MarketDone";
 import type { MarketplaceListing } from "./bindings/MarketplaceListing";
 import type { MarketplacePurchase } from "./bindings/MarketplacePurchase";
 import type { Notification } from "./bindings/Notification";
+import type { PresenceView } from "./bindings/PresenceView";
 import type { Project } from "./bindings/Project";
 import type { Prompt } from "./bindings/Prompt";
 import type { PromptVersion } from "./bindings/PromptVersion";
@@ -86,6 +87,11 @@ export const api = {
   settleAttention: (mutationId: number, retry: boolean) =>
     invoke<void>("settle_attention", { mutationId, retry }),
 
+  /** Which prompt the editor has open (null: none) and whether it holds unsaved edits. */
+  setPresence: (promptId: string | null, editing: boolean) => invoke<void>("set_presence", { promptId, editing }),
+  /** Takes or renews the open prompt's soft lock for `lockSecs` seconds; null gives it up. Needs the sync server. */
+  lockPrompt: (lockSecs: number | null) => invoke<PresenceView>("lock_prompt", { lockSecs }),
+
   settings: () => invoke<Settings>("get_settings"),
   saveSettings: (settings: Settings) => invoke<Settings>("save_settings", { settings }),
   signIn: (email: string, password: string, attachLibrary: boolean) =>
@@ -107,4 +113,7 @@ export const api = {
   /** The library changed underneath the UI (a sync brought news). */
   onLibraryChanged: (handler: () => void): Promise<UnlistenFn> =>
     listen<void>("library-changed", () => handler()),
+  /** Who else has the open prompt open, and its soft lock (event "presence"; null: nothing to show). */
+  onPresence: (handler: (view: PresenceView | null) => void): Promise<UnlistenFn> =>
+    listen<PresenceView | null>("presence", (event) => handler(event.payload ?? null)),
 };

@@ -286,6 +286,10 @@
     return db.users[0].credits.balance;
   }
 
+  // Presence: which prompt the editor says is open, and the last view shown of it.
+  let presenceOpen = null;
+  let presenceView = null;
+
   function emit(event, payload) {
     for (const l of listeners[event] || []) {
       const cb = callbacks.get(l.handler);
@@ -398,6 +402,19 @@
       setStatus({ needs_attention: attention.length });
       return null;
     },
+    set_presence: ({ promptId, editing }) => {
+      presenceOpen = promptId == null ? null : { promptId, editing };
+      if (!presenceOpen || (presenceView && presenceView.prompt_id !== promptId)) presenceView = null;
+      return null;
+    },
+    // Like the engine: locks the prompt set_presence opened; needs the server.
+    lock_prompt: ({ lockSecs }) => {
+      if (!account) throw err("local_only", "This library is not signed in to a sync server.");
+      if (!presenceOpen) throw err("bad_answer", "no prompt is open to lock");
+      const lock = lockSecs == null ? null : { user_id: ME, name: "Ada", mine: true, until_ms: Date.now() + lockSecs * 1000 };
+      presenceView = { prompt_id: presenceOpen.promptId, others: presenceView ? presenceView.others : [], lock };
+      return clone(presenceView);
+    },
     get_settings: () => clone(settings),
     save_settings: ({ settings: s }) => {
       settings = clone(s);
@@ -508,6 +525,12 @@
     calls,
     emit,
     setStatus,
+    /** Another device's news about who has a prompt open: a "presence" event (null: nothing). */
+    presence: (view) => {
+      if (!view || (presenceOpen && view.prompt_id === presenceOpen.promptId)) presenceView = clone(view);
+      emit("presence", view);
+    },
+    presenceOpen: () => clone(presenceOpen),
     failNext: (cmd, code, message) => {
       failures[cmd] = err(code, message);
     },

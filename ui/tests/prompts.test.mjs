@@ -313,3 +313,188 @@ test("an error is shown in words and can be dismissed", async () => {
   await toast.waitFor({ state: "detached" });
   await page.closeAll();
 });
+
+// Presence and soft locks on the open prompt.
+const presenceCalls = (page) => calls(page, "set_presence");
+const waitCalls = (page, cmd, n) => page.waitForFunction(([c, k]) => window.__fake.callsOf(c).length >= k, [cmd, n]);
+const hhmmIn = (page, ms) =>
+  page.evaluate((t) => {
+    const d = new Date(t);
+    return String(d.getHours()).padStart(2, "0") + ":" + String(d.getMinutes()).padStart(2, "0");
+  }, ms);
+const openCodeReviewer = async (page) => {
+  await page.click(`${tid("prompt-row")}:has-text("Code reviewer")`);
+  await waitCalls(page, "set_presence", 1);
+};
+
+test("presence: set on open, on the unsaved flip (not per keystroke), cleared on switch and close", async () => {
+  const page = await openApp(browser, server.url);
+  await openCodeReviewer(page);
+  assert.deepEqual(await presenceCalls(page), [{ promptId: "p2", editing: false }]);
+  // Typing: one call when the edits become unsaved, none per key.
+  await page.locator(tid("prompt-content")).pressSequentially(" with care", { delay: 10 });
+  await waitCalls(page, "set_presence", 2);
+  await page.waitForTimeout(150);
+  assert.deepEqual(await presenceCalls(page), [
+    { promptId: "p2", editing: false },
+    { promptId: "p2", editing: true },
+  ]);
+  // Saving ends the editing.
+  await page.click(tid("prompt-save"));
+  await page.waitForSelector(tid("unsaved"), { state: "detached" });
+  await waitCalls(page, "set_presence", 3);
+  assert.deepEqual((await presenceCalls(page))[2], { promptId: "p2", editing: false });
+  // Switching: the old one is closed first, then the new one opened.
+  await page.click(`${tid("prompt-row")}:has-text("Email template")`);
+  await waitCalls(page, "set_presence", 5);
+  assert.deepEqual((await presenceCalls(page)).slice(3), [
+    { promptId: null, editing: false },
+    { promptId: "p3", editing: false },
+  ]);
+  assert.deepEqual(await page.evaluate(() => window.__fake.presenceOpen()), { promptId: "p3", editing: false });
+  // A new, unsaved prompt is nobody's business: closed, and nothing opened.
+  await page.click(tid("new-prompt"));
+  await waitCalls(page, "set_presence", 6);
+  await page.fill(tid("prompt-title"), "Fresh");
+  await page.waitForTimeout(150);
+  assert.deepEqual((await presenceCalls(page)).slice(5), [{ promptId: null, editing: false }]);
+  assert.deepEqual(page.errors, []);
+  await page.closeAll();
+});
+
+test("presence: leaving the prompts screen says the prompt is closed", async () => {
+  const page = await openApp(browser, server.url);
+  await openCodeReviewer(page);
+  await page.click(tid("nav-ideas"));
+  await waitCalls(page, "set_presence", 2);
+  assert.deepEqual((await presenceCalls(page))[1], { promptId: null, editing: false });
+  await page.closeAll();
+});
+
+test("presence strip: others on the open prompt, other prompts ignored, null hides", async () => {
+  const page = await openApp(browser, server.url);
+  await openCodeReviewer(page);
+  assert.equal(await page.locator(tid("presence")).count(), 0);
+  await page.evaluate(() =>
+    window.__fake.presence({
+      prompt_id: "p2",
+      others: [
+        { user_id: "user-7", name: "Ada L.", editing: true, same_user: false },
+        { user_id: "user-8", name: "Grace", editing: false, same_user: false },
+      ],
+      lock: null,
+    }),
+  );
+  await page.waitForSelector(tid("presence"));
+  assert.match(await page.textContent(tid("presence")), /Also here: Ada L\. \(typing\), Grace$/);
+  assert.equal(await page.locator(tid("lock-badge")).count(), 0);
+  // News about another prompt changes nothing here.
+  await page.evaluate(() =>
+    window.__fake.presence({ prompt_id: "p1", others: [{ user_id: "user-9", name: "Linus", editing: false, same_user: false }], lock: null }),
+  );
+  await page.waitForTimeout(150);
+  assert.match(await page.textContent(tid("presence")), /Ada L\. \(typing\), Grace/);
+  assert.doesNotMatch(await page.textContent(tid("presence")), /Linus/);
+  // The same account on another device.
+  await page.evaluate(() =>
+    window.__fake.presence({ prompt_id: "p2", others: [{ user_id: "user-1", name: "Ada", editing: true, same_user: true }], lock: null }),
+  );
+  await page.waitForFunction(() => /you on another device \(typing\)/.test(document.querySelector('[data-testid="presence"]')?.textContent ?? ""));
+  // Nobody else: hidden; and a null view hides it too.
+  await page.evaluate(() => window.__fake.presence({ prompt_id: "p2", others: [], lock: null }));
+  await page.waitForSelector(tid("presence"), { state: "detached" });
+  await page.evaluate(() =>
+    window.__fake.presence({ prompt_id: "p2", others: [{ user_id: "user-8", name: "Grace", editing: false, same_user: false }], lock: null }),
+  );
+  await page.waitForSelector(tid("presence"));
+  await page.evaluate(() => window.__fake.emit("presence", null));
+  await page.waitForSelector(tid("presence"), { state: "detached" });
+  assert.deepEqual(page.errors, []);
+  await page.closeAll();
+});
+
+test("someone else's lock: badge with their name, toggle disabled, saving still works", async () => {
+  const page = await openApp(browser, server.url);
+  await openCodeReviewer(page);
+  assert.equal(await page.textContent(tid("lock-toggle")), "Lock for 15 min");
+  const until = Date.now() + 10 * 60000;
+  await page.evaluate(
+    (u) =>
+      window.__fake.presence({
+        prompt_id: "p2",
+        others: [{ user_id: "user-8", name: "Grace", editing: true, same_user: false }],
+        lock: { user_id: "user-8", name: "Grace", mine: false, until_ms: u },
+      }),
+    until,
+  );
+  await page.waitForSelector(tid("lock-badge"));
+  const time = await hhmmIn(page, until);
+  assert.equal(await page.textContent(tid("lock-badge")), `Locked by Grace until ${time} — you can still edit; your changes will merge`);
+  assert.equal(await page.isDisabled(tid("lock-toggle")), true);
+  assert.match(await page.getAttribute(tid("lock-toggle"), "title"), /Grace holds the soft lock/);
+  // Editing and saving are not blocked.
+  await page.fill(tid("prompt-content"), "Review this code, Grace permitting");
+  await page.click(tid("prompt-save"));
+  await page.waitForSelector(tid("unsaved"), { state: "detached" });
+  const upd = await calls(page, "update_document");
+  assert.deepEqual(upd[upd.length - 1], { collection: "prompts", id: "p2", changes: { content: "Review this code, Grace permitting" } });
+  assert.equal(await page.locator(tid("error-toast")).count(), 0);
+  assert.equal(await page.locator(tid("lock-badge")).count(), 1);
+  assert.equal((await calls(page, "lock_prompt")).length, 0);
+  await page.closeAll();
+});
+
+test("a lock disappears by itself once it lapses", async () => {
+  const page = await openApp(browser, server.url);
+  await openCodeReviewer(page);
+  await page.evaluate(() =>
+    window.__fake.presence({ prompt_id: "p2", others: [], lock: { user_id: "user-8", name: "Grace", mine: false, until_ms: Date.now() + 1500 } }),
+  );
+  await page.waitForSelector(tid("lock-badge"));
+  assert.equal(await page.isDisabled(tid("lock-toggle")), true);
+  const t0 = Date.now();
+  await page.waitForSelector(tid("lock-badge"), { state: "detached", timeout: 5000 });
+  assert.ok(Date.now() - t0 > 800, "not before it lapsed");
+  assert.equal(await page.isDisabled(tid("lock-toggle")), false);
+  assert.equal(await page.textContent(tid("lock-toggle")), "Lock for 15 min");
+  await page.closeAll();
+});
+
+test("taking and releasing the lock; a refused lock says why", async () => {
+  const page = await openApp(browser, server.url);
+  await openCodeReviewer(page);
+  await page.click(tid("lock-toggle"));
+  await page.waitForSelector(tid("lock-badge"));
+  assert.deepEqual(await calls(page, "lock_prompt"), [{ lockSecs: 900 }]);
+  assert.match(await page.textContent(tid("lock-badge")), /^You hold the soft lock until \d\d:\d\d$/);
+  const until = await page.evaluate(() => Date.now() + 900000);
+  const want = await hhmmIn(page, until);
+  const shown = (await page.textContent(tid("lock-badge"))).slice(-5);
+  assert.ok(shown === want || shown === (await hhmmIn(page, until - 60000)), `${shown} vs ${want}`);
+  assert.equal(await page.textContent(tid("lock-toggle")), "Release lock");
+  await page.click(tid("lock-toggle"));
+  await page.waitForSelector(tid("lock-badge"), { state: "detached" });
+  assert.deepEqual(await calls(page, "lock_prompt"), [{ lockSecs: 900 }, { lockSecs: null }]);
+  assert.equal(await page.textContent(tid("lock-toggle")), "Lock for 15 min");
+  // Offline: the message is shown; the editor goes on as before.
+  await page.evaluate(() => window.__fake.failNext("lock_prompt", "offline", "The sync server cannot be reached."));
+  await page.click(tid("lock-toggle"));
+  const toast = page.locator(tid("error-toast"));
+  await toast.waitFor();
+  assert.match(await toast.textContent(), /Locks need the sync server: The sync server cannot be reached\. Your edits are not affected\./);
+  assert.equal(await page.locator(tid("lock-badge")).count(), 0);
+  assert.equal(await page.isDisabled(tid("lock-toggle")), false);
+  await page.fill(tid("prompt-title"), "Code reviewer, offline");
+  await page.click(tid("prompt-save"));
+  await page.waitForSelector(tid("unsaved"), { state: "detached" });
+  assert.deepEqual(page.errors, []);
+  await page.closeAll();
+});
+
+test("signed out: no lock button, presence still told", async () => {
+  const page = await openApp(browser, server.url, { signedIn: false });
+  await openCodeReviewer(page);
+  assert.deepEqual(await presenceCalls(page), [{ promptId: "p2", editing: false }]);
+  assert.equal(await page.locator(tid("lock-toggle")).count(), 0);
+  await page.closeAll();
+});

@@ -5,8 +5,9 @@ import type { Project } from "../../bindings/Project";
 import type { Prompt } from "../../bindings/Prompt";
 import { useApp } from "../../ctx";
 import { Confirm, Empty, Field, Select, enums } from "../../ui";
-import { relTime, splitTags, useCommand } from "../../util";
+import { errMsg, relTime, splitTags, useCommand } from "../../util";
 import { HistoryDialog } from "./History";
+import { LOCK_SECS, LockBadge, PresenceStrip, hhmm, usePresence } from "./Presence";
 
 type Form = {
   title: string;
@@ -126,7 +127,7 @@ export function PromptEditor(props: {
   onOpen: (id: string) => void;
   onGone: () => void;
 }) {
-  const { error, notify, libraryTick } = useApp();
+  const { error, notify, libraryTick, info } = useApp();
   const isNew = props.id === "new";
   const [prompt, setPrompt] = useState<Prompt | null>(null);
   const [base, setBase] = useState<Form>(EMPTY_FORM);
@@ -140,9 +141,28 @@ export function PromptEditor(props: {
   /** The stored prompt, when a sync changed it under unsaved edits. */
   const [elsewhere, setElsewhere] = useState<Prompt | null>(null);
   const titleRef = useRef<HTMLInputElement>(null);
+  const [locking, setLocking] = useState(false);
 
   const dirty = useMemo(() => Object.keys(changesOf(base, form, prompt)).length > 0, [base, form, prompt]);
   useEffect(() => props.onDirty(isNew ? form.title !== "" || form.content !== "" : dirty), [dirty, form, isNew]); // eslint-disable-line react-hooks/exhaustive-deps
+
+  // Others see that this prompt is open (and being edited); a soft lock is
+  // advice only: saving is never blocked by it.
+  const presence = usePresence(!isNew && prompt ? prompt._id : null, dirty);
+  const signedIn = info?.account != null;
+  const lock = presence.lock;
+  const lockedByOther = lock != null && !lock.mine;
+  const toggleLock = async () => {
+    if (locking) return;
+    setLocking(true);
+    try {
+      await presence.takeLock(lock?.mine ? null : LOCK_SECS);
+    } catch (e) {
+      error(`Locks need the sync server: ${errMsg(e).replace(/[.\s]+$/, "")}. Your edits are not affected.`);
+    } finally {
+      setLocking(false);
+    }
+  };
 
   const reload = useCallback(async () => {
     if (isNew) return;
@@ -315,6 +335,22 @@ export function PromptEditor(props: {
           </button>
           {!isNew && (
             <>
+              {signedIn && prompt && (
+                <button
+                  data-testid="lock-toggle"
+                  disabled={locking || lockedByOther}
+                  onClick={toggleLock}
+                  title={
+                    lockedByOther
+                      ? `${lock.name} holds the soft lock until ${hhmm(lock.until_ms)}. You can still edit and save; your changes will merge.`
+                      : lock?.mine
+                        ? "Give up the soft lock now"
+                        : "Ask others to wait for 15 minutes (advice only: nobody is stopped from saving)"
+                  }
+                >
+                  {lock?.mine ? "Release lock" : "Lock for 15 min"}
+                </button>
+              )}
               <button data-testid="prompt-history" onClick={() => setHistory(true)}>
                 History
               </button>
@@ -334,6 +370,12 @@ export function PromptEditor(props: {
           )}
         </div>
       </div>
+      {(presence.others.length > 0 || lock) && (
+        <div className="presence-bar">
+          <PresenceStrip others={presence.others} />
+          <LockBadge lock={lock} />
+        </div>
+      )}
       {prompt && (
         <div className="meta muted">
           Updated {relTime(prompt.updated_at)}
