@@ -31,6 +31,7 @@ for package in promptforge-desktop promptforge-sync; do
 done
 
 echo "== tests"
-# The end-to-end tests drive the promptforge-desktop binary, which this
-# builds (its crate has integration tests) before any test runs.
+# The end-to-end tests drive the promptforge-desktop binary: built first, by
+# the command scripts/run.sh uses (same features, so nothing compiles twice).
+cargo build --quiet --workspace --bin promptforge-desktop
 cargo test --workspace --no-fail-fast

@@ -21,172 +21,35 @@
 //! state per prompt for that user (at most [`PRESENCE_PER_USER`] prompts),
 //! which each of the user's channels sends once.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use bson::{doc, Bson, DateTime, Document};
+use bson::{doc, Document};
 use futures_util::{Stream, StreamExt};
-use promptforge_wire::codec::get_path;
 use promptforge_wire::presence::PresenceState;
 use promptforge_wire::protocol::{LiveChanged, LiveClosing, LiveEvent, LiveReady};
-use promptforge_wire::schema::Collection;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+
+mod hints;
+#[cfg(test)]
+mod tests;
+
+pub use hints::{announce, announce_presence, purge_hints, Audience, HINTS, HINT_RETENTION};
 
 use crate::db::Db;
 use crate::error::ServerError;
 use crate::scope::{self, TeamAccess};
 
-/// Where the sequencer leaves hints for every instance.
-pub const HINTS: &str = "live_hints";
-/// How long a hint is kept (the retention purge removes older ones): only
-/// instances following the stream read them, and they read them at once.
-pub const HINT_RETENTION: Duration = Duration::from_secs(3600);
 /// Wait before following the hint stream again after it failed.
 const REOPEN_AFTER: Duration = Duration::from_secs(1);
 /// Most prompts whose latest presence one user's channels keep to send: a
 /// user has a prompt or two open, so this bounds only a hostile client.
 pub const PRESENCE_PER_USER: usize = 32;
-
-/// Who a batch of numbered writes concerns.
-#[derive(Debug, Default, Clone, PartialEq)]
-pub struct Audience {
-    users: BTreeSet<String>,
-    teams: BTreeSet<String>,
-    projects: BTreeSet<String>,
-    everyone: bool,
-    /// A team or project moved: the woken connections look up their
-    /// teams again, so later hints about team work reach them.
-    access_changed: bool,
-}
-
-impl Audience {
-    /// Adds the readers of `doc`, as stored now, in `collection`.
-    pub fn add(&mut self, collection: Collection, doc: &Document) {
-        let mut user = |path: &str| {
-            if let Some(Bson::String(id)) = get_path(doc, path) {
-                self.users.insert(id.clone());
-            }
-        };
-        user(scope::owner_field(collection));
-        match collection {
-            Collection::MarketplacePurchases => user("seller_id"),
-            Collection::PromptVersions => user("user_id"),
-            _ => {}
-        }
-        self.users.extend(scope::explicit_readers(collection, doc));
-        let string = |path: &str| match get_path(doc, path) {
-            Some(Bson::String(id)) => Some(id.clone()),
-            _ => None,
-        };
-        match collection {
-            Collection::Teams => {
-                self.access_changed = true;
-                self.teams.extend(string("_id"));
-            }
-            Collection::Projects => {
-                self.access_changed = true;
-                self.teams.extend(string("collaboration.team_id"));
-                self.projects.extend(string("_id"));
-            }
-            Collection::Prompts | Collection::Ideas => {
-                self.projects.extend(string("project_id"));
-            }
-            Collection::MarketplaceListings => {
-                let public = matches!(doc.get_str("status"), Ok("approved" | "suspended"));
-                self.everyone |= public;
-            }
-            Collection::Reviews => self.everyone = true,
-            _ => {}
-        }
-    }
-
-    /// Adds the user a "left your scope" notice is for.
-    pub fn add_exit(&mut self, notice: &Document) {
-        if let Ok(user) = notice.get_str("user_id") {
-            self.users.insert(user.to_owned());
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        !self.everyone && self.users.is_empty() && self.teams.is_empty() && self.projects.is_empty()
-    }
-
-    fn to_hint(&self, through: i64) -> Document {
-        doc! {
-            "through": through,
-            "users": self.users.iter().cloned().collect::<Vec<_>>(),
-            "teams": self.teams.iter().cloned().collect::<Vec<_>>(),
-            "projects": self.projects.iter().cloned().collect::<Vec<_>>(),
-            "everyone": self.everyone,
-            "access_changed": self.access_changed,
-            "at": DateTime::now(),
-        }
-    }
-
-    fn from_hint(hint: &Document) -> (i64, Audience) {
-        let set = |field: &str| -> BTreeSet<String> {
-            scope::listed_users(hint, field).into_iter().collect()
-        };
-        let audience = Audience {
-            users: set("users"),
-            teams: set("teams"),
-            projects: set("projects"),
-            everyone: hint.get_bool("everyone").unwrap_or(false),
-            access_changed: hint.get_bool("access_changed").unwrap_or(false),
-        };
-        (hint.get_i64("through").unwrap_or(0), audience)
-    }
-}
-
-/// Tells every instance that `audience`'s documents are readable up to
-/// `through` (called by the sequencer after it published that watermark).
-pub async fn announce(db: &Db, audience: &Audience, through: i64) -> Result<(), ServerError> {
-    if audience.is_empty() {
-        return Ok(());
-    }
-    db.db
-        .collection::<Document>(HINTS)
-        .insert_one(audience.to_hint(through))
-        .await?;
-    Ok(())
-}
-
-/// Tells every instance that the presence on `prompt_id` changed, for the
-/// `users` who have it open (and the one who just closed it).
-pub async fn announce_presence(
-    db: &Db,
-    prompt_id: &str,
-    users: BTreeSet<String>,
-) -> Result<(), ServerError> {
-    db.db
-        .collection::<Document>(HINTS)
-        .insert_one(doc! {
-            "presence": prompt_id,
-            "users": users.into_iter().collect::<Vec<_>>(),
-            "at": DateTime::now(),
-        })
-        .await?;
-    Ok(())
-}
-
-/// Removes hints older than [`HINT_RETENTION`]; returns how many.
-pub async fn purge_hints(db: &Db) -> Result<u64, ServerError> {
-    let before = DateTime::from_millis(
-        DateTime::now().timestamp_millis()
-            - i64::try_from(HINT_RETENTION.as_millis()).unwrap_or(i64::MAX),
-    );
-    Ok(db
-        .db
-        .collection::<Document>(HINTS)
-        .delete_many(doc! { "at": { "$lt": before } })
-        .await?
-        .deleted_count)
-}
 
 /// What a channel has to tell: the newest watermark, and the count of
 /// presence states its user was offered.
@@ -631,183 +494,4 @@ fn events(channel: Channel) -> impl Stream<Item = LiveEvent> {
             }
         }
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_hint_round_trips_its_audience() {
-        let mut audience = Audience::default();
-        audience.add(
-            Collection::Prompts,
-            &doc! { "_id": "p1", "user_id": "ada", "project_id": "proj",
-            "collaboration": { "allowed_users": ["grace"] } },
-        );
-        audience.add(
-            Collection::Projects,
-            &doc! { "_id": "proj", "user_id": "ada", "collaboration": { "team_id": "t1" } },
-        );
-        audience.add_exit(&doc! { "user_id": "linus", "collection": "prompts" });
-        let (through, back) = Audience::from_hint(&audience.to_hint(42));
-        assert_eq!(through, 42);
-        assert_eq!(back, audience);
-        assert!(back.users.contains("ada") && back.users.contains("grace"));
-        assert!(back.users.contains("linus"));
-        assert!(back.teams.contains("t1") && back.projects.contains("proj"));
-        assert!(back.access_changed && !back.everyone);
-    }
-
-    #[test]
-    fn public_documents_concern_everyone_and_private_ones_do_not() {
-        let mut listing = Audience::default();
-        listing.add(
-            Collection::MarketplaceListings,
-            &doc! { "_id": "l1", "seller_id": "ada", "status": "approved" },
-        );
-        assert!(listing.everyone);
-        let mut draft = Audience::default();
-        draft.add(
-            Collection::MarketplaceListings,
-            &doc! { "_id": "l2", "seller_id": "ada", "status": "draft" },
-        );
-        assert!(!draft.everyone);
-        let listener = Listener {
-            connections: 1,
-            teams: vec!["t9".into()],
-            ..Listener::new(0)
-        };
-        assert!(!listener.concerned_by(&draft, "grace"));
-        assert!(listener.concerned_by(&draft, "ada"));
-        assert!(listener.concerned_by(&listing, "grace"));
-    }
-
-    fn state(prompt: &str, version: i64) -> Arc<PresenceState> {
-        Arc::new(PresenceState {
-            prompt_id: prompt.into(),
-            present: vec![],
-            active_editors: vec![],
-            lock: None,
-            server_time_ms: version,
-            ttl_secs: 30,
-        })
-    }
-
-    /// A hub with no hint follower, over a client that never connects.
-    async fn idle_hub() -> Option<Arc<LiveHub>> {
-        let client = mongodb::Client::with_uri_str("mongodb://127.0.0.1:9")
-            .await
-            .ok()?;
-        let db = Db {
-            db: client.database("unused"),
-            client,
-            batch: None,
-        };
-        Some(Arc::new(LiveHub {
-            db,
-            listeners: Mutex::new(HashMap::new()),
-            limits: Limits {
-                per_user: 2,
-                total: 10,
-                heartbeat: Duration::from_secs(15),
-                presence_ttl: Duration::from_secs(30),
-            },
-            follower: Mutex::new(None),
-        }))
-    }
-
-    #[tokio::test]
-    async fn a_reader_that_stops_reading_is_owed_the_latest_hint_and_states_not_a_queue() {
-        let Some(hub) = idle_hub().await else {
-            panic!("a MongoDB client needs no server to be created");
-        };
-        let events = hub.open("ada".into(), 10, TeamAccess::default(), u64::MAX);
-        let Ok(events) = events else {
-            panic!("the first channel is under every cap");
-        };
-        let mut events = Box::pin(events);
-        // The reader reads nothing while 10,000 hints and 3,000 presence
-        // changes on three prompts go by.
-        let mut audience = Audience::default();
-        audience.users.insert("ada".into());
-        for round in 0..1_000_i64 {
-            for step in 0..10 {
-                hub.dispatch(11 + round * 10 + step, &audience);
-            }
-            let mut listeners = hub.lock();
-            let Some(listener) = listeners.get_mut("ada") else {
-                panic!("ada is connected");
-            };
-            for prompt in ["p1", "p2", "p3"] {
-                listener.offer_presence(state(prompt, round));
-            }
-            assert!(listener.presence.len() <= 3, "one state per prompt");
-        }
-        let mut read = Vec::new();
-        while let Ok(Some(event)) =
-            tokio::time::timeout(Duration::from_millis(200), events.next()).await
-        {
-            read.push(event);
-        }
-        // Ready, one hint at the latest watermark, one state per prompt.
-        assert_eq!(
-            read.len(),
-            5,
-            "the reader is owed five events, not thousands"
-        );
-        assert_eq!(read[1], LiveEvent::Changed(LiveChanged { through: 10_010 }));
-        let owed = hub.presence_since("ada", 0);
-        let latest: Vec<i64> = owed.iter().map(|s| s.server_time_ms).collect();
-        assert_eq!(latest, [999, 999, 999]);
-        // More than the per-user bound of prompts keeps only the newest.
-        {
-            let mut listeners = hub.lock();
-            let Some(listener) = listeners.get_mut("ada") else {
-                panic!("ada is connected");
-            };
-            for n in 0..(PRESENCE_PER_USER + 10) {
-                listener.offer_presence(state(&format!("q{n}"), 0));
-            }
-            assert_eq!(listener.presence.len(), PRESENCE_PER_USER);
-        }
-        drop(events);
-        assert_eq!(hub.open_connections(), 0, "a dropped channel is closed");
-    }
-
-    #[tokio::test]
-    async fn a_slow_reader_gets_the_newest_watermark_and_each_prompts_latest_state() {
-        let Some(hub) = idle_hub().await else {
-            panic!("a MongoDB client needs no server to be created");
-        };
-        let Ok(events) = hub.open("ada".into(), 5, TeamAccess::default(), u64::MAX) else {
-            panic!("the first channel is under every cap");
-        };
-        let mut events = Box::pin(events);
-        let mut audience = Audience::default();
-        audience.users.insert("ada".into());
-        for through in 6..=50 {
-            hub.dispatch(through, &audience);
-        }
-        if let Some(listener) = hub.lock().get_mut("ada") {
-            listener.offer_presence(state("p1", 1));
-            listener.offer_presence(state("p1", 2));
-        }
-        let mut read = Vec::new();
-        while let Ok(Some(event)) =
-            tokio::time::timeout(Duration::from_millis(200), events.next()).await
-        {
-            read.push(event);
-        }
-        assert_eq!(read.len(), 3, "{read:?}");
-        assert!(matches!(
-            read[0],
-            LiveEvent::Ready(LiveReady { through: 5, .. })
-        ));
-        assert_eq!(read[1], LiveEvent::Changed(LiveChanged { through: 50 }));
-        assert!(
-            matches!(&read[2], LiveEvent::Presence(s) if s.server_time_ms == 2),
-            "{read:?}"
-        );
-    }
 }
