@@ -176,6 +176,7 @@ impl Db {
             )
             .await?;
         crate::presence::prepare(self).await?;
+        crate::teams::prepare(self).await?;
         Ok(())
     }
 

@@ -14,6 +14,7 @@
 //! - [`sequencer`]: numbers every write on the pull cursor, in commit order.
 //! - [`live`]: the live channel telling connected desktops their scope moved.
 //! - [`presence`]: who has a prompt open, and its soft lock (ephemeral).
+//! - [`teams`]: team operations: create, invite, join, roles, leave, delete.
 
 pub mod auth;
 pub mod batch;
@@ -31,6 +32,7 @@ pub mod references;
 pub mod retention;
 pub mod scope;
 pub mod sequencer;
+pub mod teams;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -125,6 +127,7 @@ pub fn router(db: Db, verifier: Verifier, config: Config) -> Router {
             promptforge_wire::presence::PRESENCE_PATH,
             axum::routing::put(presence_route),
         )
+        .route(promptforge_wire::teams::TEAMS_PATH, post(teams_route))
         .route("/v1/market/publish", post(market_publish))
         .route("/v1/market/moderate", post(market_moderate))
         .route("/v1/market/purchase", post(market_purchase))
@@ -407,6 +410,41 @@ async fn count_route(
         )));
     }
     Ok(Json(pull::count(&state.db, &user, &request).await?))
+}
+
+/// Runs one team operation in a transaction (retried whole on conflicts).
+async fn teams_route(
+    State(state): State<Arc<AppState>>,
+    User(user): User,
+    Body(request): Body<promptforge_wire::teams::TeamRequest>,
+) -> Result<Json<promptforge_wire::teams::TeamOutcome>, ServerError> {
+    use promptforge_wire::teams::{check_request, TeamOutcome, TeamRefusal};
+    if let Err(message) = check_request(&request) {
+        return Ok(Json(TeamOutcome::refused(TeamRefusal::Invalid, message)));
+    }
+    let db = state.db.clone();
+    let outcome = state
+        .db
+        .transaction(|session| {
+            let (db, user, request) = (db.clone(), user.clone(), request.clone());
+            Box::pin(async move { teams::apply(&db, session, &user, &request).await })
+        })
+        .await;
+    match outcome {
+        Ok(outcome) => {
+            if let TeamOutcome::Done { .. } = &outcome {
+                tracing::info!(op = request.op(), "team operation done");
+            }
+            Ok(Json(outcome))
+        }
+        // The team as it would be stored breaks the schema (a stored team
+        // another backend wrote oddly): refused, nothing written.
+        Err(ServerError::Schema(err)) => Ok(Json(TeamOutcome::refused(
+            TeamRefusal::Invalid,
+            err.to_string(),
+        ))),
+        Err(err) => Err(err),
+    }
 }
 
 /// Runs one marketplace request in a transaction (retried whole on conflicts).

@@ -8,6 +8,7 @@
 //! - [`codec`]: model ⇄ BSON, canonical form, size limit, dotted-path patches.
 //! - [`market`]: the marketplace requests (publish, moderate, buy, refund, review).
 //! - [`protocol`]: the sync protocol messages, version 1.
+//! - [`teams`]: the team operations (create, invite, join, roles, leave).
 //! - [`presence`]: who has a prompt open, and its soft lock (ephemeral).
 
 pub mod access;
@@ -17,3 +18,4 @@ pub mod market;
 pub mod presence;
 pub mod protocol;
 pub mod schema;
+pub mod teams;

@@ -20,7 +20,7 @@ mod publish;
 mod purchase;
 mod refund;
 mod review;
-mod write;
+pub(crate) mod write;
 
 pub use once::MARKET_REQUESTS;
 pub use publish::{

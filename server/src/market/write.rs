@@ -21,7 +21,7 @@ pub(super) fn internal(err: impl std::fmt::Display) -> ServerError {
 }
 
 /// Inserts a new server-made document: version 1, on the pull cursor.
-pub(super) async fn insert_new(
+pub(crate) async fn insert_new(
     db: &Db,
     session: &mut ClientSession,
     collection: Collection,
@@ -34,7 +34,7 @@ pub(super) async fn insert_new(
 
 /// Writes `updated` over `current` (compare-and-set on its version), with a
 /// new version, `updated_at`, and a place on the pull cursor.
-pub(super) async fn overwrite(
+pub(crate) async fn overwrite(
     db: &Db,
     session: &mut ClientSession,
     collection: Collection,
@@ -52,7 +52,7 @@ pub(super) async fn overwrite(
 
 /// Sets a dotted `path`. The paths are the server's own, so one that runs
 /// through a non-object is the server's fault, not the request's.
-pub(super) fn set(
+pub(crate) fn set(
     doc: &mut Document,
     path: &str,
     value: impl Into<Bson>,

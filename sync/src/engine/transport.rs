@@ -346,6 +346,18 @@ impl HttpTransport {
     }
 }
 
+impl HttpTransport {
+    /// Sends a team operation (`POST /v1/teams`); each is idempotent, so
+    /// one whose answer was lost may be sent again.
+    pub async fn team(
+        &self,
+        request: &promptforge_wire::teams::TeamRequest,
+    ) -> Result<promptforge_wire::teams::TeamOutcome, TransportError> {
+        self.call(promptforge_wire::teams::TEAMS_PATH, request)
+            .await
+    }
+}
+
 fn classify(err: reqwest::Error) -> TransportError {
     if err.is_timeout() {
         TransportError::Timeout
