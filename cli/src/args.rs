@@ -86,6 +86,10 @@ pub(crate) enum Command {
         #[command(flatten)]
         online: Online,
     },
+    /// Teams: form one, invite by email, answer invitations, roles, leave.
+    /// Everything but `list` and `members` needs the server.
+    #[command(subcommand)]
+    Team(TeamCommand),
     /// Your notifications; mark one read or dismiss it.
     Notifications {
         #[command(subcommand)]
@@ -470,4 +474,76 @@ impl ListArgs {
             owner: None,
         }
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TeamCommand {
+    /// Form a team with you as its owner; prints its id.
+    Create {
+        name: String,
+        #[arg(long)]
+        description: Option<String>,
+        #[command(flatten)]
+        online: Online,
+    },
+    /// Your teams, as last synced.
+    List,
+    /// A team's members and their roles, as last synced.
+    Members { team: String },
+    /// Invite the account with this email (owners and admins).
+    Invite {
+        team: String,
+        email: String,
+        /// admin, editor or viewer.
+        #[arg(long, default_value = "editor")]
+        role: String,
+        #[command(flatten)]
+        online: Online,
+    },
+    /// Join a team that invited you.
+    Accept {
+        team: String,
+        #[command(flatten)]
+        online: Online,
+    },
+    /// Say no to an invitation.
+    Decline {
+        team: String,
+        #[command(flatten)]
+        online: Online,
+    },
+    /// Change another member's role: admin, editor or viewer.
+    Role {
+        team: String,
+        user: String,
+        role: String,
+        #[command(flatten)]
+        online: Online,
+    },
+    /// Remove another member.
+    Remove {
+        team: String,
+        user: String,
+        #[command(flatten)]
+        online: Online,
+    },
+    /// Leave a team (an owner transfers it first).
+    Leave {
+        team: String,
+        #[command(flatten)]
+        online: Online,
+    },
+    /// Hand the team over to another member (you become an admin).
+    Transfer {
+        team: String,
+        user: String,
+        #[command(flatten)]
+        online: Online,
+    },
+    /// Delete a team you own; its members lose its projects.
+    Delete {
+        team: String,
+        #[command(flatten)]
+        online: Online,
+    },
 }

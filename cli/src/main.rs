@@ -12,6 +12,7 @@ mod library;
 mod market;
 mod output;
 mod sync;
+mod teams;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,6 +44,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Conflicts { action, all } => sync::conflicts(&store, &out, action, all).await,
         Command::Attention { action } => sync::attention(&store, &out, action).await,
         Command::Listing(command) => market::listing(&store, &out, command).await,
+        Command::Team(command) => teams::team(&store, &out, command).await,
         Command::Buy { listing, online } => market::buy(&store, listing, online).await,
         Command::Purchases => market::purchases(&store, &out).await,
         Command::Refund {

@@ -11,6 +11,7 @@ use promptforge_sync::schema::{
     Project, Prompt, PromptVersion, Review, Team, User,
 };
 use promptforge_sync::{AttentionItem, Conflict, PresenceView, Resolution, SyncStatus};
+use promptforge_wire::teams::TeamRequest;
 use ts_rs::{Config, ExportError, TS};
 
 use crate::commands::app::AppInfo;
@@ -32,6 +33,7 @@ fn export_all(dir: &Path) -> Result<(), ExportError> {
     MarketDone::export_all(&cfg)?;
     SyncStatus::export_all(&cfg)?;
     PresenceView::export_all(&cfg)?;
+    TeamRequest::export_all(&cfg)?;
     Conflict::export_all(&cfg)?;
     AttentionItem::export_all(&cfg)?;
     Resolution::export_all(&cfg)?;

@@ -6,6 +6,7 @@ use promptforge_sync::engine::account::AuthError;
 use promptforge_sync::engine::{SyncErrorCode, TransportError};
 use promptforge_sync::{StoreError, SyncError};
 use promptforge_wire::market::MarketRefusal;
+use promptforge_wire::teams::TeamRefusal;
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
@@ -49,6 +50,8 @@ pub enum AppErrorCode {
     Sync(SyncErrorCode),
     #[serde(untagged)]
     Market(MarketRefusal),
+    #[serde(untagged)]
+    Team(TeamRefusal),
 }
 
 impl AppError {

@@ -162,6 +162,7 @@ pub fn run_app<R: Runtime>(
             commands::market::buy_listing,
             commands::market::refund_purchase,
             commands::market::review_purchase,
+            commands::teams::team_request,
         ])
         .setup(|app| {
             open_main_window(app)?;

@@ -5,3 +5,4 @@ pub mod app;
 pub mod documents;
 pub mod market;
 pub mod sync;
+pub mod teams;
