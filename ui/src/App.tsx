@@ -14,6 +14,7 @@ import { MarketplaceScreen } from "./screens/Marketplace";
 import { NotificationsScreen } from "./screens/Notifications";
 import { SettingsScreen } from "./screens/Settings";
 import { ProfileScreen } from "./screens/Profile";
+import { TeamsScreen } from "./screens/Teams";
 
 type Toast = { id: number; kind: "error" | "info"; text: string };
 
@@ -21,7 +22,7 @@ const SHORTCUTS: [string, string][] = [
   ["Ctrl+N", "New item on the current screen"],
   ["Ctrl+S", "Save"],
   ["Ctrl+F or /", "Focus search"],
-  ["Ctrl+1 … Ctrl+7", "Prompts, Ideas, Projects, Marketplace, Notifications, Settings, Profile"],
+  ["Ctrl+1 … Ctrl+8", "Prompts, Ideas, Projects, Marketplace, Notifications, Settings, Profile, Teams"],
   ["Ctrl+Shift+S", "Sync now"],
   ["Escape", "Close dialog"],
   ["?", "This sheet"],
@@ -184,6 +185,7 @@ export function App() {
           {screen === "notifications" && <NotificationsScreen />}
           {screen === "settings" && <SettingsScreen />}
           {screen === "profile" && <ProfileScreen />}
+          {screen === "teams" && <TeamsScreen />}
         </main>
         <StatusBar onSyncNow={syncNow} />
         <div className="toasts" aria-live="polite">

@@ -24,6 +24,8 @@ import type { Resolution } from "./bindings/Resolution";
 import type { Review } from "./bindings/Review";
 import type { Settings } from "./bindings/Settings";
 import type { SyncStatus } from "./bindings/SyncStatus";
+import type { Team } from "./bindings/Team";
+import type { TeamRequest } from "./bindings/TeamRequest";
 import type { User } from "./bindings/User";
 
 /** The document type stored in each collection the UI works with. */
@@ -36,6 +38,7 @@ export type Documents = {
   marketplace_purchases: MarketplacePurchase;
   notifications: Notification;
   reviews: Review;
+  teams: Team;
   users: User;
 };
 export type CollectionName = keyof Documents;
@@ -106,6 +109,13 @@ export const api = {
   /** Rating 1-5 and the review's text. */
   reviewPurchase: (purchaseId: string, rating: number, review: string) =>
     invoke<MarketDone>("review_purchase", { purchaseId, rating, review }),
+
+  /**
+   * One team operation (create, invite, accept, …); needs the sync server.
+   * Answers the team as now stored (after `decline`, only its id and name);
+   * a refusal rejects with its reason as the code (`forbidden`, `unknown_email`, …).
+   */
+  teamRequest: (request: TeamRequest) => invoke<Team>("team_request", { request }),
 
   /** Sync status pushed by the background sync (event "sync-status"). */
   onSyncStatus: (handler: (status: SyncStatus) => void): Promise<UnlistenFn> =>

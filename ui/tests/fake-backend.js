@@ -21,6 +21,7 @@
   const DOCUMENT_ANSWERS = new Set([
     "list_documents", "get_document", "create_document", "update_document", "delete_document", "restore_document",
     "prompt_versions", "restore_prompt_version", "fork_prompt", "publish_listing", "buy_listing", "refund_purchase", "review_purchase",
+    "team_request",
   ]);
   let seq = 1000;
   const newId = (p) => `${p}-${++seq}`;
@@ -35,8 +36,13 @@
     marketplace_purchases: [],
     notifications: [],
     reviews: [],
+    teams: [],
     users: [],
   };
+  // The sync server's side of teams: teams Ada is not in (so not in her
+  // library) and the invitations no client pulls ("team_id/user_id").
+  const serverTeams = [];
+  const invitations = {};
 
   function prompt(f) {
     const base = {
@@ -109,6 +115,19 @@
       created_at: d(0), updated_at: d(0), completed_at: d(0), version: 1,
     }, f);
   }
+  function member(role, at, invitedBy) {
+    return { role, joined_at: at || now(), invited_by: invitedBy || null, permissions: [] };
+  }
+  function team(f) {
+    return Object.assign({
+      _id: newId("team"), name: "", description: null, avatar_url: null, organization_id: null, plan_type: "free",
+      members: {}, member_count: 0,
+      resources: { prompt_quota: 0, storage_quota: 0, ai_credits_quota: 0, prompts_used: 0, storage_used: 0, ai_credits_used: 0 },
+      settings: { visibility: "private", allow_invites: false, require_approval: false, default_permissions: [] },
+      stats: { total_prompts: 0, total_ideas: 0, total_projects: 0, active_members: 0, monthly_activity: {} },
+      created_at: d(0), updated_at: d(0), created_by: ME, deleted_at: null, deleted_by: null, version: 1,
+    }, f);
+  }
   function notification(f) {
     return Object.assign({
       _id: newId("note"), user_id: ME, type: "info", title: "", message: "", action_text: null, action_url: null, category: "general",
@@ -130,6 +149,13 @@
     security: { two_factor_enabled: false, last_password_change: null, suspicious_activity_detected: false, gdpr_consent: true, gdpr_consent_date: null, data_retention_until: null },
     updated_at: d(0), version: 1,
   });
+
+  const otherUser = (id, name, email) => ({
+    _id: id, email, display_name: name, photo_url: null, email_verified: true, account_status: "active",
+    created_at: d(0), last_login_at: d(0), last_active_at: d(0), updated_at: d(0), version: 1,
+  });
+  // Accounts the server knows (for invitations by email); their public faces are in the library.
+  db.users.push(otherUser("user-2", "Bob", "bob@example.com"), otherUser("user-3", "Cy", "cy@example.com"), otherUser("user-4", "Dee", "dee@example.com"));
 
   if (!opts.empty) {
     const p1 = prompt({ _id: "p1", title: "Blog post outline", description: "Outlines for posts", content: "Write an outline\nfor a blog post\nabout cats", category: "writing", tags: ["blog", "seo"], status: "active", updated_at: d(300), created_at: d(10) });
@@ -166,7 +192,7 @@
         ] },
         updated_at: d(40),
       }),
-      project({ _id: "proj2", title: "Side project", updated_at: d(10) }),
+      project({ _id: "proj2", title: "Side project", updated_at: d(10), collaboration: { visibility: "private", allowed_users: [], permissions: {}, team_id: "t1" } }),
     );
     db.marketplace_listings.push(
       listing({ _id: "l1", title: "Blog outline pack", prompt_id: "p1", price: 50, description: "Great outlines", updated_at: d(60) }),
@@ -180,6 +206,14 @@
       // Someone else's purchase of Ada's listing (the seller sees it synced too).
       purchase({ _id: "pu2", buyer_id: "user-3", seller_id: ME, listing_id: "l1", prompt_id: "x9", amount: 50, created_at: d(7) }),
     );
+    // Ada owns one team and is a viewer in Bob's; Cy's team she is not in.
+    db.teams.push(
+      team({ _id: "t1", name: "Writers' room", description: "Everyone who writes copy", created_at: d(5), updated_at: d(80),
+        members: { [ME]: member("owner", d(5)), "user-2": member("admin", d(6), ME), "user-3": member("editor", d(7), ME) }, member_count: 3 }),
+      team({ _id: "t2", name: "Design guild", created_by: "user-2", created_at: d(8), updated_at: d(90),
+        members: { "user-2": member("owner", d(8)), [ME]: member("viewer", d(9), "user-2") }, member_count: 2 }),
+    );
+    serverTeams.push(team({ _id: "t3", name: "Research club", created_by: "user-3", members: { "user-3": member("owner", d(3)) }, member_count: 1 }));
     db.notifications.push(
       notification({ _id: "n1", title: "Your listing sold", message: "Someone bought Blog outline pack.", type: "success", created_at: d(500) }),
       notification({ _id: "n2", title: "Welcome to PromptForge", message: "Start by writing a prompt.", created_at: d(400) }),
@@ -236,7 +270,7 @@
   // Who owns a document, as the back end's `mine` filter sees it.
   const OWNER = {
     prompts: "user_id", ideas: "user_id", projects: "user_id", notifications: "user_id", prompt_versions: "user_id", reviews: "user_id",
-    marketplace_listings: "seller_id", marketplace_purchases: "buyer_id", users: "_id",
+    marketplace_listings: "seller_id", marketplace_purchases: "buyer_id", users: "_id", teams: "created_by",
   };
   // A notification's `status` is derived from its flags.
   const noteStatus = (n) => (n.dismissed ? "dismissed" : n.read ? "read" : "unread");
@@ -284,6 +318,132 @@
   }
   function balance() {
     return db.users[0].credits.balance;
+  }
+
+  // Teams, as the sync server decides them (server/src/teams.rs, simplified).
+  const RANK = { viewer: 0, editor: 1, admin: 2, owner: 3 };
+  const ROLES = Object.keys(RANK);
+  const refuse = (reason, message) => err(reason, message);
+  function mayManage(actor, target, to) {
+    if (actor === "owner") return target !== "owner";
+    if (actor === "admin") return RANK[target] < RANK.admin && (to == null || RANK[to] < RANK.admin);
+    return false;
+  }
+  function teamNotify(user, teamId, title, message) {
+    db.notifications.push(notification({
+      user_id: user, title, message, action_text: "Open Teams", action_url: "https://promptforge.ai/teams/" + teamId, category: "teams",
+      created_at: now(), updated_at: now(),
+    }));
+  }
+  function changedTeam(t) {
+    t.member_count = Object.keys(t.members).length;
+    t.stats.active_members = t.member_count;
+    t.version += 1;
+    touch(t);
+    // Like the app: a sync follows a done operation and says the library changed.
+    setTimeout(() => emit("library-changed", null), 5);
+    return clone(t);
+  }
+  function teamRequest(r) {
+    if (!r || typeof r !== "object" || !r.op) throw err("invalid", "request: missing field `op`");
+    online();
+    if (status.state === "offline" || opts.offline) throw err("offline", "The sync server cannot be reached.");
+    const id = r.team_id;
+    if (typeof id !== "string" || !id || id.length > 128 || /[.$]/.test(id)) throw refuse("invalid", "team_id must be 1-128 characters, without `.` or `$`");
+    if (r.op === "create") {
+      const name = String(r.name || "").trim();
+      if (!name || name.length > 100) throw refuse("invalid", "name must be 1-100 characters");
+      const existing = db.teams.find((t) => t._id === id) || serverTeams.find((t) => t._id === id);
+      if (existing) {
+        if (existing.created_by === ME && existing.deleted_at == null) return clone(existing);
+        throw refuse("invalid", `team_id \`${id}\` is taken; pick another`);
+      }
+      const t = team({ _id: id, name, description: (r.description || "").trim() || null, created_at: now(), updated_at: now(), members: { [ME]: member("owner") }, member_count: 1 });
+      t.version = 0;
+      db.teams.push(t);
+      return changedTeam(t);
+    }
+    const live = (t) => t && t.deleted_at == null;
+    if (r.op === "accept" || r.op === "decline") {
+      const t = [...db.teams, ...serverTeams].find((x) => x._id === id && live(x));
+      if (!t) throw refuse("not_found", `no team \`${id}\``);
+      const inv = invitations[id + "/" + ME];
+      if (r.op === "decline") {
+        delete invitations[id + "/" + ME];
+        if (inv) teamNotify(inv.invited_by, id, "Invitation declined", `${ME} declined to join ${t.name}.`);
+        return { _id: id, name: t.name };
+      }
+      if (t.members[ME]) return clone(t);
+      if (!inv) throw refuse("not_invited", `no invitation to \`${id}\` waits for you (or it waits for an owner's or admin's approval)`);
+      delete invitations[id + "/" + ME];
+      t.members[ME] = member(inv.role, now(), inv.invited_by);
+      const k = serverTeams.indexOf(t);
+      if (k >= 0) {
+        serverTeams.splice(k, 1);
+        db.teams.push(t);
+      }
+      teamNotify(inv.invited_by, id, "Invitation accepted", `${ME} joined ${t.name}.`);
+      return changedTeam(t);
+    }
+    const t = db.teams.find((x) => x._id === id && live(x));
+    const actor = t && t.members[ME] ? t.members[ME].role : null;
+    if (!t || !actor) throw refuse("not_found", `no team \`${id}\` you belong to`);
+    const target = r.user_id != null ? (t.members[r.user_id] || null) : null;
+    switch (r.op) {
+      case "invite": {
+        const role = r.role || "editor";
+        if (typeof r.email !== "string" || !r.email.includes("@")) throw refuse("invalid", "email must be an email address");
+        if (!ROLES.includes(role)) throw refuse("invalid", `role: unknown variant \`${role}\``);
+        if (role === "owner") throw refuse("invalid", "role: nobody is invited as owner; transfer the team instead");
+        const manager = actor === "owner" || actor === "admin";
+        if (!manager && !(t.settings.allow_invites && actor === "editor")) throw refuse("forbidden", "only the team's owner and admins invite (editors too when the team allows invites)");
+        if (RANK[role] > RANK[actor]) throw refuse("forbidden", `you are ${actor}: you cannot invite someone as ${role}`);
+        const who = db.users.find((u) => u.email.toLowerCase() === r.email.trim().toLowerCase());
+        if (!who) throw refuse("unknown_email", "no PromptForge account uses that email; ask them to sign up first");
+        if (t.members[who._id]) throw refuse("already_member", `${r.email} is already in ${t.name}`);
+        invitations[id + "/" + who._id] = { role, invited_by: ME, at: now() };
+        return clone(t);
+      }
+      case "set_role": {
+        if (!ROLES.includes(r.role)) throw refuse("invalid", `role: unknown variant \`${r.role}\``);
+        if (r.role === "owner") throw refuse("invalid", "role: owner is given by transfer, not set");
+        if (!target) throw refuse("not_found", `${r.user_id} is not in ${t.name}`);
+        if (r.user_id === ME) throw refuse("forbidden", "nobody changes their own role");
+        if (!mayManage(actor, target.role, r.role)) throw refuse("forbidden", `you are ${actor}: you cannot make a ${target.role} ${r.role}`);
+        target.role = r.role;
+        if (Array.isArray(r.permissions)) target.permissions = r.permissions.slice();
+        return changedTeam(t);
+      }
+      case "remove": {
+        if (!target) throw refuse("not_found", `${r.user_id} is not in ${t.name}`);
+        if (target.role === "owner") throw refuse("owner_stays", "the owner stays: transfer the team first");
+        if (r.user_id === ME) throw refuse("invalid", "to go yourself, leave the team");
+        if (!mayManage(actor, target.role)) throw refuse("forbidden", `you are ${actor}: you cannot remove a ${target.role}`);
+        delete t.members[r.user_id];
+        return changedTeam(t);
+      }
+      case "leave": {
+        if (actor === "owner") throw refuse("owner_stays", "the owner cannot leave; transfer the team first");
+        delete t.members[ME];
+        return changedTeam(t);
+      }
+      case "transfer": {
+        if (actor !== "owner") throw refuse("forbidden", "only the owner hands the team over");
+        if (!target) throw refuse("not_found", `${r.user_id} is not in ${t.name}`);
+        if (r.user_id === ME) return clone(t);
+        target.role = "owner";
+        t.members[ME].role = "admin";
+        return changedTeam(t);
+      }
+      case "delete": {
+        if (actor !== "owner") throw refuse("forbidden", "only the owner deletes the team");
+        t.deleted_at = now();
+        t.deleted_by = ME;
+        return changedTeam(t);
+      }
+      default:
+        throw err("invalid", `request: unknown variant \`${r.op}\``);
+    }
   }
 
   // Presence: which prompt the editor says is open, and the last view shown of it.
@@ -471,6 +631,7 @@
       db.reviews.push({ _id: newId("review"), prompt_id: pu.prompt_id, user_id: ME, rating, review, created_at: now(), helpful_count: 0, version: 1 });
       return { document: clone(pu), balance: null, delivered_prompt_id: null };
     },
+    team_request: ({ request }) => teamRequest(request),
     "plugin:event|listen": ({ event, handler }) => {
       const id = evId++;
       (listeners[event] = listeners[event] || []).push({ id, handler });
@@ -535,5 +696,17 @@
       failures[cmd] = err(code, message);
     },
     callsOf: (cmd) => calls.filter((c) => c.cmd === cmd).map((c) => c.args),
+    /** The team requests sent so far (the `request` argument of each team_request). */
+    teamRequests: () => calls.filter((c) => c.cmd === "team_request").map((c) => c.args.request),
+    /** Someone (`by`) invites Ada to a team: the invitation and its notification, then a "library-changed". */
+    inviteMe: (teamId, role = "editor", by = "user-3") => {
+      const t = [...db.teams, ...serverTeams].find((x) => x._id === teamId);
+      if (!t) throw new Error("no team " + teamId);
+      invitations[teamId + "/" + ME] = { role, invited_by: by, at: now() };
+      teamNotify(ME, teamId, "Team invitation", `You are invited to join ${t.name} as ${role}. Accept or decline it in Teams.`);
+      emit("library-changed", null);
+    },
+    /** A team as the server holds it (in the library or not). */
+    team: (teamId) => clone([...db.teams, ...serverTeams].find((x) => x._id === teamId)),
   };
 })();

@@ -5,6 +5,7 @@ import { useApp } from "../ctx";
 import { Empty } from "../ui";
 import { fmtDate, nowDate, plural, relTime } from "../util";
 import { usePaged } from "./shared";
+import { teamIdOf } from "./Teams";
 
 /** The user's notifications with one status ("unread" or "read"), newest first. */
 function useNotes(status: "unread" | "read", enabled: boolean, onError: (e: unknown) => void) {
@@ -12,7 +13,7 @@ function useNotes(status: "unread" | "read", enabled: boolean, onError: (e: unkn
 }
 
 export function NotificationsScreen() {
-  const { error, libraryTick } = useApp();
+  const { error, libraryTick, navigate } = useApp();
   const [unreadOnly, setUnreadOnly] = useState(false);
   const unread = useNotes("unread", true, error);
   const read = useNotes("read", !unreadOnly, error);
@@ -56,6 +57,11 @@ export function NotificationsScreen() {
         </small>
       </div>
       <div className="row-actions">
+        {teamIdOf(n.action_url) && (
+          <button className="small" onClick={() => navigate({ screen: "teams", id: teamIdOf(n.action_url) ?? undefined })} data-testid="notification-open-teams">
+            {n.action_text || "Open Teams"}
+          </button>
+        )}
         {n.read ? (
           <button className="small" onClick={() => markUnread(n)} data-testid="mark-unread">
             Mark unread

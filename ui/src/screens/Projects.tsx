@@ -25,6 +25,7 @@ export function ProjectsScreen() {
   const [selected, setSelected] = useState<string | null>(target.screen === "projects" && target.id ? target.id : null);
   const [creating, setCreating] = useState(false);
   const searchRef = useRef<HTMLInputElement>(null);
+  const teamNames = useTeamNames(libraryTick);
 
   const load = useCallback(
     async (offset = 0) => {
@@ -68,6 +69,7 @@ export function ProjectsScreen() {
               <div className="row-title">
                 {p.color && <span className="swatch" style={{ background: p.color }} />}
                 {p.title}
+                <TeamBadge project={p} names={teamNames} />
               </div>
               <div className="row-sub muted">
                 <span>{p.status}</span>
@@ -86,7 +88,7 @@ export function ProjectsScreen() {
       </section>
       <section className="detail-pane">
         {selected ? (
-          <ProjectDetail key={selected} id={selected} onGone={() => { setSelected(null); void load(0); }} onChanged={() => load(0)} />
+          <ProjectDetail key={selected} id={selected} teamNames={teamNames} onGone={() => { setSelected(null); void load(0); }} onChanged={() => load(0)} />
         ) : (
           <Empty>Pick a project to see its prompts, ideas and milestones.</Empty>
         )}
@@ -144,7 +146,35 @@ function NewProject(props: { onClose: () => void; onCreated: (p: Project) => voi
   );
 }
 
-function ProjectDetail(props: { id: string; onGone: () => void; onChanged: () => void }) {
+/** Team id to name, for the teams in the library (re-read when the library changes). */
+function useTeamNames(libraryTick: number): Record<string, string> {
+  const [names, setNames] = useState<Record<string, string>>({});
+  useEffect(() => {
+    let live = true;
+    api.list("teams", { limit: 1000, deleted: "include" }).then(
+      (r) => live && setNames(Object.fromEntries(r.items.map((t) => [t._id, t.name]))),
+      () => undefined,
+    );
+    return () => {
+      live = false;
+    };
+  }, [libraryTick]);
+  return names;
+}
+
+/** "Team: <name>" on a project filed into a team. */
+function TeamBadge(props: { project: Project; names: Record<string, string> }) {
+  const id = props.project.collaboration?.team_id;
+  if (!id) return null;
+  const name = props.names[id];
+  return (
+    <span className="chip team" data-testid="team-badge" title={name ? `Shared with the team ${name}` : `Shared with team ${id}`}>
+      Team: {name ?? "unknown team"}
+    </span>
+  );
+}
+
+function ProjectDetail(props: { id: string; teamNames: Record<string, string>; onGone: () => void; onChanged: () => void }) {
   const { error, notify, navigate, libraryTick } = useApp();
   const [p, setP] = useState<Project | null | undefined>(undefined);
   const [prompts, setPrompts] = useState<{ items: Prompt[]; total: number } | null>(null);
@@ -266,6 +296,7 @@ function ProjectDetail(props: { id: string; onGone: () => void; onChanged: () =>
         <Progress value={progress} testid="project-progress" />
         <span data-testid="project-progress-text">{progress}% done</span>
         <span className="muted">updated {relTime(p.updated_at)}</span>
+        <TeamBadge project={p} names={props.teamNames} />
       </div>
       <div className="form-grid">
         <Field label="Description" wide>
