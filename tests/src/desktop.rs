@@ -43,6 +43,26 @@ impl Running {
         }
     }
 
+    /// Waits up to `within` until this desktop's store holds prompt `id`
+    /// titled `title` (what its loop brought in by itself).
+    pub async fn wait_title(&self, id: &str, title: &str, within: Duration) {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let prompt: Option<promptforge_sync::schema::Prompt> =
+                self.desktop.store().get(id).await.expect("read");
+            if prompt.as_ref().is_some_and(|p| p.title == title) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} still has {:?} instead of {title:?}",
+                self.desktop.dir.display(),
+                prompt.map(|p| p.title)
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Stops the loop and waits until it has.
     pub async fn stop(self) {
         let _ = self.stop.send(());

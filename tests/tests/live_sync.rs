@@ -54,20 +54,7 @@ async fn wait_live(running: &Running, live: bool) {
 
 /// Waits until the desktop's store holds `id` with `title`.
 async fn wait_title(running: &Running, id: &str, title: &str) {
-    let deadline = Instant::now() + ARRIVAL;
-    loop {
-        let prompt: Option<Prompt> = running.desktop.store().get(id).await.expect("read");
-        if prompt.as_ref().is_some_and(|p| p.title == title) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} still has {:?} instead of {title:?}",
-            running.desktop.dir.display(),
-            prompt.map(|p| p.title)
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    running.wait_title(id, title, ARRIVAL).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

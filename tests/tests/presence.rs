@@ -91,15 +91,7 @@ async fn stored(server: &TestServer, collection: &str, id: &str) -> Option<Docum
 }
 
 async fn wait_title(running: &Running, id: &str, title: &str) {
-    let deadline = Instant::now() + ARRIVAL;
-    loop {
-        let prompt: Option<Prompt> = running.desktop.store().get(id).await.expect("read");
-        if prompt.as_ref().is_some_and(|p| p.title == title) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{title:?} never arrived");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    running.wait_title(id, title, ARRIVAL).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

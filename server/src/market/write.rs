@@ -60,7 +60,32 @@ pub(crate) fn set(
     promptforge_wire::codec::set_path(doc, path, value.into()).map_err(internal)
 }
 
-/// Writes a notification for `user`.
+/// A new, unread in-app notification for `user`.
+pub(crate) fn notification(
+    user: &str,
+    kind: &str,
+    category: &str,
+    title: &str,
+    message: &str,
+) -> Document {
+    let now = DateTime::now();
+    doc! {
+        "_id": new_id(),
+        "user_id": user,
+        "type": kind,
+        "title": title,
+        "message": message,
+        "category": category,
+        "priority": "normal",
+        "read": false,
+        "dismissed": false,
+        "delivery_channels": ["in_app"],
+        "created_at": now,
+        "updated_at": now,
+    }
+}
+
+/// Writes a marketplace notification for `user`.
 pub(super) async fn notify(
     db: &Db,
     session: &mut ClientSession,
@@ -69,21 +94,7 @@ pub(super) async fn notify(
     title: &str,
     message: &str,
 ) -> Result<(), ServerError> {
-    let now = DateTime::now();
-    let notification = doc! {
-        "_id": new_id(),
-        "user_id": user,
-        "type": kind,
-        "title": title,
-        "message": message,
-        "category": "marketplace",
-        "priority": "normal",
-        "read": false,
-        "dismissed": false,
-        "delivery_channels": ["in_app"],
-        "created_at": now,
-        "updated_at": now,
-    };
+    let notification = notification(user, kind, "marketplace", title, message);
     insert_new(db, session, Collection::Notifications, notification).await?;
     Ok(())
 }

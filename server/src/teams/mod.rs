@@ -15,12 +15,12 @@
 use bson::{doc, DateTime, Document};
 use mongodb::ClientSession;
 use promptforge_wire::codec::is_deleted;
-use promptforge_wire::schema::{new_id, Collection, TeamRole};
+use promptforge_wire::schema::{Collection, TeamRole};
 use promptforge_wire::teams::{TeamOutcome, TeamRefusal, TeamRequest};
 
 use crate::db::Db;
 use crate::error::ServerError;
-use crate::market::write::insert_new;
+use crate::market::write::{insert_new, notification};
 
 mod invitations;
 mod members;
@@ -214,23 +214,13 @@ async fn notify(
     title: &str,
     message: &str,
 ) -> Result<(), ServerError> {
-    let now = DateTime::now();
-    let notification = doc! {
-        "_id": new_id(),
-        "user_id": user,
-        "type": "info",
-        "title": title,
-        "message": message,
-        "action_text": "Open Teams",
-        "action_url": format!("https://promptforge.ai/teams/{team_id}"),
-        "category": "teams",
-        "priority": "normal",
-        "read": false,
-        "dismissed": false,
-        "delivery_channels": ["in_app"],
-        "created_at": now,
-        "updated_at": now,
-    };
+    let mut notification = notification(user, "info", "teams", title, message);
+    notification.insert("action_text", "Open Teams");
+    // The team's page on the web app; the desktop reads the id from it.
+    notification.insert(
+        "action_url",
+        format!("https://promptforge.ai/teams/{team_id}"),
+    );
     insert_new(db, session, Collection::Notifications, notification).await?;
     Ok(())
 }
