@@ -90,6 +90,10 @@ pub(crate) enum Command {
     /// Everything but `list` and `members` needs the server.
     #[command(subcommand)]
     Team(TeamCommand),
+    /// Share a prompt, idea or project with people by email, take it back,
+    /// or list who has it (needs the server; only the owner shares).
+    #[command(subcommand)]
+    Share(ShareCommand),
     /// Your notifications; mark one read or dismiss it.
     Notifications {
         #[command(subcommand)]
@@ -543,6 +547,44 @@ pub(crate) enum TeamCommand {
     /// Delete a team you own; its members lose its projects.
     Delete {
         team: String,
+        #[command(flatten)]
+        online: Online,
+    },
+}
+
+/// What can be shared.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum Shareable {
+    Prompt,
+    Idea,
+    Project,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ShareCommand {
+    /// Share with the account using EMAIL, or change its permission.
+    Add {
+        kind: Shareable,
+        id: String,
+        email: String,
+        /// read or write (ideas are shared to read).
+        #[arg(long, default_value = "read")]
+        permission: String,
+        #[command(flatten)]
+        online: Online,
+    },
+    /// Take it back from USER (a user id, as `share list` shows).
+    Remove {
+        kind: Shareable,
+        id: String,
+        user: String,
+        #[command(flatten)]
+        online: Online,
+    },
+    /// Who it is shared with, and what each may do.
+    List {
+        kind: Shareable,
+        id: String,
         #[command(flatten)]
         online: Online,
     },

@@ -45,6 +45,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Attention { action } => sync::attention(&store, &out, action).await,
         Command::Listing(command) => market::listing(&store, &out, command).await,
         Command::Team(command) => teams::team(&store, &out, command).await,
+        Command::Share(command) => teams::share(&store, &out, command).await,
         Command::Buy { listing, online } => market::buy(&store, listing, online).await,
         Command::Purchases => market::purchases(&store, &out).await,
         Command::Refund {

@@ -1,13 +1,16 @@
-//! Team commands: forming a team, invitations, roles, leaving. Membership is
-//! the server's to decide, so every change is online; `list` and `members`
-//! read the library as last synced.
+//! Team and sharing commands: forming a team, invitations, roles, leaving,
+//! and sharing one document by email. Membership and sharing are the
+//! server's to decide, so every change is online; `team list` and
+//! `team members` read the library as last synced.
 
 use anyhow::{bail, Context};
 use promptforge_sync::schema::{Team, TeamRole};
 use promptforge_sync::{ListQuery, Store};
+use promptforge_wire::schema::Collection;
+use promptforge_wire::share::{ShareOutcome, SharePermission, ShareRequest};
 use promptforge_wire::teams::{TeamOutcome, TeamRequest};
 
-use crate::args::{Online, TeamCommand};
+use crate::args::{Online, ShareCommand, Shareable, TeamCommand};
 use crate::output::{out, Output};
 use crate::sync::connect;
 
@@ -163,6 +166,87 @@ async fn members(store: &Store, out: &Output, team: &str) -> anyhow::Result<()> 
             "{user:<28}  {:<6}  joined {}",
             member.role.as_str(),
             member.joined_at
+        );
+    }
+    Ok(())
+}
+
+pub(crate) async fn share(
+    store: &Store,
+    out: &Output,
+    command: ShareCommand,
+) -> anyhow::Result<()> {
+    let collection = |kind| match kind {
+        Shareable::Prompt => Collection::Prompts,
+        Shareable::Idea => Collection::Ideas,
+        Shareable::Project => Collection::Projects,
+    };
+    let (request, online) = match command {
+        ShareCommand::Add {
+            kind,
+            id,
+            email,
+            permission,
+            online,
+        } => {
+            let permission = match permission.as_str() {
+                "read" => SharePermission::Read,
+                "write" => SharePermission::Write,
+                other => bail!("permission: `{other}` is neither read nor write"),
+            };
+            let request = ShareRequest::Share {
+                collection: collection(kind),
+                id,
+                email,
+                permission,
+            };
+            (request, online)
+        }
+        ShareCommand::Remove {
+            kind,
+            id,
+            user,
+            online,
+        } => {
+            let request = ShareRequest::Unshare {
+                collection: collection(kind),
+                id,
+                user_id: user,
+            };
+            (request, online)
+        }
+        ShareCommand::List { kind, id, online } => (
+            ShareRequest::List {
+                collection: collection(kind),
+                id,
+            },
+            online,
+        ),
+    };
+    let (_, engine) = connect(store, online).await?;
+    let shared_with = match engine.share(&request).await? {
+        ShareOutcome::Done { shared_with, .. } => shared_with,
+        ShareOutcome::Refused { reason, message } => {
+            let reason = serde_json::to_value(reason).unwrap_or_default();
+            bail!(
+                "refused ({}): {message}",
+                reason.as_str().unwrap_or("refused")
+            )
+        }
+    };
+    if out.json {
+        out!("{}", serde_json::to_string_pretty(&shared_with)?);
+        return Ok(());
+    }
+    if shared_with.is_empty() {
+        out!("shared with nobody");
+    }
+    for person in &shared_with {
+        out!(
+            "{:<28}  {:<5}  {}",
+            person.user_id,
+            person.permission.as_str(),
+            person.display_name.as_deref().unwrap_or("-")
         );
     }
     Ok(())

@@ -15,6 +15,7 @@
 //! - [`live`]: the live channel telling connected desktops their scope moved.
 //! - [`presence`]: who has a prompt open, and its soft lock (ephemeral).
 //! - [`teams`]: team operations: create, invite, join, roles, leave, delete.
+//! - [`sharing`]: sharing one document with named people, by email.
 
 pub mod auth;
 pub mod batch;
@@ -32,6 +33,7 @@ pub mod references;
 pub mod retention;
 pub mod scope;
 pub mod sequencer;
+pub mod sharing;
 pub mod teams;
 
 use std::future::Future;
@@ -128,6 +130,7 @@ pub fn router(db: Db, verifier: Verifier, config: Config) -> Router {
             axum::routing::put(presence_route),
         )
         .route(promptforge_wire::teams::TEAMS_PATH, post(teams_route))
+        .route(promptforge_wire::share::SHARE_PATH, post(share_route))
         .route("/v1/market/publish", post(market_publish))
         .route("/v1/market/moderate", post(market_moderate))
         .route("/v1/market/purchase", post(market_purchase))
@@ -441,6 +444,41 @@ async fn teams_route(
         // another backend wrote oddly): refused, nothing written.
         Err(ServerError::Schema(err)) => Ok(Json(TeamOutcome::refused(
             TeamRefusal::Invalid,
+            err.to_string(),
+        ))),
+        Err(err) => Err(err),
+    }
+}
+
+/// Runs one sharing operation in a transaction (retried whole on conflicts).
+async fn share_route(
+    State(state): State<Arc<AppState>>,
+    User(user): User,
+    Body(request): Body<promptforge_wire::share::ShareRequest>,
+) -> Result<Json<promptforge_wire::share::ShareOutcome>, ServerError> {
+    use promptforge_wire::share::{check_request, ShareOutcome, ShareRefusal};
+    if let Err(message) = check_request(&request) {
+        return Ok(Json(ShareOutcome::refused(ShareRefusal::Invalid, message)));
+    }
+    let db = state.db.clone();
+    let outcome = state
+        .db
+        .transaction(|session| {
+            let (db, user, request) = (db.clone(), user.clone(), request.clone());
+            Box::pin(async move { sharing::apply(&db, session, &user, &request).await })
+        })
+        .await;
+    match outcome {
+        Ok(outcome) => {
+            if let ShareOutcome::Done { .. } = &outcome {
+                tracing::info!(op = request.op(), collection = %request.collection(), "sharing done");
+            }
+            Ok(Json(outcome))
+        }
+        // The document as it would be stored breaks the schema (one another
+        // backend wrote oddly): refused, nothing written.
+        Err(ServerError::Schema(err)) => Ok(Json(ShareOutcome::refused(
+            ShareRefusal::Invalid,
             err.to_string(),
         ))),
         Err(err) => Err(err),

@@ -229,11 +229,11 @@ pub fn may_write(
     if document.get_str(owner_field(collection)) == Ok(user) {
         return true;
     }
-    let listed = document
-        .get_document("collaboration")
-        .ok()
+    let collaboration = document.get_document("collaboration").ok();
+    let listed = collaboration
         .and_then(|c| c.get_array("allowed_users").ok())
-        .is_some_and(|users| users.contains(&Bson::String(user.to_owned())));
+        .is_some_and(|users| users.contains(&Bson::String(user.to_owned())))
+        && share_permission(document, user) != SharePermission::Read;
     match collection {
         Collection::Projects => {
             let team = document
@@ -250,6 +250,24 @@ pub fn may_write(
         _ => false,
     }
 }
+
+/// What a user listed in a document's `collaboration.allowed_users` may do
+/// with it: `collaboration.permissions.<user>` set to `"read"` makes them a
+/// reader; anything else (or nothing, as before permissions existed) lets
+/// them write. Ideas have no permissions: `shared_with` only reads.
+pub fn share_permission(document: &Document, user: &str) -> SharePermission {
+    let entry = document
+        .get_document("collaboration")
+        .ok()
+        .and_then(|c| c.get_document("permissions").ok())
+        .and_then(|p| p.get_str(user).ok());
+    match entry {
+        Some("read") => SharePermission::Read,
+        _ => SharePermission::Write,
+    }
+}
+
+pub use promptforge_wire::share::SharePermission;
 
 /// The field listing users a document is shared with, for collections that
 /// have one.
@@ -346,25 +364,104 @@ pub async fn record_exits(
     } else {
         vec![(collection, document.clone())]
     };
-    let mut exits = Vec::new();
-    for user in removed {
-        let access = TeamAccess::load(db, user).await?;
-        for (lost_collection, lost_document) in &lost {
-            if still_reads(*lost_collection, lost_document, user, &access) {
-                continue;
-            }
-            let Ok(id) = lost_document.get_str("_id") else {
-                continue;
+    record_losses(db, session, &lost, removed, None).await
+}
+
+/// Tells the members of the team a document reached through before a write
+/// that it left their scope, when the write took it out of that team: a
+/// prompt or idea moved out of a team's project, or a project moved out of
+/// its team (with what is filed in it). `before` and `after` are the
+/// document's states around the write. Members who still read it by
+/// another route (their own, shared with them, the new team) are not told.
+pub async fn record_team_exits(
+    db: &Db,
+    session: &mut mongodb::ClientSession,
+    collection: Collection,
+    before: &Document,
+    after: &Document,
+) -> Result<(), ServerError> {
+    let (old_team, lost, moved_project) = match collection {
+        Collection::Prompts | Collection::Ideas => {
+            let Ok(old_project) = before.get_str("project_id") else {
+                return Ok(());
             };
-            let mut gone = vec![(*lost_collection, id.to_owned())];
-            if *lost_collection == Collection::Prompts {
-                // A prompt's history goes with it.
-                gone.extend(
-                    version_ids(db, session, id)
-                        .await?
-                        .into_iter()
-                        .map(|v| (Collection::PromptVersions, v)),
-                );
+            if after.get_str("project_id") == Ok(old_project) {
+                return Ok(());
+            }
+            let project = db
+                .find_by_id(session, Collection::Projects, old_project)
+                .await?;
+            let Some(team) = project.as_ref().and_then(team_of) else {
+                return Ok(());
+            };
+            (team.to_owned(), vec![(collection, after.clone())], None)
+        }
+        Collection::Projects => {
+            let Some(old_team) = team_of(before) else {
+                return Ok(());
+            };
+            if team_of(after) == Some(old_team) {
+                return Ok(());
+            }
+            let id = after.get_str("_id").unwrap_or_default().to_owned();
+            let mut lost = filed_documents(db, session, std::slice::from_ref(&id)).await?;
+            lost.push((collection, after.clone()));
+            (old_team.to_owned(), lost, Some(after))
+        }
+        _ => return Ok(()),
+    };
+    let Some(team) = db.find_by_id(session, Collection::Teams, &old_team).await? else {
+        return Ok(());
+    };
+    let members = explicit_readers(Collection::Teams, &team);
+    record_losses(db, session, &lost, &members, moved_project).await
+}
+
+/// Records a notice for each of `users` and each of `lost` (with a prompt's
+/// versions) that the user can no longer read. `moved_project` is a project
+/// whose team this write changes: the users' team access is judged with its
+/// new team, since the stored one (read outside the transaction) is old.
+async fn record_losses(
+    db: &Db,
+    session: &mut mongodb::ClientSession,
+    lost: &[(Collection, Document)],
+    users: &[String],
+    moved_project: Option<&Document>,
+) -> Result<(), ServerError> {
+    if users.is_empty() || lost.is_empty() {
+        return Ok(());
+    }
+    // What goes with each lost document, looked up once for every user.
+    let mut gone_with = Vec::with_capacity(lost.len());
+    for (collection, document) in lost {
+        let Ok(id) = document.get_str("_id") else {
+            gone_with.push(Vec::new());
+            continue;
+        };
+        let mut gone = vec![(*collection, id.to_owned())];
+        if *collection == Collection::Prompts {
+            gone.extend(
+                version_ids(db, session, id)
+                    .await?
+                    .into_iter()
+                    .map(|v| (Collection::PromptVersions, v)),
+            );
+        }
+        gone_with.push(gone);
+    }
+    let mut exits = Vec::new();
+    for user in users {
+        let mut access = TeamAccess::load(db, user).await?;
+        if let Some(project) = moved_project {
+            let id = project.get_str("_id").unwrap_or_default();
+            access.projects.retain(|p| p != id);
+            if team_of(project).is_some_and(|t| access.teams.iter().any(|m| m == t)) {
+                access.projects.push(id.to_owned());
+            }
+        }
+        for ((collection, document), gone) in lost.iter().zip(&gone_with) {
+            if still_reads(*collection, document, user, &access) {
+                continue;
             }
             for (gone_collection, gone_id) in gone {
                 exits.push(doc! { "_id": uuid::Uuid::new_v4().to_string(), "user_id": user, "collection": gone_collection.name(), "doc_id": gone_id, "at": bson::DateTime::now(), crate::db::SEQ: crate::db::pending_seq() });

@@ -11,12 +11,14 @@ use promptforge_sync::schema::{
     Project, Prompt, PromptVersion, Review, Team, User,
 };
 use promptforge_sync::{AttentionItem, Conflict, PresenceView, Resolution, SyncStatus};
+use promptforge_wire::share::ShareRequest;
 use promptforge_wire::teams::TeamRequest;
 use ts_rs::{Config, ExportError, TS};
 
 use crate::commands::app::AppInfo;
 use crate::commands::documents::{DocumentPage, ListRequest};
 use crate::commands::market::MarketDone;
+use crate::commands::teams::ShareDone;
 use crate::error::AppError;
 use crate::library::AccountInfo;
 use crate::settings::Settings;
@@ -34,6 +36,8 @@ fn export_all(dir: &Path) -> Result<(), ExportError> {
     SyncStatus::export_all(&cfg)?;
     PresenceView::export_all(&cfg)?;
     TeamRequest::export_all(&cfg)?;
+    ShareRequest::export_all(&cfg)?;
+    ShareDone::export_all(&cfg)?;
     Conflict::export_all(&cfg)?;
     AttentionItem::export_all(&cfg)?;
     Resolution::export_all(&cfg)?;

@@ -6,6 +6,7 @@ use promptforge_sync::engine::account::AuthError;
 use promptforge_sync::engine::{SyncErrorCode, TransportError};
 use promptforge_sync::{StoreError, SyncError};
 use promptforge_wire::market::MarketRefusal;
+use promptforge_wire::share::ShareRefusal;
 use promptforge_wire::teams::TeamRefusal;
 use serde::Serialize;
 
@@ -52,6 +53,8 @@ pub enum AppErrorCode {
     Market(MarketRefusal),
     #[serde(untagged)]
     Team(TeamRefusal),
+    #[serde(untagged)]
+    Share(ShareRefusal),
 }
 
 impl AppError {

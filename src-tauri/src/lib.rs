@@ -163,6 +163,7 @@ pub fn run_app<R: Runtime>(
             commands::market::refund_purchase,
             commands::market::review_purchase,
             commands::teams::team_request,
+            commands::teams::share_request,
         ])
         .setup(|app| {
             open_main_window(app)?;

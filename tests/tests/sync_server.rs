@@ -846,8 +846,8 @@ async fn team_members_reach_team_projects_and_only_editors_may_change_them() {
         .await;
     assert_eq!(
         rejected(&by_viewer),
-        RejectReason::NotFound,
-        "viewers read only"
+        RejectReason::Forbidden,
+        "viewers read only, and are told so (they know it exists)"
     );
     let by_editor = editor
         .patch(

@@ -23,6 +23,8 @@ import type { PromptVersion } from "./bindings/PromptVersion";
 import type { Resolution } from "./bindings/Resolution";
 import type { Review } from "./bindings/Review";
 import type { Settings } from "./bindings/Settings";
+import type { ShareDone } from "./bindings/ShareDone";
+import type { ShareRequest } from "./bindings/ShareRequest";
 import type { SyncStatus } from "./bindings/SyncStatus";
 import type { Team } from "./bindings/Team";
 import type { TeamRequest } from "./bindings/TeamRequest";
@@ -116,6 +118,13 @@ export const api = {
    * a refusal rejects with its reason as the code (`forbidden`, `unknown_email`, …).
    */
   teamRequest: (request: TeamRequest) => invoke<Team>("team_request", { request }),
+  /**
+   * Shares a prompt, idea or project by email, takes it back from someone, or
+   * lists who has it; only its owner may ask, and it needs the sync server (never
+   * queued). Answers who has it now; a refusal rejects with its reason as the code
+   * (`forbidden`, `unknown_email`, `invalid`, `not_found`).
+   */
+  shareRequest: (request: ShareRequest) => invoke<ShareDone>("share_request", { request }),
 
   /** Sync status pushed by the background sync (event "sync-status"). */
   onSyncStatus: (handler: (status: SyncStatus) => void): Promise<UnlistenFn> =>

@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from "react";
 import { isAppError } from "./api";
+import type { SyncErrorCode } from "./bindings/SyncErrorCode";
 
 /** Words for any failure: an AppError's message, never its bare code. */
 export function errMsg(err: unknown): string {
@@ -7,6 +8,19 @@ export function errMsg(err: unknown): string {
   if (err instanceof Error) return err.message;
   if (typeof err === "string") return err;
   return "Something went wrong.";
+}
+
+/** Codes that mean the sync server could not be asked (not a refusal). */
+const NEEDS_SERVER: Record<SyncErrorCode | "local_only" | "not_configured" | "closed", true> = {
+  offline: true, timeout: true, interrupted: true, unauthenticated: true, upgrade_required: true, server_error: true,
+  protocol: true, other_account: true, local_store: true, wrong_credentials: true, account_disabled: true,
+  too_many_attempts: true, session_expired: true, bad_api_key: true, auth_service: true,
+  local_only: true, not_configured: true, closed: true,
+};
+
+/** Whether a failed server operation (teams, sharing) failed for want of the sync server. */
+export function needsServer(err: unknown): boolean {
+  return isAppError(err) && err.code in NEEDS_SERVER;
 }
 
 export type EDate = { $date: string } | null | undefined;

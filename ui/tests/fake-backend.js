@@ -313,137 +313,16 @@
   function online() {
     if (!account) throw err("local_only", "This library is not signed in to a sync server. Sign in under Settings to use the marketplace and sync.");
   }
+  // Operations only the server decides (teams, sharing): signed in and reachable.
+  function reachable() {
+    online();
+    if (status.state === "offline" || opts.offline) throw err("offline", "The sync server cannot be reached.");
+  }
   function touch(doc) {
     doc.updated_at = now();
   }
   function balance() {
     return db.users[0].credits.balance;
-  }
-
-  // Teams, as the sync server decides them (server/src/teams.rs, simplified).
-  const RANK = { viewer: 0, editor: 1, admin: 2, owner: 3 };
-  const ROLES = Object.keys(RANK);
-  const refuse = (reason, message) => err(reason, message);
-  function mayManage(actor, target, to) {
-    if (actor === "owner") return target !== "owner";
-    if (actor === "admin") return RANK[target] < RANK.admin && (to == null || RANK[to] < RANK.admin);
-    return false;
-  }
-  function teamNotify(user, teamId, title, message) {
-    db.notifications.push(notification({
-      user_id: user, title, message, action_text: "Open Teams", action_url: "https://promptforge.ai/teams/" + teamId, category: "teams",
-      created_at: now(), updated_at: now(),
-    }));
-  }
-  function changedTeam(t) {
-    t.member_count = Object.keys(t.members).length;
-    t.stats.active_members = t.member_count;
-    t.version += 1;
-    touch(t);
-    // Like the app: a sync follows a done operation and says the library changed.
-    setTimeout(() => emit("library-changed", null), 5);
-    return clone(t);
-  }
-  function teamRequest(r) {
-    if (!r || typeof r !== "object" || !r.op) throw err("invalid", "request: missing field `op`");
-    online();
-    if (status.state === "offline" || opts.offline) throw err("offline", "The sync server cannot be reached.");
-    const id = r.team_id;
-    if (typeof id !== "string" || !id || id.length > 128 || /[.$]/.test(id)) throw refuse("invalid", "team_id must be 1-128 characters, without `.` or `$`");
-    if (r.op === "create") {
-      const name = String(r.name || "").trim();
-      if (!name || name.length > 100) throw refuse("invalid", "name must be 1-100 characters");
-      const existing = db.teams.find((t) => t._id === id) || serverTeams.find((t) => t._id === id);
-      if (existing) {
-        if (existing.created_by === ME && existing.deleted_at == null) return clone(existing);
-        throw refuse("invalid", `team_id \`${id}\` is taken; pick another`);
-      }
-      const t = team({ _id: id, name, description: (r.description || "").trim() || null, created_at: now(), updated_at: now(), members: { [ME]: member("owner") }, member_count: 1 });
-      t.version = 0;
-      db.teams.push(t);
-      return changedTeam(t);
-    }
-    const live = (t) => t && t.deleted_at == null;
-    if (r.op === "accept" || r.op === "decline") {
-      const t = [...db.teams, ...serverTeams].find((x) => x._id === id && live(x));
-      if (!t) throw refuse("not_found", `no team \`${id}\``);
-      const inv = invitations[id + "/" + ME];
-      if (r.op === "decline") {
-        delete invitations[id + "/" + ME];
-        if (inv) teamNotify(inv.invited_by, id, "Invitation declined", `${ME} declined to join ${t.name}.`);
-        return { _id: id, name: t.name };
-      }
-      if (t.members[ME]) return clone(t);
-      if (!inv) throw refuse("not_invited", `no invitation to \`${id}\` waits for you (or it waits for an owner's or admin's approval)`);
-      delete invitations[id + "/" + ME];
-      t.members[ME] = member(inv.role, now(), inv.invited_by);
-      const k = serverTeams.indexOf(t);
-      if (k >= 0) {
-        serverTeams.splice(k, 1);
-        db.teams.push(t);
-      }
-      teamNotify(inv.invited_by, id, "Invitation accepted", `${ME} joined ${t.name}.`);
-      return changedTeam(t);
-    }
-    const t = db.teams.find((x) => x._id === id && live(x));
-    const actor = t && t.members[ME] ? t.members[ME].role : null;
-    if (!t || !actor) throw refuse("not_found", `no team \`${id}\` you belong to`);
-    const target = r.user_id != null ? (t.members[r.user_id] || null) : null;
-    switch (r.op) {
-      case "invite": {
-        const role = r.role || "editor";
-        if (typeof r.email !== "string" || !r.email.includes("@")) throw refuse("invalid", "email must be an email address");
-        if (!ROLES.includes(role)) throw refuse("invalid", `role: unknown variant \`${role}\``);
-        if (role === "owner") throw refuse("invalid", "role: nobody is invited as owner; transfer the team instead");
-        const manager = actor === "owner" || actor === "admin";
-        if (!manager && !(t.settings.allow_invites && actor === "editor")) throw refuse("forbidden", "only the team's owner and admins invite (editors too when the team allows invites)");
-        if (RANK[role] > RANK[actor]) throw refuse("forbidden", `you are ${actor}: you cannot invite someone as ${role}`);
-        const who = db.users.find((u) => u.email.toLowerCase() === r.email.trim().toLowerCase());
-        if (!who) throw refuse("unknown_email", "no PromptForge account uses that email; ask them to sign up first");
-        if (t.members[who._id]) throw refuse("already_member", `${r.email} is already in ${t.name}`);
-        invitations[id + "/" + who._id] = { role, invited_by: ME, at: now() };
-        return clone(t);
-      }
-      case "set_role": {
-        if (!ROLES.includes(r.role)) throw refuse("invalid", `role: unknown variant \`${r.role}\``);
-        if (r.role === "owner") throw refuse("invalid", "role: owner is given by transfer, not set");
-        if (!target) throw refuse("not_found", `${r.user_id} is not in ${t.name}`);
-        if (r.user_id === ME) throw refuse("forbidden", "nobody changes their own role");
-        if (!mayManage(actor, target.role, r.role)) throw refuse("forbidden", `you are ${actor}: you cannot make a ${target.role} ${r.role}`);
-        target.role = r.role;
-        if (Array.isArray(r.permissions)) target.permissions = r.permissions.slice();
-        return changedTeam(t);
-      }
-      case "remove": {
-        if (!target) throw refuse("not_found", `${r.user_id} is not in ${t.name}`);
-        if (target.role === "owner") throw refuse("owner_stays", "the owner stays: transfer the team first");
-        if (r.user_id === ME) throw refuse("invalid", "to go yourself, leave the team");
-        if (!mayManage(actor, target.role)) throw refuse("forbidden", `you are ${actor}: you cannot remove a ${target.role}`);
-        delete t.members[r.user_id];
-        return changedTeam(t);
-      }
-      case "leave": {
-        if (actor === "owner") throw refuse("owner_stays", "the owner cannot leave; transfer the team first");
-        delete t.members[ME];
-        return changedTeam(t);
-      }
-      case "transfer": {
-        if (actor !== "owner") throw refuse("forbidden", "only the owner hands the team over");
-        if (!target) throw refuse("not_found", `${r.user_id} is not in ${t.name}`);
-        if (r.user_id === ME) return clone(t);
-        target.role = "owner";
-        t.members[ME].role = "admin";
-        return changedTeam(t);
-      }
-      case "delete": {
-        if (actor !== "owner") throw refuse("forbidden", "only the owner deletes the team");
-        t.deleted_at = now();
-        t.deleted_by = ME;
-        return changedTeam(t);
-      }
-      default:
-        throw err("invalid", `request: unknown variant \`${r.op}\``);
-    }
   }
 
   // Presence: which prompt the editor says is open, and the last view shown of it.
@@ -463,6 +342,14 @@
     }
     emit("sync-status", status);
   }
+
+  // Teams and sharing, as the sync server decides them (fake-server.js, injected before this file).
+  const server = window.__fakeServer({
+    db, ME, opts, err, clone, now, touch, emit, reachable, d, serverTeams, invitations,
+    make: { prompt, idea, project, team, member, notification },
+  });
+  const { teamRequest, teamNotify } = server.teams;
+  const shareRequest = server.shareRequest;
 
   const commands = {
     app_info: () => ({ version: "0.1.0", profile_dir: "/home/ada/.promptforge", log_dir: "/home/ada/.promptforge/logs", user_id: ME, account, local_documents: opts.localDocuments }),
@@ -632,6 +519,7 @@
       return { document: clone(pu), balance: null, delivered_prompt_id: null };
     },
     team_request: ({ request }) => teamRequest(request),
+    share_request: ({ request }) => shareRequest(request),
     "plugin:event|listen": ({ event, handler }) => {
       const id = evId++;
       (listeners[event] = listeners[event] || []).push({ id, handler });
@@ -698,6 +586,8 @@
     callsOf: (cmd) => calls.filter((c) => c.cmd === cmd).map((c) => c.args),
     /** The team requests sent so far (the `request` argument of each team_request). */
     teamRequests: () => calls.filter((c) => c.cmd === "team_request").map((c) => c.args.request),
+    /** The sharing requests sent so far (the `request` argument of each share_request). */
+    shareRequests: () => calls.filter((c) => c.cmd === "share_request").map((c) => c.args.request),
     /** Someone (`by`) invites Ada to a team: the invitation and its notification, then a "library-changed". */
     inviteMe: (teamId, role = "editor", by = "user-3") => {
       const t = [...db.teams, ...serverTeams].find((x) => x._id === teamId);

@@ -9,6 +9,8 @@ import { chromium } from "playwright-core";
 const here = fileURLToPath(new URL(".", import.meta.url));
 const dist = join(here, "..", "dist");
 const FAKE = join(here, "fake-backend.js");
+// The sync server's side of teams and sharing, which fake-backend.js picks up (so injected first).
+const FAKE_SERVER = join(here, "fake-server.js");
 const TYPES = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml", ".png": "image/png", ".json": "application/json" };
 
 export async function startServer() {
@@ -47,6 +49,7 @@ export async function openApp(browser, baseUrl, options = {}, contextOptions = {
   await page.addInitScript((o) => {
     window.__FAKE_OPTIONS__ = o;
   }, options);
+  await page.addInitScript({ path: FAKE_SERVER });
   await page.addInitScript({ path: FAKE });
   await page.goto(baseUrl);
   await page.waitForSelector('[data-testid="library-total"]:not(:has-text("…"))');

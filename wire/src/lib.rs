@@ -18,4 +18,5 @@ pub mod market;
 pub mod presence;
 pub mod protocol;
 pub mod schema;
+pub mod share;
 pub mod teams;

@@ -306,3 +306,51 @@ fn pull_all_response_with_its_watermark() {
         },
     );
 }
+
+#[test]
+fn sharing_requests_and_answers() {
+    use promptforge_wire::schema::Collection;
+    use promptforge_wire::share::*;
+    check(
+        "share_request",
+        &ShareRequest::Share {
+            collection: Collection::Prompts,
+            id: "p1".into(),
+            email: "grace@example.com".into(),
+            permission: SharePermission::Write,
+        },
+    );
+    check(
+        "unshare_request",
+        &ShareRequest::Unshare {
+            collection: Collection::Ideas,
+            id: "i1".into(),
+            user_id: "uid-grace".into(),
+        },
+    );
+    check(
+        "share_done",
+        &ShareOutcome::Done {
+            version: 4,
+            shared_with: vec![
+                SharedWith {
+                    user_id: "uid-grace".into(),
+                    display_name: Some("Grace".into()),
+                    permission: SharePermission::Write,
+                },
+                SharedWith {
+                    user_id: "uid-alan".into(),
+                    display_name: None,
+                    permission: SharePermission::Read,
+                },
+            ],
+        },
+    );
+    check(
+        "share_refused",
+        &ShareOutcome::refused(
+            ShareRefusal::UnknownEmail,
+            "no PromptForge account uses that email; ask them to sign up first",
+        ),
+    );
+}

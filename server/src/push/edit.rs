@@ -38,6 +38,20 @@ pub(super) async fn patch(
     };
     let teams = db.team_access(user).await?;
     if !scope::may_write(collection, &current, user, &teams) {
+        if scope::still_reads(collection, &current, user, &teams) {
+            let why = if scope::explicit_readers(collection, &current)
+                .iter()
+                .any(|r| r == user)
+            {
+                "it is shared with you to view only"
+            } else {
+                "your role in its team lets you view it, not edit it"
+            };
+            return Ok(reject(
+                RejectReason::Forbidden,
+                format!("you cannot change this {collection}: {why}"),
+            ));
+        }
         // Not revealing whether it exists: same answer as for a missing one.
         return Ok(not_found(collection, &m.id));
     }

@@ -163,6 +163,7 @@ pub(super) async fn merge_and_write(
     let before = scope::explicit_readers(collection, &current);
     let removed = scope::readers_removed(collection, &before, admitted.document());
     scope::record_exits(db, session, collection, admitted.document(), &removed).await?;
+    scope::record_team_exits(db, session, collection, &current, admitted.document()).await?;
     if collection == Collection::Projects
         && scope::team_of(&current) != scope::team_of(admitted.document())
     {

@@ -1,9 +1,11 @@
-//! Team commands: forming a team, invitations, roles, leaving. Membership is
-//! the server's to decide, so each asks the sync server (online only; offline
-//! the answer says so) and the changed team arrives with the round that
-//! follows.
+//! Team and sharing commands: forming a team, invitations, roles, leaving,
+//! and sharing one document by email. Membership and sharing are the
+//! server's to decide, so each asks the sync server (online only; offline
+//! the answer says so) and what changed arrives with the round that follows.
 
+use promptforge_wire::share::{ShareOutcome, ShareRequest, SharedWith};
 use promptforge_wire::teams::{TeamOutcome, TeamRequest};
+use serde::Serialize;
 use serde_json::Value;
 use tauri::State;
 
@@ -20,6 +22,38 @@ pub async fn team_request(state: State<'_, AppState>, request: TeamRequest) -> A
         TeamOutcome::Done { team } => to_ui(&team),
         TeamOutcome::Refused { reason, message } => {
             Err(AppError::new(AppErrorCode::Team(reason), message))
+        }
+    }
+}
+
+/// Who a document is shared with, after a sharing operation.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct ShareDone {
+    /// The document's version on the server.
+    pub version: i64,
+    pub shared_with: Vec<SharedWith>,
+}
+
+/// Shares a prompt, idea or project by email, takes it back, or lists who
+/// has it; the server's refusal comes back as an error (`code` is its
+/// reason).
+#[tauri::command]
+pub async fn share_request(
+    state: State<'_, AppState>,
+    request: ShareRequest,
+) -> AppResult<ShareDone> {
+    let current = state.current().await?;
+    match current.engine()?.share(&request).await? {
+        ShareOutcome::Done {
+            version,
+            shared_with,
+        } => Ok(ShareDone {
+            version,
+            shared_with,
+        }),
+        ShareOutcome::Refused { reason, message } => {
+            Err(AppError::new(AppErrorCode::Share(reason), message))
         }
     }
 }

@@ -18,6 +18,7 @@ mod code;
 pub mod live;
 pub mod presence;
 mod pull;
+mod server_ops;
 pub mod transport;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -289,37 +290,6 @@ impl SyncEngine<HttpTransport> {
                 Err(err) => return Err(err.into()),
             }
         }
-    }
-}
-
-impl SyncEngine<HttpTransport> {
-    /// Sends a team operation: whatever is pending reaches the server first,
-    /// a failure retrying can fix is resent (every team operation is
-    /// idempotent), and a done operation is followed by a round, so the
-    /// library shows the changed team and what it opens or closes.
-    pub async fn team(
-        &self,
-        request: &promptforge_wire::teams::TeamRequest,
-    ) -> Result<promptforge_wire::teams::TeamOutcome, SyncError> {
-        self.sync_once().await?;
-        let mut attempt = 0;
-        let outcome = loop {
-            attempt += 1;
-            match self.transport().team(request).await {
-                Ok(outcome) => break outcome,
-                Err(err) if err.is_retryable() && attempt < 5 => {
-                    tokio::time::sleep(Duration::from_millis(500 * attempt)).await;
-                }
-                Err(err) => return Err(err.into()),
-            }
-        };
-        if matches!(outcome, promptforge_wire::teams::TeamOutcome::Done { .. }) {
-            if let Err(err) = self.sync_once().await {
-                tracing::warn!(error = %err, "sync after a team operation failed; the next round brings the result");
-                self.nudge();
-            }
-        }
-        Ok(outcome)
     }
 }
 

@@ -356,6 +356,15 @@ impl HttpTransport {
         self.call(promptforge_wire::teams::TEAMS_PATH, request)
             .await
     }
+
+    /// Sends a sharing operation (`POST /v1/share`); each is idempotent.
+    pub async fn share(
+        &self,
+        request: &promptforge_wire::share::ShareRequest,
+    ) -> Result<promptforge_wire::share::ShareOutcome, TransportError> {
+        self.call(promptforge_wire::share::SHARE_PATH, request)
+            .await
+    }
 }
 
 fn classify(err: reqwest::Error) -> TransportError {

@@ -7,7 +7,9 @@ import type { Project } from "../bindings/Project";
 import { useApp } from "../ctx";
 import { Empty, Field, Modal, Select, enums } from "../ui";
 import { plural, splitTags, useCommand, useDebounced } from "../util";
+import { ShareDialog } from "./ShareDialog";
 import { PromptPicker, usePromptTitles } from "./shared";
+import { ShareMarks, ViewOnlyNotice, accessOf, useMe, useUserNames } from "./sharing";
 
 const COLUMN_PAGE = 100;
 /** The drag payload type of an idea card: its id. */
@@ -26,6 +28,8 @@ export function IdeasScreen() {
   const [projects, setProjects] = useState<Project[]>([]);
   const searchRef = useRef<HTMLInputElement>(null);
   const seq = useRef(0);
+  const me = useMe();
+  const names = useUserNames();
 
   const req = useCallback(
     (status: IdeaStatus, offset: number): ListRequest => {
@@ -166,6 +170,9 @@ export function IdeasScreen() {
                       </button>
                     </div>
                     <p className="muted clamp">{i.description}</p>
+                    <div className="card-marks">
+                      <ShareMarks collection="ideas" doc={i} me={me} names={names} />
+                    </div>
                     <div className="card-foot">
                       <span className={"chip pri-" + i.priority} data-testid="idea-priority">
                         {i.priority}
@@ -195,7 +202,10 @@ export function IdeasScreen() {
         <IdeaDialog
           idea={editing === "new" ? null : editing}
           projects={projects}
+          me={me}
+          names={names}
           onClose={() => setEditing(null)}
+          onShared={() => void loadAll()}
           onSaved={() => {
             setEditing(null);
             void loadAll();
@@ -206,9 +216,19 @@ export function IdeasScreen() {
   );
 }
 
-function IdeaDialog(props: { idea: Idea | null; projects: Project[]; onClose: () => void; onSaved: () => void }) {
+function IdeaDialog(props: {
+  idea: Idea | null;
+  projects: Project[];
+  me: string | null;
+  names: Record<string, string>;
+  onClose: () => void;
+  onSaved: () => void;
+  onShared: () => void;
+}) {
   const { error, notify, navigate } = useApp();
   const i = props.idea;
+  const access = i ? accessOf("ideas", i, props.me) : null;
+  const [sharing, setSharing] = useState(false);
   const [f, setF] = useState({
     title: i?.title ?? "",
     description: i?.description ?? "",
@@ -281,6 +301,11 @@ function IdeaDialog(props: { idea: Idea | null; projects: Project[]; onClose: ()
               Delete
             </button>
           )}
+          {i && access?.own && (
+            <button onClick={() => setSharing(true)} data-testid="idea-share" title="Share this idea with people by email">
+              Share
+            </button>
+          )}
           <span className="spacer" />
           <button onClick={props.onClose}>Cancel</button>
           <button className="primary" onClick={save} data-testid="idea-save">
@@ -289,6 +314,12 @@ function IdeaDialog(props: { idea: Idea | null; projects: Project[]; onClose: ()
         </>
       }
     >
+      {i && !access?.own && (
+        <div className="inline" data-testid="idea-share-marks">
+          <ShareMarks collection="ideas" doc={i} me={props.me} names={props.names} />
+        </div>
+      )}
+      {i && access?.mine === "read" && <ViewOnlyNotice kind="idea" owner={props.names[i.user_id] ?? i.user_id} />}
       <div className="form-grid">
         <Field label="Title" wide>
           <input value={f.title} onChange={(e) => set("title", e.target.value)} data-testid="idea-title" />
@@ -367,6 +398,7 @@ function IdeaDialog(props: { idea: Idea | null; projects: Project[]; onClose: ()
           <textarea rows={2} value={f.personal_notes} onChange={(e) => set("personal_notes", e.target.value)} />
         </Field>
       </div>
+      {sharing && i && <ShareDialog collection="ideas" id={i._id} title={i.title} onClose={() => setSharing(false)} onChanged={props.onShared} />}
     </Modal>
   );
 }

@@ -7,6 +7,8 @@ import type { Prompt } from "../bindings/Prompt";
 import { useApp } from "../ctx";
 import { Empty, Field, Modal, Progress, Select, enums } from "../ui";
 import { fmtDay, nowDate, plural, relTime, splitTags, useCommand, useDebounced } from "../util";
+import { ShareDialog } from "./ShareDialog";
+import { ShareMarks, ViewOnlyNotice, accessOf, useMe, useUserNames } from "./sharing";
 
 /** Progress: share of milestones done when there are any, else the stored figure. */
 export function projectProgress(p: Project): number {
@@ -26,6 +28,8 @@ export function ProjectsScreen() {
   const [creating, setCreating] = useState(false);
   const searchRef = useRef<HTMLInputElement>(null);
   const teamNames = useTeamNames(libraryTick);
+  const me = useMe();
+  const names = useUserNames();
 
   const load = useCallback(
     async (offset = 0) => {
@@ -70,6 +74,7 @@ export function ProjectsScreen() {
                 {p.color && <span className="swatch" style={{ background: p.color }} />}
                 {p.title}
                 <TeamBadge project={p} names={teamNames} />
+                <ShareMarks collection="projects" doc={p} me={me} names={names} />
               </div>
               <div className="row-sub muted">
                 <span>{p.status}</span>
@@ -88,7 +93,7 @@ export function ProjectsScreen() {
       </section>
       <section className="detail-pane">
         {selected ? (
-          <ProjectDetail key={selected} id={selected} teamNames={teamNames} onGone={() => { setSelected(null); void load(0); }} onChanged={() => load(0)} />
+          <ProjectDetail key={selected} id={selected} teamNames={teamNames} me={me} names={names} onGone={() => { setSelected(null); void load(0); }} onChanged={() => load(0)} />
         ) : (
           <Empty>Pick a project to see its prompts, ideas and milestones.</Empty>
         )}
@@ -174,8 +179,16 @@ function TeamBadge(props: { project: Project; names: Record<string, string> }) {
   );
 }
 
-function ProjectDetail(props: { id: string; teamNames: Record<string, string>; onGone: () => void; onChanged: () => void }) {
+function ProjectDetail(props: {
+  id: string;
+  teamNames: Record<string, string>;
+  me: string | null;
+  names: Record<string, string>;
+  onGone: () => void;
+  onChanged: () => void;
+}) {
   const { error, notify, navigate, libraryTick } = useApp();
+  const [sharing, setSharing] = useState(false);
   const [p, setP] = useState<Project | null | undefined>(undefined);
   const [prompts, setPrompts] = useState<{ items: Prompt[]; total: number } | null>(null);
   const [ideas, setIdeas] = useState<{ items: Idea[]; total: number } | null>(null);
@@ -267,6 +280,7 @@ function ProjectDetail(props: { id: string; teamNames: Record<string, string>; o
   };
   const progress = projectProgress(p);
   const set = <K extends keyof typeof form>(k: K, v: string) => setForm((f) => ({ ...f, [k]: v }));
+  const access = accessOf("projects", p, props.me);
 
   return (
     <div className="editor" data-testid="project-detail">
@@ -276,6 +290,11 @@ function ProjectDetail(props: { id: string; teamNames: Record<string, string>; o
           <button className="primary" onClick={save} data-testid="project-save">
             Save
           </button>
+          {access.own && (
+            <button onClick={() => setSharing(true)} data-testid="project-share" title="Share this project with people by email">
+              Share
+            </button>
+          )}
           <button
             className="danger"
             onClick={async () => {
@@ -297,7 +316,9 @@ function ProjectDetail(props: { id: string; teamNames: Record<string, string>; o
         <span data-testid="project-progress-text">{progress}% done</span>
         <span className="muted">updated {relTime(p.updated_at)}</span>
         <TeamBadge project={p} names={props.teamNames} />
+        <ShareMarks collection="projects" doc={p} me={props.me} names={props.names} />
       </div>
+      {access.mine === "read" && <ViewOnlyNotice kind="project" owner={props.names[p.user_id] ?? p.user_id} />}
       <div className="form-grid">
         <Field label="Description" wide>
           <textarea rows={2} value={form.description} onChange={(e) => set("description", e.target.value)} />
@@ -369,6 +390,18 @@ function ProjectDetail(props: { id: string; teamNames: Record<string, string>; o
           </ul>
         </div>
       </div>
+      {sharing && (
+        <ShareDialog
+          collection="projects"
+          id={p._id}
+          title={p.title}
+          onClose={() => setSharing(false)}
+          onChanged={() => {
+            void load();
+            props.onChanged();
+          }}
+        />
+      )}
     </div>
   );
 }

@@ -3,32 +3,23 @@
 // the `team_request` command (online only); the teams themselves are read
 // from the local library, which the sync that follows each change updates.
 import { useCallback, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
-import { api, isAppError } from "../api";
+import { api } from "../api";
 import type { Notification } from "../bindings/Notification";
-import type { SyncErrorCode } from "../bindings/SyncErrorCode";
 import type { Team } from "../bindings/Team";
 import type { TeamMember } from "../bindings/TeamMember";
 import type { TeamRequest } from "../bindings/TeamRequest";
 import type { TeamRole } from "../bindings/TeamRole";
 import { useApp } from "../ctx";
 import { Confirm, Empty, Field } from "../ui";
-import { errMsg, fmtDate, fmtDay, plural, relTime, toDate, useCommand } from "../util";
+import { errMsg, fmtDate, fmtDay, needsServer, plural, relTime, toDate, useCommand } from "../util";
 
 const RANK: Record<TeamRole, number> = { owner: 3, admin: 2, editor: 1, viewer: 0 };
 const INVITE_ROLES: TeamRole[] = ["admin", "editor", "viewer"];
 
-/** Codes that mean the sync server could not be asked (not a refusal). */
-const NEEDS_SERVER: Record<SyncErrorCode | "local_only" | "not_configured" | "closed", true> = {
-  offline: true, timeout: true, interrupted: true, unauthenticated: true, upgrade_required: true, server_error: true,
-  protocol: true, other_account: true, local_store: true, wrong_credentials: true, account_disabled: true,
-  too_many_attempts: true, session_expired: true, bad_api_key: true, auth_service: true,
-  local_only: true, not_configured: true, closed: true,
-};
-
 /** Words for a failed team operation: what was tried and why it did not happen. */
 export function teamErrorWords(what: string, err: unknown): string {
   const msg = errMsg(err).replace(/[.\s]+$/, "");
-  if (isAppError(err) && err.code in NEEDS_SERVER) return `Teams need the sync server: ${msg}. Could not ${what}; nothing was changed.`;
+  if (needsServer(err)) return `Teams need the sync server: ${msg}. Could not ${what}; nothing was changed.`;
   return `Could not ${what}: ${msg}.`;
 }
 

@@ -6,6 +6,8 @@ import type { Prompt } from "../../bindings/Prompt";
 import { useApp } from "../../ctx";
 import { Confirm, Empty, Field, Select, enums } from "../../ui";
 import { errMsg, relTime, splitTags, useCommand } from "../../util";
+import { ShareDialog } from "../ShareDialog";
+import { ShareMarks, ViewOnlyNotice, accessOf, useMe } from "../sharing";
 import { HistoryDialog } from "./History";
 import { LOCK_SECS, LockBadge, PresenceStrip, hhmm, usePresence } from "./Presence";
 
@@ -122,6 +124,8 @@ function changesOf(before: Form, after: Form, original: Prompt | null): Changes 
 export function PromptEditor(props: {
   id: string | "new";
   projects: Project[];
+  /** User id to name, for who owns or has the prompt. */
+  names: Record<string, string>;
   onDirty: (d: boolean) => void;
   onSaved: (p: Prompt, created: boolean) => void;
   onOpen: (id: string) => void;
@@ -138,6 +142,8 @@ export function PromptEditor(props: {
   const [history, setHistory] = useState(false);
   const [parent, setParent] = useState<Prompt | null>(null);
   const [confirmDelete, setConfirmDelete] = useState(false);
+  const [sharing, setSharing] = useState(false);
+  const me = useMe();
   /** The stored prompt, when a sync changed it under unsaved edits. */
   const [elsewhere, setElsewhere] = useState<Prompt | null>(null);
   const titleRef = useRef<HTMLInputElement>(null);
@@ -161,6 +167,25 @@ export function PromptEditor(props: {
       error(`Locks need the sync server: ${errMsg(e).replace(/[.\s]+$/, "")}. Your edits are not affected.`);
     } finally {
       setLocking(false);
+    }
+  };
+
+  // Sharing changed the stored prompt (its sharing fields and version): show
+  // that, keeping unsaved edits, and let the list know.
+  const shared = async () => {
+    try {
+      const p = await api.get("prompts", props.id);
+      if (!p) return;
+      setPrompt(p);
+      setElsewhere(null);
+      if (!dirty) {
+        const f = toForm(p);
+        setBase(f);
+        setForm(f);
+      }
+      props.onSaved(p, false);
+    } catch (e) {
+      error(e);
     }
   };
 
@@ -304,6 +329,7 @@ export function PromptEditor(props: {
 
   const set = <K extends keyof Form>(k: K, v: Form[K]) => setForm((f) => ({ ...f, [k]: v }));
   const inTrash = prompt?.deleted_at != null;
+  const access = prompt ? accessOf("prompts", prompt, me) : null;
 
   return (
     <div className="editor" data-testid="prompt-editor">
@@ -351,6 +377,11 @@ export function PromptEditor(props: {
                   {lock?.mine ? "Release lock" : "Lock for 15 min"}
                 </button>
               )}
+              {access?.own && !inTrash && (
+                <button data-testid="prompt-share" onClick={() => setSharing(true)} title="Share this prompt with people by email">
+                  Share
+                </button>
+              )}
               <button data-testid="prompt-history" onClick={() => setHistory(true)}>
                 History
               </button>
@@ -376,10 +407,14 @@ export function PromptEditor(props: {
           <LockBadge lock={lock} />
         </div>
       )}
+      {prompt && access?.mine === "read" && <ViewOnlyNotice kind="prompt" owner={props.names[prompt.user_id] ?? prompt.user_id} />}
       {prompt && (
         <div className="meta muted">
           Updated {relTime(prompt.updated_at)}
           {inTrash && <span className="chip warn"> in trash</span>}
+          <span className="meta-marks">
+            <ShareMarks collection="prompts" doc={prompt} me={me} names={props.names} />
+          </span>
           {prompt.parent_prompt_id != null && (
             <>
               {" · "}
@@ -480,6 +515,9 @@ export function PromptEditor(props: {
             props.onSaved(p, false);
           }}
         />
+      )}
+      {sharing && prompt && (
+        <ShareDialog collection="prompts" id={prompt._id} title={prompt.title} onClose={() => setSharing(false)} onChanged={() => void shared()} />
       )}
       {confirmDelete && (
         <Confirm

@@ -8,6 +8,7 @@ import type { Prompt } from "../../bindings/Prompt";
 import { useApp } from "../../ctx";
 import { Confirm, Empty, Select, enums } from "../../ui";
 import { plural, relTime, splitTags, useCommand, useDebounced } from "../../util";
+import { ShareMarks, useMe, useUserNames } from "../sharing";
 import { PromptEditor } from "./Editor";
 import { PAGE } from "./paging";
 import { TemplatePicker } from "./TemplatePicker";
@@ -72,6 +73,8 @@ export function PromptsScreen() {
   const inflight = useRef(new Set<string>());
   const listRef = useRef<HTMLDivElement>(null);
   const searchRef = useRef<HTMLInputElement>(null);
+  const me = useMe();
+  const names = useUserNames();
 
   const request = useCallback(
     (offset: number): ListRequest => {
@@ -367,6 +370,7 @@ export function PromptsScreen() {
                     <span className="row-text">{p.title || "(untitled)"}</span>
                     {p.is_template && <span className="chip">template</span>}
                     {p.parent_prompt_id != null && <span className="chip">fork</span>}
+                    <ShareMarks collection="prompts" doc={p} me={me} names={names} />
                   </div>
                   <div className="row-sub muted">
                     <span>{p.category}</span>
@@ -400,6 +404,7 @@ export function PromptsScreen() {
             key={String(selected) + ":" + editorKey}
             id={selected}
             projects={projects}
+            names={names}
             onDirty={setDirty}
             onSaved={onSaved}
             onOpen={(id) => choose(id)}
