@@ -16,6 +16,7 @@
 //! - [`presence`]: who has a prompt open, and its soft lock (ephemeral).
 //! - [`teams`]: team operations: create, invite, join, roles, leave, delete.
 //! - [`sharing`]: sharing one document with named people, by email.
+//! - [`quota`]: a team's usage counts and its prompt quota.
 
 pub mod auth;
 pub mod batch;
@@ -29,6 +30,7 @@ pub mod metrics;
 pub mod presence;
 pub mod pull;
 pub mod push;
+pub mod quota;
 pub mod references;
 pub mod retention;
 pub mod scope;

@@ -226,6 +226,12 @@ pub fn may_write(
     user: &str,
     teams: &TeamAccess,
 ) -> bool {
+    if collection == Collection::Teams {
+        // A team is read by its members only, its creator included.
+        return explicit_readers(collection, document)
+            .iter()
+            .any(|u| u == user);
+    }
     if document.get_str(owner_field(collection)) == Ok(user) {
         return true;
     }
@@ -323,6 +329,12 @@ pub fn still_reads(
     user: &str,
     teams: &TeamAccess,
 ) -> bool {
+    if collection == Collection::Teams {
+        // A team is read by its members only, its creator included.
+        return explicit_readers(collection, document)
+            .iter()
+            .any(|u| u == user);
+    }
     if document.get_str(owner_field(collection)) == Ok(user)
         || explicit_readers(collection, document)
             .iter()
@@ -360,7 +372,11 @@ pub async fn record_exits(
     }
     let doc_id = document.get_str("_id").unwrap_or_default();
     let lost: Vec<(Collection, Document)> = if collection == Collection::Teams {
-        team_documents(db, session, doc_id).await?
+        // The team itself goes too, or a former member's desktop would keep
+        // showing them in it.
+        let mut lost = team_documents(db, session, doc_id).await?;
+        lost.push((collection, document.clone()));
+        lost
     } else {
         vec![(collection, document.clone())]
     };

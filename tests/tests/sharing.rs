@@ -521,3 +521,101 @@ async fn moving_out_of_a_team_project_or_a_project_out_of_its_team_leaves_the_ol
     let mine: Option<Project> = ada.store().get(&project.id).await.expect("read");
     assert!(mine.is_some_and(|p| p.collaboration.team_id.is_none()));
 }
+
+/// The team as stored on the server.
+async fn stored_team(server: &TestServer, id: &str) -> bson::Document {
+    server
+        .collection("teams")
+        .await
+        .find_one(doc! { "_id": id })
+        .await
+        .expect("read")
+        .expect("the team")
+}
+
+fn used(team: &bson::Document) -> (i64, i64, i64) {
+    let resources = team.get_document("resources").expect("resources");
+    let stats = team.get_document("stats").expect("stats");
+    (
+        resources.get_i64("prompts_used").unwrap_or(-1),
+        stats.get_i64("total_prompts").unwrap_or(-1),
+        stats.get_i64("total_projects").unwrap_or(-1),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_team_keeps_its_usage_and_refuses_prompts_past_its_quota() {
+    let server = TestServer::start(&MONGO).await;
+    accounts(&server, &["ada"]).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let ada = Desktop::open(dir.path(), &server.base, "ada").await;
+    team(
+        &ada,
+        TeamRequest::Create {
+            team_id: "crew".into(),
+            name: "Crew".into(),
+            description: None,
+        },
+    )
+    .await;
+    // The plan allows two prompts (billing writes quotas straight to the
+    // database; no client can).
+    server
+        .collection("teams")
+        .await
+        .update_one(
+            doc! { "_id": "crew" },
+            doc! { "$set": { "resources.prompt_quota": 2_i64 }, "$inc": { "version": 1 } },
+        )
+        .await
+        .expect("set the quota");
+    let mut project = Project::new("ada", "Launch");
+    project.collaboration.team_id = Some("crew".into());
+    let project = ada.store().create(project).await.expect("project");
+    let mut prompts = Vec::new();
+    for title in ["One", "Two", "Three"] {
+        let mut prompt = Prompt::new("ada", title, "text");
+        prompt.project_id = Some(project.id.clone());
+        prompts.push(ada.store().create(prompt).await.expect("prompt"));
+    }
+    ada.synced().await;
+    let refusals = attention(&ada, &prompts[2].id).await;
+    assert_eq!(refusals.len(), 1, "the third prompt is past the quota");
+    assert_eq!(refusals[0].reason, "forbidden");
+    assert!(
+        refusals[0].message.contains("quota"),
+        "{}",
+        refusals[0].message
+    );
+    assert_eq!(used(&stored_team(&server, "crew").await), (2, 2, 1));
+
+    // Deleting one makes room; the refused prompt goes up when retried.
+    ada.store()
+        .delete::<Prompt>(&prompts[0].id)
+        .await
+        .expect("delete");
+    ada.synced().await;
+    assert_eq!(used(&stored_team(&server, "crew").await), (1, 1, 1));
+    ada.store()
+        .settle_attention(refusals[0].mutation_id, true)
+        .await
+        .expect("retry");
+    ada.synced().await;
+    assert!(attention(&ada, &prompts[2].id).await.is_empty());
+    assert_eq!(used(&stored_team(&server, "crew").await), (2, 2, 1));
+
+    // A project leaving the team takes its prompts out of the count, and
+    // the team in Ada's library shows it.
+    ada.store()
+        .patch::<Project>(&project.id, doc! { "collaboration.team_id": null })
+        .await
+        .expect("out of the team");
+    ada.synced().await;
+    assert_eq!(used(&stored_team(&server, "crew").await), (0, 0, 0));
+    ada.synced().await;
+    let local: Option<promptforge_sync::schema::Team> =
+        ada.store().get("crew").await.expect("read");
+    let local = local.expect("the team in Ada's library");
+    assert_eq!(local.resources.prompts_used, 0);
+    assert_eq!(local.resources.prompt_quota, 2);
+}

@@ -273,3 +273,120 @@ async fn the_marketplace_from_the_command_line() {
         "{mine}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn teams_and_sharing_from_the_command_line() {
+    use promptforge_tests::push_client::doc_of;
+    use promptforge_wire::schema::User;
+    let server = TestServer::start(&MONGO).await;
+    let profiles = server.collection("users").await;
+    for user in ["ida", "jon"] {
+        let profile = User::new(user, &format!("{user}@example.com"), &user.to_uppercase());
+        profiles
+            .insert_one(doc_of(&profile))
+            .await
+            .expect("profile");
+    }
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().expect("dir")).collect();
+    let (ida, jon) = (dirs[0].path(), dirs[1].path());
+    let (ida_token, jon_token) = (token("ida"), token("jon"));
+    let as_ida = |args: &[&str]| run(ida, args, Some(&ida_token));
+    let as_jon = |args: &[&str]| run(jon, args, Some(&jon_token));
+    let server_flag = ["--server", server.base.as_str()];
+
+    let (ok, team, stderr) = as_ida(&[&["team", "create", "Crew"][..], &server_flag].concat());
+    assert!(ok, "{stderr}");
+    let team = team.trim().to_owned();
+    let (ok, out, stderr) = as_ida(&[
+        "team",
+        "invite",
+        &team,
+        "jon@example.com",
+        "--role",
+        "viewer",
+    ]);
+    assert!(
+        ok && out.contains("invited jon@example.com to Crew"),
+        "{out}{stderr}"
+    );
+    let (ok, _, stderr) = as_ida(&["team", "invite", &team, "nobody@example.com"]);
+    assert!(!ok && stderr.contains("unknown_email"), "{stderr}");
+    let (ok, out, stderr) = as_jon(&[&["team", "accept", &team][..], &server_flag].concat());
+    assert!(ok && out.contains("joined Crew"), "{out}{stderr}");
+    let (_, out, _) = as_jon(&["team", "list"]);
+    assert!(out.contains("Crew") && out.contains("you: viewer"), "{out}");
+    let (ok, out, stderr) = as_jon(&["team", "role", &team, "jon", "admin"]);
+    assert!(!ok && stderr.contains("forbidden"), "{out}{stderr}");
+    as_ida(&["sync"]);
+    let (_, out, _) = as_ida(&["team", "members", &team]);
+    assert!(out.contains("ida") && out.contains("owner"), "{out}");
+    assert!(out.contains("jon") && out.contains("viewer"), "{out}");
+
+    // Sharing a prompt by email: write for Jon, then taken back.
+    let (ok, prompt, stderr) =
+        as_ida(&["prompt", "create", "--title", "Shared", "--content", "Body"]);
+    assert!(ok, "{stderr}");
+    let prompt = prompt.trim().to_owned();
+    let (ok, out, stderr) = as_ida(&[
+        "share",
+        "add",
+        "prompt",
+        &prompt,
+        "jon@example.com",
+        "--permission",
+        "write",
+    ]);
+    assert!(ok, "{stderr}");
+    assert!(
+        out.contains("jon") && out.contains("write") && out.contains("JON"),
+        "{out}"
+    );
+    let (ok, _, stderr) = as_ida(&[
+        "share",
+        "add",
+        "idea",
+        "some-idea",
+        "jon@example.com",
+        "--permission",
+        "write",
+    ]);
+    assert!(
+        !ok && stderr.contains("invalid") && stderr.contains("ideas"),
+        "{stderr}"
+    );
+    let (ok, _, stderr) = as_ida(&[
+        "share",
+        "add",
+        "prompt",
+        &prompt,
+        "jon@example.com",
+        "--permission",
+        "own",
+    ]);
+    assert!(!ok && stderr.contains("permission"), "{stderr}");
+    as_jon(&["sync"]);
+    let (_, out, _) = as_jon(&["prompt", "show", &prompt]);
+    assert!(
+        out.contains("Shared"),
+        "the shared prompt is in Jon's library: {out}"
+    );
+    let (ok, _, stderr) = as_jon(&["share", "list", "prompt", &prompt]);
+    assert!(!ok && stderr.contains("forbidden"), "{stderr}");
+    let (ok, out, stderr) = as_ida(&["share", "remove", "prompt", &prompt, "jon"]);
+    assert!(ok && out.contains("shared with nobody"), "{out}{stderr}");
+
+    let (ok, out, stderr) = as_jon(&["team", "leave", &team]);
+    assert!(ok && out.contains("left Crew"), "{out}{stderr}");
+    // The team leaves Jon's library (as soon as the server has numbered
+    // the change; a sync or two).
+    let mut out = String::new();
+    for _ in 0..20 {
+        as_jon(&["sync"]);
+        out = as_jon(&["team", "list"]).1;
+        if out.contains("no teams yet") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(out.contains("no teams yet"), "{out}");
+}

@@ -459,4 +459,18 @@ async fn joining_from_a_desktop_delivers_the_team_project_and_removal_takes_it_a
         &project.id,
     )
     .await;
+    // And the team itself: he is no longer shown in it.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        ben.synced().await;
+        let team: Option<Team> = ben.store().get("crew").await.expect("read");
+        if team.is_none() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the team never left Ben's library"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

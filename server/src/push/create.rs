@@ -156,6 +156,11 @@ pub(super) async fn create(
     {
         return Ok(reject(RejectReason::Forbidden, why));
     }
+    if let Some(why) =
+        crate::quota::check(db, session, collection, None, admitted.document()).await?
+    {
+        return Ok(reject(RejectReason::Forbidden, why));
+    }
     // A version belongs to its prompt's owner, whoever of the prompt's
     // writers recorded it (the reference check above found the prompt).
     let admitted = if collection == Collection::PromptVersions {

@@ -12,7 +12,8 @@ use crate::error::ServerError;
 use crate::scope;
 
 /// Keeps a project's `prompt_ids`/`idea_ids` and their counts in step with
-/// a prompt or idea that was created, moved, deleted or restored.
+/// a prompt or idea that was created, moved, deleted or restored, and the
+/// usage counts of the teams it (or a project) was or is filed in.
 pub(super) async fn keep_membership(
     db: &Db,
     session: &mut ClientSession,
@@ -20,6 +21,7 @@ pub(super) async fn keep_membership(
     before: Option<&Document>,
     after: &Document,
 ) -> Result<(), ServerError> {
+    crate::quota::keep_counts(db, session, collection, before, after).await?;
     let (ids_field, count_field) = match collection {
         Collection::Prompts => ("prompt_ids", "prompt_count"),
         Collection::Ideas => ("idea_ids", "idea_count"),

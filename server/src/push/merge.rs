@@ -126,6 +126,12 @@ pub(super) async fn merge_and_write(
         {
             return Ok(reject(RejectReason::Forbidden, why));
         }
+        if let Some(why) =
+            crate::quota::check(db, session, collection, Some(&current), admitted.document())
+                .await?
+        {
+            return Ok(reject(RejectReason::Forbidden, why));
+        }
         // A change that canonical form undoes (clearing an absent field)
         // is no change: no new version for nothing.
         let unchanged = {

@@ -162,6 +162,18 @@ pub(super) async fn write_team(
     updated: Document,
 ) -> Result<Document, ServerError> {
     let stored = overwrite(db, session, Collection::Teams, current, updated).await?;
+    keep_sequenced_readers(db, session, current).await?;
+    Ok(stored)
+}
+
+/// Puts back the readers a team had when last sequenced, after a write of
+/// it, so the sequencer (not this transaction, which sees the old
+/// membership) works out who joined and who left since.
+pub(crate) async fn keep_sequenced_readers(
+    db: &Db,
+    session: &mut ClientSession,
+    current: &Document,
+) -> Result<(), ServerError> {
     let id = current.get("_id").cloned().unwrap_or(bson::Bson::Null);
     db.collection(Collection::Teams)
         .update_one(
@@ -170,7 +182,7 @@ pub(super) async fn write_team(
         )
         .session(&mut *session)
         .await?;
-    Ok(stored)
+    Ok(())
 }
 
 pub(super) fn owner_of(team: &Document) -> Option<String> {

@@ -28,6 +28,7 @@ mod members;
 mod tests;
 
 use invitations::{accept, decline, invite};
+pub(crate) use members::keep_sequenced_readers;
 use members::{configure, delete, leave, remove, set_role, transfer, write_team};
 #[cfg(test)]
 use members::{may_manage, owner_of};
