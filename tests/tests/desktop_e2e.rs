@@ -1,7 +1,8 @@
 //! End to end on the real desktop app: the `promptforge-desktop` binary in a
 //! WebKitGTK window under Xvfb, driven through Debian's WebKitWebDriver, on
 //! real PoloDB profiles; for sync, the real sync server on SecantusDB and a
-//! Firebase Auth stand-in.
+//! Firebase Auth stand-in. The second also forms a team and invites a
+//! colleague from the Teams screen.
 
 use promptforge_tests::firebase::{FakeFirebase, API_KEY};
 use promptforge_tests::mongo::MongoServer;
@@ -159,6 +160,46 @@ async fn a_prompt_written_on_one_desktop_reaches_another_through_the_server() ->
                 .any(|r| r.contains("Written while both were open"))
         })
         .await?;
+
+    // Ada forms a team in the Teams screen and invites a colleague by email;
+    // the server holds the invitation and tells him.
+    let profile = promptforge_wire::schema::User::new("ben", "ben@example.com", "Ben");
+    server
+        .collection("users")
+        .await
+        .insert_one(promptforge_tests::push_client::doc_of(&profile))
+        .await?;
+    laptop.click("nav-teams").await?;
+    laptop.fill("team-name", "Crew").await?;
+    laptop.click("team-create").await?;
+    laptop
+        .wait_until_texts("team-row", "the new team", |rows| {
+            rows.iter().any(|r| r.contains("Crew"))
+        })
+        .await?;
+    laptop.fill("invite-email", "ben@example.com").await?;
+    laptop.click("invite-submit").await?;
+    laptop
+        .wait_until_texts("info-toast", "the invitation sent", |t| {
+            t.iter()
+                .any(|s| s.contains("Invitation sent to ben@example.com"))
+        })
+        .await?;
+    let invitation = server
+        .collection("team_invitations")
+        .await
+        .find_one(bson::doc! { "user_id": "ben" })
+        .await?;
+    assert!(
+        invitation.is_some_and(|i| i.get_str("invited_by") == Ok("ada")),
+        "the server holds Ada's invitation for Ben"
+    );
+    let told = server
+        .collection("notifications")
+        .await
+        .find_one(bson::doc! { "user_id": "ben", "category": "teams" })
+        .await?;
+    assert!(told.is_some(), "Ben is told of the invitation");
     laptop.quit().await?;
     desktop.quit().await
 }
