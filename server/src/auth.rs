@@ -34,6 +34,13 @@ pub struct Claims {
     /// When the user signed in; never in the future, when present.
     #[serde(default)]
     pub auth_time: Option<u64>,
+    /// The account's email (Firebase puts it in ID tokens of email
+    /// accounts); used only to make a new account's profile.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// The account's display name, when Firebase has one.
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Clone)]

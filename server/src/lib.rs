@@ -17,6 +17,7 @@
 //! - [`teams`]: team operations: create, invite, join, roles, leave, delete.
 //! - [`sharing`]: sharing one document with named people, by email.
 //! - [`quota`]: a team's usage counts and its prompt quota.
+//! - [`profiles`]: the `users` document of a brand-new account.
 
 pub mod auth;
 pub mod batch;
@@ -28,6 +29,7 @@ pub mod live;
 pub mod market;
 pub mod metrics;
 pub mod presence;
+pub mod profiles;
 pub mod pull;
 pub mod push;
 pub mod quota;
@@ -301,10 +303,12 @@ pub(crate) fn check_client_id(client_id: &str) -> Result<(), ServerError> {
 
 async fn handshake(
     State(state): State<Arc<AppState>>,
-    User(user): User,
+    Verified(claims): Verified,
     Body(request): Body<HandshakeRequest>,
 ) -> Result<Json<HandshakeResponse>, ServerError> {
     check_client_id(&request.client_id)?;
+    profiles::ensure(&state.db, &claims).await?;
+    let user = claims.sub;
     if request.protocol_version != PROTOCOL_VERSION {
         return Err(ServerError::UpgradeRequired {
             client: request.protocol_version,

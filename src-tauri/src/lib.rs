@@ -13,6 +13,7 @@
 #[cfg(test)]
 mod bindings;
 pub mod commands;
+pub mod distribution;
 pub mod error;
 pub mod instance;
 pub mod library;
@@ -139,6 +140,8 @@ pub fn run_app<R: Runtime>(
             commands::app::get_settings,
             commands::app::save_settings,
             commands::app::sign_in,
+            commands::app::sign_up,
+            commands::app::send_password_reset,
             commands::app::sign_out,
             commands::app::ui_ready,
             commands::documents::list_documents,

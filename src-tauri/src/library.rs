@@ -281,18 +281,62 @@ impl AppState {
         password: &str,
         attach_library: bool,
     ) -> AppResult<AccountInfo> {
+        self.enter_account(app, email, password, attach_library, false)
+            .await
+    }
+
+    /// Creates a Firebase account and signs it in, as [`AppState::sign_in`];
+    /// the server makes the account's profile on its first sync.
+    pub async fn sign_up<R: Runtime>(
+        &self,
+        app: &AppHandle<R>,
+        email: &str,
+        password: &str,
+        attach_library: bool,
+    ) -> AppResult<AccountInfo> {
+        self.enter_account(app, email, password, attach_library, true)
+            .await
+    }
+
+    /// Asks Firebase to email a password-reset link (it answers the same
+    /// whether or not an account uses the email).
+    pub async fn send_password_reset<R: Runtime>(
+        &self,
+        app: &AppHandle<R>,
+        email: &str,
+    ) -> AppResult<()> {
+        let settings = settings::load(app, &self.options.data_dir);
+        let api_key = settings.firebase_api_key.clone().ok_or_else(|| {
+            AppError::new(
+                AppErrorCode::NotConfigured,
+                "Set the Firebase API key in Settings (Advanced) first.",
+            )
+        })?;
+        let auth = FirebaseAuth::new(&api_key, settings.auth_url.as_deref())?;
+        auth.send_password_reset(email.trim()).await?;
+        Ok(())
+    }
+
+    async fn enter_account<R: Runtime>(
+        &self,
+        app: &AppHandle<R>,
+        email: &str,
+        password: &str,
+        attach_library: bool,
+        create: bool,
+    ) -> AppResult<AccountInfo> {
         let _one_at_a_time = self.account_change.lock().await;
         let settings = settings::load(app, &self.options.data_dir);
         let server_url = settings.server_url.clone().ok_or_else(|| {
             AppError::new(
                 AppErrorCode::NotConfigured,
-                "Set the sync server's URL in Settings before signing in.",
+                "Set the sync server's URL in Settings (Advanced) before signing in.",
             )
         })?;
         let api_key = settings.firebase_api_key.clone().ok_or_else(|| {
             AppError::new(
                 AppErrorCode::NotConfigured,
-                "Set the Firebase API key in Settings before signing in.",
+                "Set the Firebase API key in Settings (Advanced) before signing in.",
             )
         })?;
         if email.trim().is_empty() || password.is_empty() {
@@ -301,7 +345,11 @@ impl AppState {
             ));
         }
         let auth = FirebaseAuth::new(&api_key, settings.auth_url.as_deref())?;
-        let session = auth.sign_in(email.trim(), password).await?;
+        let session = if create {
+            auth.sign_up(email.trim(), password).await?
+        } else {
+            auth.sign_in(email.trim(), password).await?
+        };
 
         let current = self.current().await?;
         let summary = current.store.sync_summary().await?;

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Runtime};
 use tauri_plugin_store::StoreExt;
 
+use crate::distribution::Distribution;
 use crate::error::{AppError, AppErrorCode, AppResult};
 
 const SETTINGS_KEY: &str = "settings";
@@ -170,12 +171,17 @@ fn write_key<R: Runtime, T: Serialize>(
     store.save().map_err(|e| failed(&e))
 }
 
+/// The settings in effect: the user's own, and the distribution's defaults
+/// for the server fields they left unset.
 pub fn load<R: Runtime>(app: &AppHandle<R>, data_dir: &Path) -> Settings {
-    read_key(app, data_dir, SETTINGS_KEY)
+    Distribution::current().fill(read_key(app, data_dir, SETTINGS_KEY))
 }
 
+/// Saves what the user chose (values equal to the distribution's defaults
+/// are not stored, so a newer distribution's defaults still apply).
 pub fn save<R: Runtime>(app: &AppHandle<R>, data_dir: &Path, settings: &Settings) -> AppResult<()> {
-    write_key(app, data_dir, SETTINGS_KEY, settings)
+    let own = Distribution::current().strip(settings.clone());
+    write_key(app, data_dir, SETTINGS_KEY, &own)
 }
 
 pub fn load_window<R: Runtime>(app: &AppHandle<R>, data_dir: &Path) -> WindowState {

@@ -91,13 +91,21 @@ impl Desktop {
     }
 
     pub async fn open_with(dir: &Path, base: &str, user: &str, config: SyncConfig) -> Desktop {
+        Self::open_with_token(dir, base, token(user), config).await
+    }
+
+    /// Opens the profile in `dir`, syncing with `base` as the bearer of
+    /// `token` (one Firebase issued, say).
+    pub async fn open_with_token(
+        dir: &Path,
+        base: &str,
+        token: String,
+        config: SyncConfig,
+    ) -> Desktop {
         let store = Store::open(dir).await.expect("open the local store");
-        let transport = HttpTransport::new(
-            base,
-            Arc::new(StaticToken(token(user))),
-            Duration::from_secs(20),
-        )
-        .expect("transport");
+        let transport =
+            HttpTransport::new(base, Arc::new(StaticToken(token)), Duration::from_secs(20))
+                .expect("transport");
         Desktop {
             dir: dir.to_owned(),
             engine: SyncEngine::new(store, transport, config),

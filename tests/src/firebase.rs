@@ -1,7 +1,9 @@
 //! A stand-in for Firebase Auth's REST API, laid out like the Firebase Auth
 //! emulator (`/identitytoolkit.googleapis.com/...`, `/securetoken.googleapis.com/...`):
-//! email-and-password sign-in and refresh-token exchange, issuing ID tokens
-//! signed with the test key the sync server trusts. Point the app's
+//! email-and-password sign-up and sign-in, password-reset emails (recorded,
+//! not sent) and refresh-token exchange, issuing ID tokens (with the
+//! account's email, as Firebase's carry) signed with the test key the sync
+//! server trusts. Point the app's
 //! `auth_url` at [`FakeFirebase::base`].
 
 use std::collections::HashMap;
@@ -15,7 +17,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
-use crate::tokens::token;
+use crate::tokens::token_with_email;
 
 pub const API_KEY: &str = "test-api-key";
 
@@ -23,9 +25,12 @@ pub const API_KEY: &str = "test-api-key";
 struct Accounts {
     /// email → (password, user id)
     by_email: HashMap<String, (String, String)>,
-    /// refresh token → user id
-    refresh: HashMap<String, String>,
+    /// refresh token → (user id, email)
+    refresh: HashMap<String, (String, String)>,
+    /// Emails a password reset was asked for.
+    resets: Vec<String>,
     sign_ins: usize,
+    sign_ups: usize,
     refreshes: usize,
 }
 
@@ -76,24 +81,91 @@ async fn sign_in(
         return refusal("API_KEY_INVALID");
     }
     let mut accounts = lock(&accounts);
-    let user = match accounts.by_email.get(&body.email) {
+    let known = accounts
+        .by_email
+        .get(&body.email)
+        .or_else(|| accounts.by_email.get(&body.email.trim().to_lowercase()));
+    let user = match known {
         Some((password, user)) if *password == body.password => user.clone(),
         _ => return refusal("INVALID_LOGIN_CREDENTIALS"),
     };
     accounts.sign_ins += 1;
+    signed_in(&mut accounts, &user, &body.email)
+}
+
+/// The answer to a sign-in or sign-up: tokens for `user`.
+fn signed_in(accounts: &mut Accounts, user: &str, email: &str) -> (StatusCode, Json<Value>) {
     let refresh = format!("refresh-{user}-{}", rand::random::<u64>());
-    accounts.refresh.insert(refresh.clone(), user.clone());
+    accounts
+        .refresh
+        .insert(refresh.clone(), (user.to_owned(), email.to_owned()));
     (
         StatusCode::OK,
         Json(json!({
             "localId": user,
-            "email": body.email,
-            "idToken": token(&user),
+            "email": email,
+            "idToken": token_with_email(user, email),
             "refreshToken": refresh,
             "expiresIn": "3600",
             "registered": true,
         })),
     )
+}
+
+async fn sign_up(
+    State(accounts): State<Shared>,
+    Query(key): Query<KeyParam>,
+    Json(body): Json<SignIn>,
+) -> (StatusCode, Json<Value>) {
+    if key.key != API_KEY {
+        return refusal("API_KEY_INVALID");
+    }
+    let email = body.email.trim().to_lowercase();
+    if !email.contains('@') || email.starts_with('@') || email.ends_with('@') {
+        return refusal("INVALID_EMAIL");
+    }
+    if body.password.chars().count() < 6 {
+        return refusal("WEAK_PASSWORD : Password should be at least 6 characters");
+    }
+    let mut accounts = lock(&accounts);
+    if accounts.by_email.contains_key(&email) {
+        return refusal("EMAIL_EXISTS");
+    }
+    // Firebase UIDs are 28 characters of letters and digits.
+    let user = format!("{:028x}", rand::random::<u128>())[..28].to_owned();
+    accounts
+        .by_email
+        .insert(email.clone(), (body.password, user.clone()));
+    accounts.sign_ups += 1;
+    signed_in(&mut accounts, &user, &email)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OobCode {
+    request_type: String,
+    email: String,
+}
+
+async fn send_oob_code(
+    State(accounts): State<Shared>,
+    Query(key): Query<KeyParam>,
+    Json(body): Json<OobCode>,
+) -> (StatusCode, Json<Value>) {
+    if key.key != API_KEY {
+        return refusal("API_KEY_INVALID");
+    }
+    if body.request_type != "PASSWORD_RESET" {
+        return refusal("INVALID_REQ_TYPE");
+    }
+    if !body.email.contains('@') {
+        return refusal("INVALID_EMAIL");
+    }
+    let mut accounts = lock(&accounts);
+    // Like Firebase with email-enumeration protection: the same answer
+    // whether or not the account exists.
+    accounts.resets.push(body.email.clone());
+    (StatusCode::OK, Json(json!({ "email": body.email })))
 }
 
 async fn refresh(
@@ -108,7 +180,7 @@ async fn refresh(
         return refusal("INVALID_GRANT_TYPE");
     }
     let mut accounts = lock(&accounts);
-    let Some(user) = accounts.refresh.get(&body.refresh_token).cloned() else {
+    let Some((user, email)) = accounts.refresh.get(&body.refresh_token).cloned() else {
         return refusal("INVALID_REFRESH_TOKEN");
     };
     accounts.refreshes += 1;
@@ -116,7 +188,7 @@ async fn refresh(
         StatusCode::OK,
         Json(json!({
             "user_id": user,
-            "id_token": token(&user),
+            "id_token": token_with_email(&user, &email),
             "refresh_token": body.refresh_token,
             "expires_in": "3600",
             "token_type": "Bearer",
@@ -131,6 +203,14 @@ impl FakeFirebase {
             .route(
                 "/identitytoolkit.googleapis.com/v1/accounts:signInWithPassword",
                 post(sign_in),
+            )
+            .route(
+                "/identitytoolkit.googleapis.com/v1/accounts:signUp",
+                post(sign_up),
+            )
+            .route(
+                "/identitytoolkit.googleapis.com/v1/accounts:sendOobCode",
+                post(send_oob_code),
             )
             .route("/securetoken.googleapis.com/v1/token", post(refresh))
             .with_state(accounts.clone());
@@ -159,6 +239,22 @@ impl FakeFirebase {
         lock(&self.accounts)
             .by_email
             .insert(email.to_owned(), (password.to_owned(), user_id.to_owned()));
+    }
+
+    /// The emails password resets were asked for, in order.
+    pub fn resets(&self) -> Vec<String> {
+        lock(&self.accounts).resets.clone()
+    }
+
+    /// The user id of the account using `email`, if one does.
+    pub fn user_id(&self, email: &str) -> Option<String> {
+        let accounts = lock(&self.accounts);
+        accounts.by_email.get(email).map(|(_, user)| user.clone())
+    }
+
+    /// How many accounts were created through sign-up.
+    pub fn sign_ups(&self) -> usize {
+        lock(&self.accounts).sign_ups
     }
 
     /// How many password sign-ins and token refreshes were answered.

@@ -28,6 +28,9 @@ struct Claims<'a> {
     nbf: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     auth_time: Option<u64>,
+    /// Firebase puts the account's email in its ID tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email: Option<&'a str>,
 }
 
 fn now() -> u64 {
@@ -52,6 +55,7 @@ pub struct TokenSpec<'a> {
     pub not_before_in: Option<i64>,
     /// Seconds from now of `auth_time`, when set.
     pub auth_time_in: Option<i64>,
+    pub email: Option<&'a str>,
 }
 
 impl<'a> TokenSpec<'a> {
@@ -66,6 +70,7 @@ impl<'a> TokenSpec<'a> {
             issued_in: -10,
             not_before_in: None,
             auth_time_in: Some(-60),
+            email: None,
         }
     }
 
@@ -83,6 +88,7 @@ impl<'a> TokenSpec<'a> {
             exp: at(self.expires_in),
             nbf: self.not_before_in.map(at),
             auth_time: self.auth_time_in.map(at),
+            email: self.email,
         };
         encode(&header, &claims, &key).expect("sign")
     }
@@ -91,6 +97,15 @@ impl<'a> TokenSpec<'a> {
 /// A valid token for `user`.
 pub fn token(user: &str) -> String {
     TokenSpec::valid(user).sign()
+}
+
+/// A valid token for `user` carrying their email, as Firebase's do.
+pub fn token_with_email(user: &str, email: &str) -> String {
+    TokenSpec {
+        email: Some(email),
+        ..TokenSpec::valid(user)
+    }
+    .sign()
 }
 
 /// A token with no signature (`alg: none`), which must be refused.

@@ -131,6 +131,16 @@ impl App {
     /// Launches the app on `data_dir` under `display`, and waits for its
     /// first screen.
     pub async fn launch(display: &Display, data_dir: &Path) -> anyhow::Result<App> {
+        Self::launch_with_env(display, data_dir, &[]).await
+    }
+
+    /// Launches the app as [`App::launch`] does, with `env` added to its
+    /// environment (the driver passes its own on to the app).
+    pub async fn launch_with_env(
+        display: &Display,
+        data_dir: &Path,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<App> {
         // Both of rustls's crypto back ends are linked into the tests, so
         // one is named (an error only means it was already chosen).
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -141,6 +151,7 @@ impl App {
             .env("PROMPTFORGE_DATA_DIR", data_dir)
             .env("TAURI_WEBVIEW_AUTOMATION", "true")
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             // Not the test's pipes: an app outliving the session would hold them open.
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -2,7 +2,8 @@
 //! WebKitGTK window under Xvfb, driven through Debian's WebKitWebDriver, on
 //! real PoloDB profiles; for sync, the real sync server on SecantusDB and a
 //! Firebase Auth stand-in. The second also forms a team and invites a
-//! colleague from the Teams screen.
+//! colleague from the Teams screen; the third is a brand-new user signing
+//! up with nothing typed but an email and a password.
 
 use promptforge_tests::firebase::{FakeFirebase, API_KEY};
 use promptforge_tests::mongo::MongoServer;
@@ -202,4 +203,104 @@ async fn a_prompt_written_on_one_desktop_reaches_another_through_the_server() ->
     assert!(told.is_some(), "Ben is told of the invitation");
     laptop.quit().await?;
     desktop.quit().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_user_signs_up_with_the_shipped_defaults_and_syncs() -> anyhow::Result<()> {
+    use promptforge_sync::engine::account::FirebaseAuth;
+    use promptforge_sync::schema::Prompt;
+    use promptforge_tests::desktop::Desktop;
+
+    let mongo = MongoServer::start()?;
+    let server = TestServer::start(&mongo).await;
+    let auth = FakeFirebase::start().await?;
+    let display = Display::start()?;
+    let (app_dir, other_dir, dist_dir) = (
+        tempfile::tempdir()?,
+        tempfile::tempdir()?,
+        tempfile::tempdir()?,
+    );
+    // What a distributor ships beside the app: where its service is.
+    let distribution = dist_dir.path().join("distribution.json");
+    std::fs::write(
+        &distribution,
+        serde_json::to_vec(&serde_json::json!({
+            "server_url": server.base,
+            "firebase_api_key": API_KEY,
+            "firebase_project_id": "promptforge-test",
+            "auth_url": auth.base,
+        }))?,
+    )?;
+    let distribution = distribution.to_string_lossy().into_owned();
+    let app = App::launch_with_env(
+        &display,
+        app_dir.path(),
+        &[("PROMPTFORGE_DISTRIBUTION", distribution.as_str())],
+    )
+    .await?;
+
+    app.click("nav-settings").await?;
+    app.click("auth-mode-signup").await?;
+    app.fill("signup-email", "nova@example.com").await?;
+    app.fill("signup-password", "correct horse").await?;
+    app.fill("signup-confirm", "correct horse").await?;
+    app.click("signup-submit").await?;
+    app.wait_until_texts("account-email", "the new account signed in", |t| {
+        t.iter().any(|s| s.contains("nova@example.com"))
+    })
+    .await?;
+    assert_eq!(auth.sign_ups(), 1);
+    let user = auth
+        .user_id("nova@example.com")
+        .ok_or_else(|| anyhow::anyhow!("the stand-in has no account for the new user"))?;
+
+    app.click("nav-prompts").await?;
+    app.click("new-prompt").await?;
+    app.fill("prompt-title", "My first prompt").await?;
+    app.fill("prompt-content", "Hello, {name}").await?;
+    app.click("prompt-save").await?;
+    app.wait_until_texts("pending-count", "nothing pending", |t| {
+        t.iter().any(|s| s.starts_with('0'))
+    })
+    .await?;
+    let profile = server
+        .collection("users")
+        .await
+        .find_one(bson::doc! { "_id": &user })
+        .await?;
+    assert!(
+        profile.is_some_and(|p| p.get_str("email") == Ok("nova@example.com")),
+        "the server made the new account's profile"
+    );
+
+    // A second desktop, signed in with the same password, receives it.
+    let firebase = FirebaseAuth::new(API_KEY, Some(&auth.base))?;
+    let session = firebase
+        .sign_in("nova@example.com", "correct horse")
+        .await?;
+    let other = Desktop::open_with_token(
+        other_dir.path(),
+        &server.base,
+        session.id_token,
+        Default::default(),
+    )
+    .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        other.synced().await;
+        let prompts = other
+            .store()
+            .list::<Prompt>(Default::default())
+            .await?
+            .items;
+        if prompts.iter().any(|p| p.title == "My first prompt") {
+            break;
+        }
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "the prompt never reached the second desktop"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    app.quit().await
 }

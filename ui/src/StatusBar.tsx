@@ -76,7 +76,7 @@ function DocName(props: { titles: Record<string, string | null>; collection: Col
 }
 
 export function StatusBar(props: { onSyncNow: () => void }) {
-  const { status, info, error, notify, bumpLibrary } = useApp();
+  const { status, info, error, notify, bumpLibrary, navigate } = useApp();
   useTick(15000);
   const [panel, setPanel] = useState<"conflicts" | "attention" | null>(null);
   const signedIn = info?.account != null;
@@ -107,6 +107,15 @@ export function StatusBar(props: { onSyncNow: () => void }) {
         {signedIn && status?.last_synced_at != null ? "Last synced " + relTime(status.last_synced_at) : "Never synced"}
       </span>
       <span className="spacer" />
+      <button
+        className="small status-account"
+        data-testid="status-account"
+        title={signedIn ? `Signed in as ${info?.account?.email}: open Profile to sign out` : "Not signed in: sign in or create an account in Settings"}
+        onClick={() => navigate({ screen: signedIn ? "profile" : "settings" })}
+      >
+        <span aria-hidden>{signedIn ? "☺ " : "○ "}</span>
+        {signedIn ? info?.account?.email : "Local only"}
+      </button>
       <button className="small" data-testid="attention-button" onClick={() => setPanel("attention")}>
         Needs attention <Badge n={status?.needs_attention ?? 0} testid="attention-badge" />
       </button>

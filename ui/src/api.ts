@@ -101,6 +101,14 @@ export const api = {
   saveSettings: (settings: Settings) => invoke<Settings>("save_settings", { settings }),
   signIn: (email: string, password: string, attachLibrary: boolean) =>
     invoke<AccountInfo>("sign_in", { email, password, attachLibrary }),
+  /**
+   * Creates an account on the sign-in service, then signs in as sign_in does.
+   * Refusals: `email_in_use`, `weak_password`, `invalid_email`, `not_configured`, `offline`.
+   */
+  signUp: (email: string, password: string, attachLibrary: boolean) =>
+    invoke<AccountInfo>("sign_up", { email, password, attachLibrary }),
+  /** Asks the sign-in service to email a reset link; it never says whether an account uses the email. */
+  sendPasswordReset: (email: string) => invoke<void>("send_password_reset", { email }),
   signOut: () => invoke<void>("sign_out"),
 
   publishListing: (listingId: string) => invoke<MarketDone>("publish_listing", { listingId }),

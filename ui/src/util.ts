@@ -10,17 +10,19 @@ export function errMsg(err: unknown): string {
   return "Something went wrong.";
 }
 
-/** Codes that mean the sync server could not be asked (not a refusal). */
-const NEEDS_SERVER: Record<SyncErrorCode | "local_only" | "not_configured" | "closed", true> = {
+/** Which codes mean the sync server could not be asked (not a refusal); every code is listed, so a new one must be decided here. */
+const NEEDS_SERVER: Record<SyncErrorCode | "local_only" | "not_configured" | "closed", boolean> = {
   offline: true, timeout: true, interrupted: true, unauthenticated: true, upgrade_required: true, server_error: true,
   protocol: true, other_account: true, local_store: true, wrong_credentials: true, account_disabled: true,
   too_many_attempts: true, session_expired: true, bad_api_key: true, auth_service: true,
   local_only: true, not_configured: true, closed: true,
+  // Sign-up's own refusals, never an answer to a server operation.
+  email_in_use: false, weak_password: false, invalid_email: false,
 };
 
 /** Whether a failed server operation (teams, sharing) failed for want of the sync server. */
 export function needsServer(err: unknown): boolean {
-  return isAppError(err) && err.code in NEEDS_SERVER;
+  return isAppError(err) && NEEDS_SERVER[err.code as keyof typeof NEEDS_SERVER] === true;
 }
 
 export type EDate = { $date: string } | null | undefined;

@@ -224,8 +224,19 @@
     );
   }
 
-  let settings = { server_url: "https://sync.example.com", theme: "light", language: "en", firebase_api_key: null, firebase_project_id: null, auth_url: null };
+  // As get_settings answers with the distribution's defaults filled in; `settings` (an option) overrides fields.
+  let settings = Object.assign(
+    { server_url: "https://sync.example.com", theme: "light", language: "en", firebase_api_key: "fake-api-key", firebase_project_id: "promptforge-fake", auth_url: null },
+    opts.settings || {},
+  );
   let account = opts.signedIn ? { user_id: ME, email: "ada@example.com", server_url: "https://sync.example.com" } : null;
+  // Whose library this is (app_info's user_id): Ada's, or the last account signed in.
+  let libraryUser = ME;
+  // The sign-in service's accounts made with sign_up (email -> { user_id, password }); the
+  // people in db.users have accounts too (any password but "wrong" signs them in).
+  const signups = {};
+  // Password-reset links asked for (their emails), for the tests.
+  const resets = [];
   let conflicts = opts.empty ? [] : [
     { id: "c1", collection: "prompts", doc_id: "p1", kind: "field", field: "title", mine: "My title", theirs: "Their title", resolution: "server_wins", lost_saved_as: null, at: d(600), resolved: null },
     { id: "c2", collection: "ideas", doc_id: "i1", kind: "field", field: "description", mine: "mine desc", theirs: "their desc", resolution: "server_wins", lost_saved_as: null, at: d(601), resolved: null },
@@ -318,6 +329,18 @@
     online();
     if (status.state === "offline" || opts.offline) throw err("offline", "The sync server cannot be reached.");
   }
+  // The sign-in service, as sign_in, sign_up and send_password_reset reach it.
+  function authService() {
+    if (!settings.server_url) throw err("not_configured", "Set the sync server's URL in Settings before signing in.");
+    if (!settings.firebase_api_key) throw err("not_configured", "Set the Firebase API key in Settings before signing in.");
+    if (status.state === "offline" || opts.offline) throw err("offline", "The sign-in service cannot be reached. Check the connection and try again.");
+  }
+  const wellFormed = (email) => /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(String(email || "").trim());
+  function enter(user_id, email) {
+    account = { user_id, email, server_url: settings.server_url || "" };
+    libraryUser = user_id;
+    return clone(account);
+  }
   function touch(doc) {
     doc.updated_at = now();
   }
@@ -352,7 +375,7 @@
   const shareRequest = server.shareRequest;
 
   const commands = {
-    app_info: () => ({ version: "0.1.0", profile_dir: "/home/ada/.promptforge", log_dir: "/home/ada/.promptforge/logs", user_id: ME, account, local_documents: opts.localDocuments }),
+    app_info: () => ({ version: "0.1.0", profile_dir: "/home/ada/.promptforge", log_dir: "/home/ada/.promptforge/logs", user_id: libraryUser, account: clone(account), local_documents: opts.localDocuments }),
     ui_ready: () => null,
     list_documents: ({ collection, query }) => list(collection, query),
     get_document: ({ collection, id }) => clone(get(collection, id)),
@@ -468,9 +491,36 @@
       return clone(settings);
     },
     sign_in: ({ email, password }) => {
-      if (password === "wrong") throw err("auth_failed", "The email or password is not right.");
-      account = { user_id: ME, email, server_url: settings.server_url || "" };
-      return clone(account);
+      authService();
+      const made = signups[String(email).trim().toLowerCase()];
+      if (password === "wrong" || (made && made.password !== password)) throw err("auth_failed", "The email or password is not right.");
+      return enter(made ? made.user_id : ME, String(email).trim());
+    },
+    // Creates the account on the sign-in service, then signs in; the server makes its user document.
+    sign_up: ({ email, password }) => {
+      authService();
+      email = String(email || "").trim();
+      if (!wellFormed(email)) throw err("invalid_email", "That is not an email address.");
+      const key = email.toLowerCase();
+      if (signups[key] || db.users.some((u) => String(u.email).toLowerCase() === key)) {
+        throw err("email_in_use", "An account already uses this email. Sign in instead, or reset the password.");
+      }
+      if (String(password || "").length < 6) throw err("weak_password", "Choose a stronger password: at least 6 characters.");
+      const user_id = newId("user");
+      signups[key] = { user_id, password };
+      db.users.push({
+        _id: user_id, email, display_name: email.split("@")[0], photo_url: null, email_verified: false, account_status: "active",
+        created_at: now(), last_login_at: now(), last_active_at: now(), updated_at: now(), version: 1,
+        credits: { balance: 0, total_purchased: 0, total_spent: 0, last_purchase_at: null },
+      });
+      return enter(user_id, email);
+    },
+    // Answers the same whether or not an account uses the email.
+    send_password_reset: ({ email }) => {
+      authService();
+      if (!wellFormed(email)) throw err("invalid_email", "That is not an email address.");
+      resets.push(String(email).trim());
+      return null;
     },
     sign_out: () => {
       account = null;
@@ -584,6 +634,8 @@
       failures[cmd] = err(code, message);
     },
     callsOf: (cmd) => calls.filter((c) => c.cmd === cmd).map((c) => c.args),
+    /** The emails password-reset links were sent to. */
+    resets: () => resets.slice(),
     /** The team requests sent so far (the `request` argument of each team_request). */
     teamRequests: () => calls.filter((c) => c.cmd === "team_request").map((c) => c.args.request),
     /** The sharing requests sent so far (the `request` argument of each share_request). */

@@ -253,19 +253,22 @@ test("settings: theme applied live; sign in form; sign out", async () => {
   await page.waitForFunction(() => window.__fake.callsOf("save_settings").length === 2);
   assert.equal((await calls(page, "save_settings")).pop().settings.theme, "system");
 
-  // Server settings are saved with the button.
-  await page.fill(tid("settings-server-url"), "https://my.server");
-  await page.fill(tid("settings-firebase-key"), "KEY");
+  // The language is saved at once, like the theme: the page's and the numbers' locale.
   assert.equal(await page.getAttribute("html", "lang"), "en");
   await page.selectOption(tid("settings-language"), "de");
-  await page.click(tid("settings-save"));
   await page.waitForFunction(() => window.__fake.callsOf("save_settings").length === 3);
+  assert.equal((await calls(page, "save_settings")).pop().settings.language, "de");
+  await page.waitForFunction(() => document.documentElement.lang === "de");
+  // Server settings (under Advanced, closed while the defaults are set) are saved with the button.
+  await page.click(`${tid("settings-advanced")} summary`);
+  await page.fill(tid("settings-server-url"), "https://my.server");
+  await page.fill(tid("settings-firebase-key"), "KEY");
+  await page.click(tid("settings-save"));
+  await page.waitForFunction(() => window.__fake.callsOf("save_settings").length === 4);
   const s = (await calls(page, "save_settings")).pop().settings;
   assert.equal(s.server_url, "https://my.server");
   assert.equal(s.firebase_api_key, "KEY");
   assert.equal(s.language, "de");
-  // The language is applied once saved: the page's and the numbers' locale.
-  await page.waitForFunction(() => document.documentElement.lang === "de");
 
   // Not signed in: local-only indicator, sign-in form with attach checkbox.
   assert.match(await page.textContent(tid("sync-indicator")), /Local only/);

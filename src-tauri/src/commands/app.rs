@@ -65,6 +65,28 @@ pub async fn sign_in<R: Runtime>(
     state.sign_in(&app, &email, &password, attach_library).await
 }
 
+/// Creates an account with email and password and signs it in.
+#[tauri::command]
+pub async fn sign_up<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    email: String,
+    password: String,
+    attach_library: bool,
+) -> AppResult<AccountInfo> {
+    state.sign_up(&app, &email, &password, attach_library).await
+}
+
+/// Emails a password-reset link.
+#[tauri::command]
+pub async fn send_password_reset<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    email: String,
+) -> AppResult<()> {
+    state.send_password_reset(&app, &email).await
+}
+
 #[tauri::command]
 pub async fn sign_out<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>) -> AppResult<()> {
     state.sign_out(&app).await

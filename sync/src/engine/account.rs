@@ -1,5 +1,5 @@
-//! Signing in with Firebase Auth's REST API: email-and-password sign-in, and
-//! ID-token refresh from the long-lived refresh token, as a [`TokenProvider`]
+//! Signing in with Firebase Auth's REST API: email-and-password sign-up and
+//! sign-in, password-reset emails, and ID-token refresh from the long-lived refresh token, as a [`TokenProvider`]
 //! the transport asks for each request's bearer token.
 //!
 //! The endpoints follow Firebase's own layout, so the same code talks to
@@ -77,6 +77,12 @@ pub enum AuthError {
     Offline(String),
     #[error("the sign-in service answered: {0}")]
     Service(String),
+    #[error("an account already uses this email; sign in instead, or reset its password")]
+    EmailInUse,
+    #[error("choose a stronger password: {0}")]
+    WeakPassword(String),
+    #[error("that is not an email address")]
+    InvalidEmail,
 }
 
 impl AuthError {
@@ -90,6 +96,9 @@ impl AuthError {
             AuthError::BadApiKey => SyncErrorCode::BadApiKey,
             AuthError::Offline(_) => SyncErrorCode::Offline,
             AuthError::Service(_) => SyncErrorCode::AuthService,
+            AuthError::EmailInUse => SyncErrorCode::EmailInUse,
+            AuthError::WeakPassword(_) => SyncErrorCode::WeakPassword,
+            AuthError::InvalidEmail => SyncErrorCode::InvalidEmail,
         }
     }
 
@@ -110,6 +119,16 @@ impl AuthError {
             | "INVALID_GRANT_TYPE"
             | "MISSING_REFRESH_TOKEN" => AuthError::SessionExpired,
             "API_KEY_INVALID" | "INVALID_API_KEY" => AuthError::BadApiKey,
+            "EMAIL_EXISTS" => AuthError::EmailInUse,
+            "WEAK_PASSWORD" => {
+                // "WEAK_PASSWORD : Password should be at least 6 characters"
+                let why = message.split_once(':').map_or("", |(_, why)| why.trim());
+                AuthError::WeakPassword(if why.is_empty() {
+                    "at least 6 characters".to_owned()
+                } else {
+                    why.to_owned()
+                })
+            }
             _ => AuthError::Service(message.to_owned()),
         }
     }
@@ -197,6 +216,60 @@ impl FirebaseAuth {
             refresh_token: answer.refresh_token,
             expires_at: expiry(&answer.expires_in),
         })
+    }
+
+    /// Creates an email-and-password account and signs it in.
+    pub async fn sign_up(&self, email: &str, password: &str) -> Result<Session, AuthError> {
+        let url = format!("{}/v1/accounts:signUp", self.identity_url);
+        let body = serde_json::json!({
+            "email": email,
+            "password": password,
+            "returnSecureToken": true,
+        });
+        let request = self
+            .client
+            .post(url)
+            .query(&[("key", &self.api_key)])
+            .json(&body);
+        // Sign-up names a malformed email as such (sign-in hides it among
+        // wrong credentials).
+        let answer: SignInAnswer = self.call(request).await.map_err(|err| match err {
+            AuthError::WrongCredentials => AuthError::InvalidEmail,
+            other => other,
+        })?;
+        Ok(Session {
+            user_id: answer.local_id,
+            email: if answer.email.is_empty() {
+                email.to_owned()
+            } else {
+                answer.email
+            },
+            id_token: answer.id_token,
+            refresh_token: answer.refresh_token,
+            expires_at: expiry(&answer.expires_in),
+        })
+    }
+
+    /// Asks Firebase to email a password-reset link. Firebase answers the
+    /// same whether or not an account uses the email.
+    pub async fn send_password_reset(&self, email: &str) -> Result<(), AuthError> {
+        if !email.contains('@') {
+            return Err(AuthError::InvalidEmail);
+        }
+        let url = format!("{}/v1/accounts:sendOobCode", self.identity_url);
+        let body = serde_json::json!({ "requestType": "PASSWORD_RESET", "email": email });
+        let request = self
+            .client
+            .post(url)
+            .query(&[("key", &self.api_key)])
+            .json(&body);
+        let answer: Result<serde_json::Value, AuthError> = self.call(request).await;
+        match answer {
+            // Without email-enumeration protection Firebase says so for an
+            // unknown email; the caller must not learn it.
+            Ok(_) | Err(AuthError::WrongCredentials) => Ok(()),
+            Err(err) => Err(err),
+        }
     }
 
     /// Trades the refresh token for a fresh ID token.

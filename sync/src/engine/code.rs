@@ -34,6 +34,12 @@ pub enum SyncErrorCode {
     BadApiKey,
     /// The sign-in service failed.
     AuthService,
+    /// Sign-up: an account already uses the email.
+    EmailInUse,
+    /// Sign-up: the password is too weak.
+    WeakPassword,
+    /// The email is not an email address.
+    InvalidEmail,
 }
 
 impl SyncErrorCode {
@@ -55,6 +61,9 @@ impl SyncErrorCode {
             SyncErrorCode::SessionExpired => "session_expired",
             SyncErrorCode::BadApiKey => "bad_api_key",
             SyncErrorCode::AuthService => "auth_service",
+            SyncErrorCode::EmailInUse => "email_in_use",
+            SyncErrorCode::WeakPassword => "weak_password",
+            SyncErrorCode::InvalidEmail => "invalid_email",
         }
     }
 }
@@ -87,6 +96,9 @@ mod tests {
             SyncErrorCode::SessionExpired,
             SyncErrorCode::BadApiKey,
             SyncErrorCode::AuthService,
+            SyncErrorCode::EmailInUse,
+            SyncErrorCode::WeakPassword,
+            SyncErrorCode::InvalidEmail,
         ] {
             assert_eq!(
                 serde_json::to_value(code).ok(),

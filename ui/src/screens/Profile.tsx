@@ -5,6 +5,7 @@ import { useApp } from "../ctx";
 import { Empty, Field, Select, enums } from "../ui";
 import { fmtNum, splitTags, useCommand } from "../util";
 import { applyTheme } from "../theme";
+import { SignOut, serverHost } from "./Account";
 
 type Form = {
   display_name: string;
@@ -32,6 +33,41 @@ function toForm(u: User): Form {
     language: u.preferences?.language ?? "",
     timezone: u.preferences?.timezone ?? "",
   };
+}
+
+/** Who is signed in, and signing out (or where to sign in). */
+function AccountSection() {
+  const { info, navigate } = useApp();
+  const account = info?.account ?? null;
+  const host = serverHost(account?.server_url);
+  return (
+    <fieldset className="form-grid" data-testid="profile-account">
+      <legend>Account</legend>
+      {account ? (
+        <div className="wide">
+          <p>
+            Signed in as <strong data-testid="profile-account-email">{account.email}</strong>
+            {host && (
+              <>
+                {" "}
+                · syncs with <code>{host}</code>
+              </>
+            )}
+          </p>
+          <SignOut testid="profile-sign-out" />
+        </div>
+      ) : (
+        <div className="wide">
+          <p>
+            <strong data-testid="profile-local-only">Local only</strong>: not signed in. Your library lives on this computer only and works offline.
+          </p>
+          <button className="primary" onClick={() => navigate({ screen: "settings" })} data-testid="profile-sign-in">
+            Sign in or create an account
+          </button>
+        </div>
+      )}
+    </fieldset>
+  );
 }
 
 export function ProfileScreen() {
@@ -91,7 +127,18 @@ export function ProfileScreen() {
   useCommand("save", () => void save());
 
   if (user === undefined) return <p className="muted pad">Loading…</p>;
-  if (user === null || !f) return <Empty>No profile on this device yet. Sign in from Settings to bring your account here.</Empty>;
+  if (user === null || !f)
+    return (
+      <div className="page narrow">
+        <div className="page-head">
+          <h1>Profile</h1>
+        </div>
+        <AccountSection />
+        <Empty>
+          {info?.account ? "Your profile arrives with the next sync." : "No profile on this device yet. Sign in from Settings to bring your account here."}
+        </Empty>
+      </div>
+    );
   const set = <K extends keyof Form>(k: K, v: Form[K]) => setF((x) => (x ? { ...x, [k]: v } : x));
 
   return (
@@ -107,6 +154,7 @@ export function ProfileScreen() {
         {user.email} · {user.subscription?.tier ?? "free"} plan · <span data-testid="profile-balance">{fmtNum(user.credits?.balance ?? 0)} credits</span> · {fmtNum(user.stats?.prompts_created ?? 0)} prompts created ·{" "}
         {fmtNum(user.stats?.marketplace_sales ?? 0)} sales
       </p>
+      <AccountSection />
       <div className="form-grid">
         <Field label="Display name" wide>
           <input value={f.display_name} onChange={(e) => set("display_name", e.target.value)} data-testid="profile-name" />

@@ -5,7 +5,8 @@ import type { Theme } from "../bindings/Theme";
 import { useApp } from "../ctx";
 import { Field, Select, enums } from "../ui";
 import { applyTheme } from "../theme";
-import { applyLanguage, plural, useCommand } from "../util";
+import { applyLanguage, useCommand } from "../util";
+import { AccountForms, SignOut } from "./Account";
 
 const LANGUAGES: [string, string][] = [
   ["en", "English"],
@@ -17,20 +18,22 @@ const LANGUAGES: [string, string][] = [
   ["ja", "日本語"],
 ];
 
+/** Whether the sync server and the sign-in service are set (by the user or the distribution's defaults). */
+const configured = (x: Settings | null) => !!x?.server_url?.trim() && !!x?.firebase_api_key?.trim();
+
 export function SettingsScreen() {
-  const { info, refreshInfo, error, notify } = useApp();
+  const { info, error, notify } = useApp();
   const [s, setS] = useState<Settings | null>(null);
   const [saved, setSaved] = useState<Settings | null>(null);
-  const [email, setEmail] = useState("");
-  const [password, setPassword] = useState("");
-  const [attach, setAttach] = useState(true);
-  const [busy, setBusy] = useState(false);
+  // The self-hosting section starts open while the server or sign-in service is not set.
+  const [advanced, setAdvanced] = useState(false);
 
   useEffect(() => {
     api.settings().then(
       (x) => {
         setS(x);
         setSaved(x);
+        setAdvanced(!configured(x));
       },
       error,
     );
@@ -50,48 +53,29 @@ export function SettingsScreen() {
   };
   useCommand("save", () => void save());
 
-  const setTheme = (t: Theme) => {
+  // Appearance is saved at once so it sticks; the server settings wait for their Save.
+  const saveAppearance = (change: Pick<Settings, "theme"> | Pick<Settings, "language">) => {
     if (!s) return;
-    applyTheme(t);
-    const next = { ...s, theme: t };
-    setS(next);
-    // The theme is saved at once so it sticks; other fields wait for Save.
+    setS({ ...s, ...change });
     if (saved) {
-      api.saveSettings({ ...saved, theme: t }).then(
+      api.saveSettings({ ...saved, ...change }).then(
         (r) => setSaved(r),
         (e) => error(e),
       );
     }
   };
-
-  const signIn = async () => {
-    if (!email.trim() || !password) return error("Enter your email and password.");
-    setBusy(true);
-    try {
-      // The app decides with the library as it is now; an empty one is always attached.
-      const acct = await api.signIn(email.trim(), password, attach);
-      setPassword("");
-      notify(`Signed in as ${acct.email}`);
-      await refreshInfo();
-    } catch (e) {
-      error(e);
-    } finally {
-      setBusy(false);
-    }
+  const setTheme = (t: Theme) => {
+    applyTheme(t);
+    saveAppearance({ theme: t });
   };
-  const signOut = async () => {
-    try {
-      await api.signOut();
-      notify("Signed out — your library stays on this computer");
-      await refreshInfo();
-    } catch (e) {
-      error(e);
-    }
+  const setLanguage = (language: string) => {
+    applyLanguage(language);
+    saveAppearance({ language });
   };
 
   if (!s) return <p className="muted pad">Loading…</p>;
   const str = (k: keyof Settings) => (s[k] as string | null | undefined) ?? "";
-  const setStr = (k: keyof Settings, v: string) => setS({ ...s, [k]: k === "language" ? v : v.trim() === "" ? null : v });
+  const setStr = (k: keyof Settings, v: string) => setS({ ...s, [k]: v.trim() === "" ? null : v });
   const account = info?.account ?? null;
 
   return (
@@ -105,7 +89,7 @@ export function SettingsScreen() {
           <Select value={s.theme} options={enums.theme} onChange={(v) => v && setTheme(v)} testid="settings-theme" />
         </Field>
         <Field label="Language">
-          <select value={s.language} onChange={(e) => setStr("language", e.target.value)} data-testid="settings-language">
+          <select value={s.language} onChange={(e) => setLanguage(e.target.value)} data-testid="settings-language">
             {LANGUAGES.map(([code, name]) => (
               <option key={code} value={code}>
                 {name}
@@ -123,60 +107,37 @@ export function SettingsScreen() {
             <p>
               Signed in as <strong data-testid="account-email">{account.email}</strong> on <code>{account.server_url}</code>.
             </p>
-            <button onClick={signOut} data-testid="sign-out">
-              Sign out
-            </button>
+            <SignOut testid="sign-out" />
           </div>
         ) : (
-          <form
-            className="wide form-grid"
-            data-testid="sign-in-form"
-            onSubmit={(e) => {
-              e.preventDefault();
-              void signIn();
-            }}
-          >
-            <p className="wide muted">Not signed in: your library lives on this computer only. Sign in to sync it and use the marketplace.</p>
-            <Field label="Email">
-              <input type="email" autoComplete="username" value={email} onChange={(e) => setEmail(e.target.value)} data-testid="signin-email" />
-            </Field>
-            <Field label="Password">
-              <input type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} data-testid="signin-password" />
-            </Field>
-            {(info?.local_documents ?? 0) > 0 && (
-              <label className="check wide">
-                <input type="checkbox" checked={attach} onChange={(e) => setAttach(e.target.checked)} data-testid="signin-attach" />
-                Attach my existing local library ({plural(info!.local_documents, "document")}) to this account
-              </label>
-            )}
-            <div className="wide">
-              <button className="primary" type="submit" disabled={busy} data-testid="signin-submit">
-                {busy ? "Signing in…" : "Sign in"}
-              </button>
-            </div>
-          </form>
+          <AccountForms serverUrl={saved?.server_url ?? null} configured={configured(saved)} />
         )}
       </fieldset>
-      <fieldset className="form-grid">
-        <legend>Server</legend>
-        <Field label="Server URL" wide>
-          <input value={str("server_url")} onChange={(e) => setStr("server_url", e.target.value)} placeholder="https://…" data-testid="settings-server-url" />
-        </Field>
-        <Field label="Sign-in (auth) URL" wide>
-          <input value={str("auth_url")} onChange={(e) => setStr("auth_url", e.target.value)} data-testid="settings-auth-url" />
-        </Field>
-        <Field label="Firebase API key">
-          <input value={str("firebase_api_key")} onChange={(e) => setStr("firebase_api_key", e.target.value)} data-testid="settings-firebase-key" />
-        </Field>
-        <Field label="Firebase project id">
-          <input value={str("firebase_project_id")} onChange={(e) => setStr("firebase_project_id", e.target.value)} data-testid="settings-firebase-project" />
-        </Field>
-        <div className="wide">
-          <button className="primary" onClick={() => save()} data-testid="settings-save">
-            Save settings
-          </button>
+      <details className="advanced" open={advanced} onToggle={(e) => setAdvanced(e.currentTarget.open)} data-testid="settings-advanced">
+        <summary data-testid="settings-advanced-summary">Advanced (self-hosting): sync server and sign-in service</summary>
+        <div className="form-grid">
+          <p className="wide muted">
+            PromptForge comes set up for its own sync server. Change these only to use a server you run yourself or the Firebase Auth emulator.
+          </p>
+          <Field label="Server URL" wide>
+            <input value={str("server_url")} onChange={(e) => setStr("server_url", e.target.value)} placeholder="https://…" data-testid="settings-server-url" />
+          </Field>
+          <Field label="Sign-in (auth) URL" wide>
+            <input value={str("auth_url")} onChange={(e) => setStr("auth_url", e.target.value)} placeholder="Firebase's own when empty" data-testid="settings-auth-url" />
+          </Field>
+          <Field label="Firebase API key">
+            <input value={str("firebase_api_key")} onChange={(e) => setStr("firebase_api_key", e.target.value)} data-testid="settings-firebase-key" />
+          </Field>
+          <Field label="Firebase project id">
+            <input value={str("firebase_project_id")} onChange={(e) => setStr("firebase_project_id", e.target.value)} data-testid="settings-firebase-project" />
+          </Field>
+          <div className="wide">
+            <button className="primary" onClick={() => save()} data-testid="settings-save">
+              Save settings
+            </button>
+          </div>
         </div>
-      </fieldset>
+      </details>
       <p className="muted small-text">
         PromptForge {info?.version} · data in <code>{info?.profile_dir}</code> · logs in <code>{info?.log_dir}</code>
       </p>
