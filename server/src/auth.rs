@@ -38,6 +38,10 @@ pub struct Claims {
     /// accounts); used only to make a new account's profile.
     #[serde(default)]
     pub email: Option<String>,
+    /// Whether Firebase verified that email (the owner opened a link sent
+    /// to it).
+    #[serde(default)]
+    pub email_verified: Option<bool>,
     /// The account's display name, when Firebase has one.
     #[serde(default)]
     pub name: Option<String>,

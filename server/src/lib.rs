@@ -307,8 +307,7 @@ async fn handshake(
     Body(request): Body<HandshakeRequest>,
 ) -> Result<Json<HandshakeResponse>, ServerError> {
     check_client_id(&request.client_id)?;
-    profiles::ensure(&state.db, &claims).await?;
-    let user = claims.sub;
+    let user = claims.sub.clone();
     if request.protocol_version != PROTOCOL_VERSION {
         return Err(ServerError::UpgradeRequired {
             client: request.protocol_version,
@@ -321,6 +320,7 @@ async fn handshake(
             request.schema_version
         )));
     }
+    profiles::ensure(&state.db, &claims).await?;
     if let Some(confirmed) = request.confirmed_mutation_id {
         let pruned = retention::prune_mutations(
             &state.db,

@@ -120,7 +120,12 @@ pub async fn check(
         .get_document("resources")
         .ok()
         .and_then(|r| r.get("prompt_quota"))
-        .and_then(|q| q.as_i64().or_else(|| q.as_i32().map(i64::from)))
+        .and_then(|q| {
+            q.as_i64()
+                .or_else(|| q.as_i32().map(i64::from))
+                // A plan's writer may store numbers as doubles.
+                .or_else(|| q.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
+        })
         .unwrap_or(0);
     if quota <= 0 {
         return Ok(None);

@@ -258,18 +258,21 @@ pub fn may_write(
 }
 
 /// What a user listed in a document's `collaboration.allowed_users` may do
-/// with it: `collaboration.permissions.<user>` set to `"read"` makes them a
-/// reader; anything else (or nothing, as before permissions existed) lets
-/// them write. Ideas have no permissions: `shared_with` only reads.
+/// with it, from `collaboration.permissions.<user>`: `"write"` or `"edit"`
+/// (or no entry at all, as before permissions existed) lets them write;
+/// any other value makes them a reader (failing closed: a value another
+/// backend spelled oddly never grants more). Ideas have no permissions:
+/// `shared_with` only reads.
 pub fn share_permission(document: &Document, user: &str) -> SharePermission {
     let entry = document
         .get_document("collaboration")
         .ok()
         .and_then(|c| c.get_document("permissions").ok())
-        .and_then(|p| p.get_str(user).ok());
+        .and_then(|p| p.get(user));
     match entry {
-        Some("read") => SharePermission::Read,
-        _ => SharePermission::Write,
+        None => SharePermission::Write,
+        Some(Bson::String(p)) if p == "write" || p == "edit" => SharePermission::Write,
+        Some(_) => SharePermission::Read,
     }
 }
 
@@ -313,7 +316,12 @@ pub fn explicit_readers(collection: Collection, doc: &Document) -> Vec<String> {
 /// Users in `before` (explicit readers at some earlier state) who are no
 /// longer explicit readers of `after` (the owner never changes).
 pub fn readers_removed(collection: Collection, before: &[String], after: &Document) -> Vec<String> {
-    let owner = after.get_str(owner_field(collection)).unwrap_or_default();
+    // A team's creator reads it only while a member; anyone else's owner
+    // always reads what they own.
+    let owner = match collection {
+        Collection::Teams => "",
+        _ => after.get_str(owner_field(collection)).unwrap_or_default(),
+    };
     let still = explicit_readers(collection, after);
     before
         .iter()

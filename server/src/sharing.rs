@@ -79,19 +79,8 @@ async fn share(
     email: &str,
     permission: SharePermission,
 ) -> Result<ShareOutcome, ServerError> {
-    let email = email.trim();
-    let Some(target) = db
-        .collection(Collection::Users)
-        .find_one(doc! { "email": { "$in": [email, email.to_lowercase()] } })
-        .projection(doc! { "_id": 1 })
-        .session(&mut *session)
-        .await?
-        .and_then(|u| u.get_str("_id").ok().map(str::to_owned))
-    else {
-        return refused(
-            ShareRefusal::UnknownEmail,
-            "no PromptForge account uses that email; ask them to sign up first",
-        );
+    let Some(target) = crate::profiles::user_by_email(db, session, email).await? else {
+        return refused(ShareRefusal::UnknownEmail, crate::profiles::UNKNOWN_EMAIL);
     };
     if target == user {
         return refused(ShareRefusal::Invalid, "email: that is you, the owner");
@@ -164,7 +153,8 @@ async fn unshare(
         .ok()
         .and_then(|c| c.get_document("permissions").ok())
         .is_some_and(|p| p.contains_key(target));
-    if !readers.iter().any(|r| r == target) && !had_permission {
+    let was_listed = readers.iter().any(|r| r == target);
+    if !was_listed && !had_permission {
         return done(db, session, collection, &document).await;
     }
     readers.retain(|r| r != target);
@@ -175,7 +165,9 @@ async fn unshare(
             permissions.remove(target);
         }
     }
-    scope::record_exits(db, session, collection, &updated, &[target.to_owned()]).await?;
+    if was_listed {
+        scope::record_exits(db, session, collection, &updated, &[target.to_owned()]).await?;
+    }
     let stored = overwrite(db, session, collection, &document, updated).await?;
     done(db, session, collection, &stored).await
 }

@@ -346,7 +346,13 @@ impl AppState {
         }
         let auth = FirebaseAuth::new(&api_key, settings.auth_url.as_deref())?;
         let session = if create {
-            auth.sign_up(email.trim(), password).await?
+            let session = auth.sign_up(email.trim(), password).await?;
+            // Best effort: the account works without it, and the Profile
+            // screen says the email is not verified yet.
+            if let Err(err) = auth.send_email_verification(&session).await {
+                tracing::warn!(error = %err, "the verification email was not sent");
+            }
+            session
         } else {
             auth.sign_in(email.trim(), password).await?
         };

@@ -1,5 +1,6 @@
 //! User profiles in the central database, as the web platform creates them
-//! (the sync server never creates accounts): written straight to MongoDB,
+//! (the sync server makes one only for a brand-new account on its first
+//! handshake, from its token): written straight to MongoDB,
 //! then put on the pull cursor by the server's sequencer like any external
 //! write.
 

@@ -29,6 +29,10 @@ struct Accounts {
     refresh: HashMap<String, (String, String)>,
     /// Emails a password reset was asked for.
     resets: Vec<String>,
+    /// Emails a verification link was asked for.
+    verifications: Vec<String>,
+    /// Emails whose owners opened the verification link.
+    verified: std::collections::HashSet<String>,
     sign_ins: usize,
     sign_ups: usize,
     refreshes: usize,
@@ -104,7 +108,7 @@ fn signed_in(accounts: &mut Accounts, user: &str, email: &str) -> (StatusCode, J
         Json(json!({
             "localId": user,
             "email": email,
-            "idToken": token_with_email(user, email),
+            "idToken": token_with_email(user, email, accounts.verified.contains(email)),
             "refreshToken": refresh,
             "expiresIn": "3600",
             "registered": true,
@@ -144,7 +148,10 @@ async fn sign_up(
 #[serde(rename_all = "camelCase")]
 struct OobCode {
     request_type: String,
+    #[serde(default)]
     email: String,
+    #[serde(default)]
+    id_token: Option<String>,
 }
 
 async fn send_oob_code(
@@ -154,6 +161,24 @@ async fn send_oob_code(
 ) -> (StatusCode, Json<Value>) {
     if key.key != API_KEY {
         return refusal("API_KEY_INVALID");
+    }
+    if body.request_type == "VERIFY_EMAIL" {
+        // The stand-in trusts the token's account: which one it is, is all
+        // it needs (the sync server checks tokens for real).
+        let mut accounts = lock(&accounts);
+        let owner = body.id_token.as_deref().and_then(|t| {
+            let user = crate::tokens::subject(t)?;
+            accounts
+                .by_email
+                .iter()
+                .find(|(_, (_, id))| *id == user)
+                .map(|(email, _)| email.clone())
+        });
+        let Some(email) = owner else {
+            return refusal("INVALID_ID_TOKEN");
+        };
+        accounts.verifications.push(email.clone());
+        return (StatusCode::OK, Json(json!({ "email": email })));
     }
     if body.request_type != "PASSWORD_RESET" {
         return refusal("INVALID_REQ_TYPE");
@@ -188,7 +213,7 @@ async fn refresh(
         StatusCode::OK,
         Json(json!({
             "user_id": user,
-            "id_token": token_with_email(&user, &email),
+            "id_token": token_with_email(&user, &email, accounts.verified.contains(&email)),
             "refresh_token": body.refresh_token,
             "expires_in": "3600",
             "token_type": "Bearer",
@@ -244,6 +269,17 @@ impl FakeFirebase {
     /// The emails password resets were asked for, in order.
     pub fn resets(&self) -> Vec<String> {
         lock(&self.accounts).resets.clone()
+    }
+
+    /// The emails a verification link was asked for, in order.
+    pub fn verifications(&self) -> Vec<String> {
+        lock(&self.accounts).verifications.clone()
+    }
+
+    /// The owner of `email` opens the verification link: tokens issued
+    /// from now on say the email is verified.
+    pub fn verify_email(&self, email: &str) {
+        lock(&self.accounts).verified.insert(email.to_owned());
     }
 
     /// The user id of the account using `email`, if one does.

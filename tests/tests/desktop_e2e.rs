@@ -164,7 +164,8 @@ async fn a_prompt_written_on_one_desktop_reaches_another_through_the_server() ->
 
     // Ada forms a team in the Teams screen and invites a colleague by email;
     // the server holds the invitation and tells him.
-    let profile = promptforge_wire::schema::User::new("ben", "ben@example.com", "Ben");
+    let mut profile = promptforge_wire::schema::User::new("ben", "ben@example.com", "Ben");
+    profile.email_verified = true;
     server
         .collection("users")
         .await
@@ -250,6 +251,11 @@ async fn a_new_user_signs_up_with_the_shipped_defaults_and_syncs() -> anyhow::Re
     })
     .await?;
     assert_eq!(auth.sign_ups(), 1);
+    assert_eq!(
+        auth.verifications(),
+        ["nova@example.com"],
+        "the app asked for the verification link"
+    );
     let user = auth
         .user_id("nova@example.com")
         .ok_or_else(|| anyhow::anyhow!("the stand-in has no account for the new user"))?;

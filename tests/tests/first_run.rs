@@ -2,7 +2,8 @@
 //! real server on SecantusDB: sign-up (and its clear refusals), a password
 //! reset that reveals nothing about which emails have accounts, the server
 //! making the new account's profile with the seed's defaults on its first
-//! handshake (once, even for handshakes at once), and the new account
+//! handshake (once, even for handshakes at once), nobody finding the account
+//! by email until Firebase says its owner verified it, and the new account
 //! syncing a prompt to a second desktop signed in with the same password.
 
 use std::sync::LazyLock;
@@ -17,6 +18,7 @@ use promptforge_tests::firebase::{FakeFirebase, API_KEY};
 use promptforge_tests::mongo::MongoServer;
 use promptforge_tests::server::TestServer;
 use promptforge_tests::tokens::token;
+use promptforge_wire::teams::{TeamOutcome, TeamRefusal, TeamRequest, TEAMS_PATH};
 
 static MONGO: LazyLock<MongoServer> =
     LazyLock::new(|| MongoServer::start().expect("start SecantusDB"));
@@ -105,7 +107,45 @@ async fn a_new_user_signs_up_gets_a_profile_and_syncs_to_a_second_desktop() {
     assert_eq!(profile.subscription.tier.as_deref(), Some("free"));
     assert_eq!(profile.subscription.status.as_deref(), Some("active"));
     assert_eq!(profile.version, 1);
+    assert!(!profile.email_verified);
     server.assert_seed_required().await;
+
+    // Until its owner verifies the email, nobody finds the account by it:
+    // whoever signed up with someone else's address gets nothing meant for
+    // them.
+    auth.send_email_verification(&session)
+        .await
+        .expect("send the verification link");
+    assert_eq!(firebase.verifications(), ["nova@example.com"]);
+    let team: TeamOutcome = server
+        .call(
+            TEAMS_PATH,
+            &token("ada"),
+            &TeamRequest::Create {
+                team_id: "crew".into(),
+                name: "Crew".into(),
+                description: None,
+            },
+        )
+        .await;
+    assert!(matches!(team, TeamOutcome::Done { .. }), "{team:?}");
+    let invite = TeamRequest::Invite {
+        team_id: "crew".into(),
+        email: "nova@example.com".into(),
+        role: None,
+    };
+    let before: TeamOutcome = server.call(TEAMS_PATH, &token("ada"), &invite).await;
+    assert!(
+        matches!(
+            before,
+            TeamOutcome::Refused {
+                reason: TeamRefusal::UnknownEmail,
+                ..
+            }
+        ),
+        "{before:?}"
+    );
+    firebase.verify_email("nova@example.com");
 
     // A prompt written on the laptop reaches a second desktop signed in
     // with the same email and password.
@@ -127,6 +167,16 @@ async fn a_new_user_signs_up_gets_a_profile_and_syncs_to_a_second_desktop() {
         SyncConfig::default(),
     )
     .await;
+    // Its first handshake carries the verified email to the profile.
+    desktop.synced().await;
+    let after: TeamOutcome = server.call(TEAMS_PATH, &token("ada"), &invite).await;
+    assert!(matches!(after, TeamOutcome::Done { .. }), "{after:?}");
+    let verified = profiles
+        .find_one(doc! { "_id": &session.user_id })
+        .await
+        .expect("read")
+        .is_some_and(|p| p.get_bool("email_verified") == Ok(true));
+    assert!(verified, "the profile says the email is verified");
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         desktop.synced().await;

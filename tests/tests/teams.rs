@@ -26,7 +26,9 @@ static MONGO: LazyLock<MongoServer> =
 async fn accounts(server: &TestServer, users: &[&str]) {
     let profiles = server.collection("users").await;
     for user in users {
-        let profile = User::new(user, &format!("{user}@example.com"), user);
+        let mut profile = User::new(user, &format!("{user}@example.com"), user);
+        // Shares and invitations find verified emails only.
+        profile.email_verified = true;
         profiles
             .insert_one(doc_of(&profile))
             .await

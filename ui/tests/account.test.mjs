@@ -1,3 +1,6 @@
+// First run in the browser with the fake backend: creating an account, its
+// refusals, the password-reset flow, the Advanced (self-hosting) settings,
+// and the signed-in state in the status bar and Profile.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startServer, launch, openApp, tid, calls } from "./helpers.mjs";
@@ -61,6 +64,9 @@ test("account: create an account; the status bar and Profile show who is signed 
   assert.equal(await text(page, "profile-account-email"), "new@example.com");
   assert.match(await text(page, "profile-account"), /syncs with sync\.example\.com/);
   assert.equal(await page.locator(tid("profile-local-only")).count(), 0);
+  // A new account's email waits for its verification link.
+  await page.waitForSelector(tid("profile-unverified"));
+  assert.match(await text(page, "profile-unverified"), /not verified yet/);
   assert.deepEqual(page.errors, []);
   await page.closeAll();
 });
@@ -219,6 +225,7 @@ test("profile: sign out says what happens to the library and returns to Local on
   await page.click(tid("nav-profile"));
   await page.waitForSelector(tid("profile-sign-out"));
   assert.equal(await text(page, "profile-account-email"), "ada@example.com");
+  assert.equal(await page.locator(tid("profile-unverified")).count(), 0, "Ada's email is verified");
   assert.match(await text(page, "profile-sign-out-note"), SIGNED_OUT);
   await page.click(tid("profile-sign-out"));
   await page.waitForSelector(tid("profile-local-only"));

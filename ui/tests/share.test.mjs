@@ -1,3 +1,6 @@
+// Sharing in the browser with the fake backend: the share dialog on
+// prompts, ideas and projects, its refusals and offline wording, and the
+// shared / view-only marks.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startServer, launch, openApp, tid } from "./helpers.mjs";

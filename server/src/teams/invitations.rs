@@ -2,7 +2,7 @@
 
 use bson::{doc, DateTime, Document};
 use mongodb::ClientSession;
-use promptforge_wire::schema::{Collection, TeamRole};
+use promptforge_wire::schema::TeamRole;
 use promptforge_wire::teams::{TeamOutcome, TeamRefusal};
 
 use super::*;
@@ -37,19 +37,8 @@ pub(super) async fn invite(
             format!("you are {actor}: you cannot invite someone as {role}"),
         );
     }
-    let email = email.trim();
-    let invitee = db
-        .collection(Collection::Users)
-        .find_one(doc! { "email": { "$in": [email, email.to_lowercase()] } })
-        .projection(doc! { "_id": 1 })
-        .session(&mut *session)
-        .await?
-        .and_then(|u| u.get_str("_id").ok().map(str::to_owned));
-    let Some(invitee) = invitee else {
-        return refused(
-            TeamRefusal::UnknownEmail,
-            "no PromptForge account uses that email; ask them to sign up first",
-        );
+    let Some(invitee) = crate::profiles::user_by_email(db, session, email).await? else {
+        return refused(TeamRefusal::UnknownEmail, crate::profiles::UNKNOWN_EMAIL);
     };
     if role_of(&team, &invitee).is_some() {
         return refused(TeamRefusal::AlreadyMember, "they are in the team already");

@@ -177,11 +177,14 @@ pub(crate) async fn keep_sequenced_readers(
     let id = current.get("_id").cloned().unwrap_or(bson::Bson::Null);
     db.collection(Collection::Teams)
         .update_one(
-            doc! { "_id": id },
+            doc! { "_id": id.clone() },
             doc! { "$set": { crate::db::SEQ_READERS: crate::db::sequenced_readers(current) } },
         )
         .session(&mut *session)
         .await?;
+    // The batch's copy has the readers the write just stored: a later read
+    // in this transaction must see the ones put back.
+    db.forget(Collection::Teams, id.as_str().unwrap_or_default());
     Ok(())
 }
 

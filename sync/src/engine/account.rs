@@ -231,9 +231,15 @@ impl FirebaseAuth {
             .post(url)
             .query(&[("key", &self.api_key)])
             .json(&body);
-        // Sign-up names a malformed email as such (sign-in hides it among
-        // wrong credentials).
+        if !email.contains('@') {
+            // Sign-in hides a malformed email among wrong credentials;
+            // sign-up names it.
+            return Err(AuthError::InvalidEmail);
+        }
         let answer: SignInAnswer = self.call(request).await.map_err(|err| match err {
+            AuthError::WrongCredentials if password.is_empty() => {
+                AuthError::WeakPassword("enter a password".to_owned())
+            }
             AuthError::WrongCredentials => AuthError::InvalidEmail,
             other => other,
         })?;
@@ -270,6 +276,24 @@ impl FirebaseAuth {
             Ok(_) | Err(AuthError::WrongCredentials) => Ok(()),
             Err(err) => Err(err),
         }
+    }
+
+    /// Asks Firebase to email a link that verifies the signed-in account's
+    /// email. Until it is opened, nobody can share with or invite the
+    /// account by email.
+    pub async fn send_email_verification(&self, session: &Session) -> Result<(), AuthError> {
+        let url = format!("{}/v1/accounts:sendOobCode", self.identity_url);
+        let body = serde_json::json!({
+            "requestType": "VERIFY_EMAIL",
+            "idToken": session.id_token,
+        });
+        let request = self
+            .client
+            .post(url)
+            .query(&[("key", &self.api_key)])
+            .json(&body);
+        let _: serde_json::Value = self.call(request).await?;
+        Ok(())
     }
 
     /// Trades the refresh token for a fresh ID token.

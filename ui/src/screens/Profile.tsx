@@ -36,7 +36,7 @@ function toForm(u: User): Form {
 }
 
 /** Who is signed in, and signing out (or where to sign in). */
-function AccountSection() {
+function AccountSection(props: { emailVerified?: boolean }) {
   const { info, navigate } = useApp();
   const account = info?.account ?? null;
   const host = serverHost(account?.server_url);
@@ -54,6 +54,11 @@ function AccountSection() {
               </>
             )}
           </p>
+          {props.emailVerified === false && (
+            <p className="muted" data-testid="profile-unverified">
+              Your email is not verified yet: open the link we sent to it. Until then, nobody can invite you to a team or share with you by email.
+            </p>
+          )}
           <SignOut testid="profile-sign-out" />
         </div>
       ) : (
@@ -154,7 +159,7 @@ export function ProfileScreen() {
         {user.email} · {user.subscription?.tier ?? "free"} plan · <span data-testid="profile-balance">{fmtNum(user.credits?.balance ?? 0)} credits</span> · {fmtNum(user.stats?.prompts_created ?? 0)} prompts created ·{" "}
         {fmtNum(user.stats?.marketplace_sales ?? 0)} sales
       </p>
-      <AccountSection />
+      <AccountSection emailVerified={user.email_verified} />
       <div className="form-grid">
         <Field label="Display name" wide>
           <input value={f.display_name} onChange={(e) => set("display_name", e.target.value)} data-testid="profile-name" />
