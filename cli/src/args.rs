@@ -90,6 +90,9 @@ pub(crate) enum Command {
     /// Everything but `list` and `members` needs the server.
     #[command(subcommand)]
     Team(TeamCommand),
+    /// Create an account, or ask for a password-reset email (Firebase Auth).
+    #[command(subcommand)]
+    Account(AccountCommand),
     /// Share a prompt, idea or project with people by email, take it back,
     /// or list who has it (needs the server; only the owner shares).
     #[command(subcommand)]
@@ -587,5 +590,38 @@ pub(crate) enum ShareCommand {
         id: String,
         #[command(flatten)]
         online: Online,
+    },
+}
+
+/// Where Firebase Auth is: the project's web API key, and optionally a
+/// self-hosted service or the emulator speaking its API.
+#[derive(Debug, Args)]
+pub(crate) struct FirebaseArgs {
+    #[arg(long, env = "PROMPTFORGE_FIREBASE_API_KEY")]
+    pub(crate) api_key: String,
+    #[arg(long, env = "PROMPTFORGE_AUTH_URL")]
+    pub(crate) auth_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AccountCommand {
+    /// Create an account; the password is read from standard input (first
+    /// line). Prints the new user id, and asks for the email's verification
+    /// link.
+    Signup {
+        email: String,
+        #[command(flatten)]
+        firebase: FirebaseArgs,
+        /// Write the account's ID token (valid for an hour) to this file
+        /// (mode 0600), for `--token-file`.
+        #[arg(long)]
+        save_token: Option<PathBuf>,
+    },
+    /// Ask for a password-reset email (answered the same whether or not an
+    /// account uses the email).
+    Reset {
+        email: String,
+        #[command(flatten)]
+        firebase: FirebaseArgs,
     },
 }

@@ -3,9 +3,11 @@
 //! except `sync` and the marketplace's money requests, which reach a sync
 //! server.
 //!
-//! `args` is the grammar; `library`, `sync` and `market` run the commands of
-//! their topic; `output` is the only writer of standard output.
+//! `args` is the grammar; `library`, `sync`, `market`, `teams` and `account`
+//! run the commands of their topic; `output` is the only writer of standard
+//! output.
 
+mod account;
 mod args;
 mod changes;
 mod library;
@@ -25,13 +27,20 @@ use crate::args::{Cli, Command};
 use crate::output::Output;
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    let command = match cli.command {
+        // An account lives with Firebase, not in a profile: no store opened.
+        Command::Account(command) => {
+            return account::account(&Output { json: cli.json }, command).await
+        }
+        other => other,
+    };
     let profile = match cli.profile {
         Some(dir) => dir,
         None => default_profile()?,
     };
     let store = Store::open(&profile).await?;
     let out = Output { json: cli.json };
-    match cli.command {
+    match command {
         Command::Prompt(command) => library::prompt(&store, &out, command).await,
         Command::Idea(command) => library::idea(&store, &out, command).await,
         Command::Project(command) => library::project(&store, &out, command).await,
@@ -46,6 +55,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Listing(command) => market::listing(&store, &out, command).await,
         Command::Team(command) => teams::team(&store, &out, command).await,
         Command::Share(command) => teams::share(&store, &out, command).await,
+        Command::Account(command) => account::account(&out, command).await,
         Command::Buy { listing, online } => market::buy(&store, listing, online).await,
         Command::Purchases => market::purchases(&store, &out).await,
         Command::Refund {

@@ -281,7 +281,9 @@ async fn teams_and_sharing_from_the_command_line() {
     let server = TestServer::start(&MONGO).await;
     let profiles = server.collection("users").await;
     for user in ["ida", "jon"] {
-        let profile = User::new(user, &format!("{user}@example.com"), &user.to_uppercase());
+        let mut profile = User::new(user, &format!("{user}@example.com"), &user.to_uppercase());
+        // Shares and invitations find verified emails only.
+        profile.email_verified = true;
         profiles
             .insert_one(doc_of(&profile))
             .await
@@ -389,4 +391,110 @@ async fn teams_and_sharing_from_the_command_line() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     assert!(out.contains("no teams yet"), "{out}");
+}
+
+/// Runs `promptforge` with `input` on its standard input.
+fn run_with_input(args: &[&str], input: &str) -> (bool, String, String) {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(binary())
+        .args(args)
+        .env_remove("PROMPTFORGE_FIREBASE_API_KEY")
+        .env_remove("PROMPTFORGE_AUTH_URL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run promptforge");
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(input.as_bytes()).expect("write stdin");
+    }
+    let output = child.wait_with_output().expect("wait for promptforge");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_is_created_from_the_command_line_and_syncs() {
+    use promptforge_tests::firebase::{FakeFirebase, API_KEY};
+    let server = TestServer::start(&MONGO).await;
+    let firebase = FakeFirebase::start().await.expect("Firebase stand-in");
+    let dir = tempfile::tempdir().expect("dir");
+    let token_file = dir.path().join("token");
+    let token_path = token_file.to_string_lossy().into_owned();
+    let firebase_flags = ["--api-key", API_KEY, "--auth-url", firebase.base.as_str()];
+    let signup = |email: &str, password: &str| {
+        let args = [
+            &["account", "signup", email][..],
+            &firebase_flags,
+            &["--save-token", token_path.as_str()],
+        ]
+        .concat();
+        run_with_input(&args, &format!("{password}\n"))
+    };
+
+    let (ok, _, stderr) = signup("nova@example.com", "short");
+    assert!(!ok && stderr.contains("stronger password"), "{stderr}");
+    let (ok, _, stderr) = signup("nova@example.com", "");
+    assert!(!ok && stderr.contains("standard input"), "{stderr}");
+    let (ok, user, stderr) = signup("nova@example.com", "correct horse");
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("verify"), "{stderr}");
+    let user = user.trim().to_owned();
+    assert_eq!(
+        firebase.user_id("nova@example.com").as_deref(),
+        Some(user.as_str())
+    );
+    assert_eq!(firebase.verifications(), ["nova@example.com"]);
+    let (ok, _, stderr) = signup("nova@example.com", "another one");
+    assert!(
+        !ok && stderr.contains("already uses this email"),
+        "{stderr}"
+    );
+    let (ok, out, stderr) = run_with_input(
+        &[
+            &["account", "reset", "nova@example.com"][..],
+            &firebase_flags,
+        ]
+        .concat(),
+        "",
+    );
+    assert!(ok && out.contains("reset link"), "{out}{stderr}");
+    assert_eq!(firebase.resets(), ["nova@example.com"]);
+
+    // The saved token syncs, and the server makes the account's profile.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&token_file)
+            .expect("token file")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "the token file is private");
+    }
+    let profile = dir.path().join("profile");
+    let (ok, _, stderr) = run(
+        &profile,
+        &[
+            "sync",
+            "--server",
+            &server.base,
+            "--token-file",
+            &token_path,
+        ],
+        None,
+    );
+    assert!(ok, "{stderr}");
+    let made = server
+        .collection("users")
+        .await
+        .count_documents(bson::doc! { "_id": &user })
+        .await
+        .expect("count");
+    assert_eq!(made, 1);
 }
