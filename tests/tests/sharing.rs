@@ -300,6 +300,32 @@ async fn team(desktop: &Desktop, request: TeamRequest) {
     );
 }
 
+/// `owner` forms the team "crew"; each of `members` is invited by email
+/// with their role and accepts from their own desktop.
+async fn crew(owner: &Desktop, members: &[(&str, &Desktop, TeamRole)]) {
+    team(
+        owner,
+        TeamRequest::Create {
+            team_id: "crew".into(),
+            name: "Crew".into(),
+            description: None,
+        },
+    )
+    .await;
+    for (who, desktop, role) in members {
+        let invite = TeamRequest::Invite {
+            team_id: "crew".into(),
+            email: format!("{who}@example.com"),
+            role: Some(*role),
+        };
+        team(owner, invite).await;
+        let accept = TeamRequest::Accept {
+            team_id: "crew".into(),
+        };
+        team(desktop, accept).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_three_person_team_edits_offline_refuses_a_viewer_and_removal_takes_the_project() {
     let server = TestServer::start(&MONGO).await;
@@ -309,35 +335,14 @@ async fn a_three_person_team_edits_offline_refuses_a_viewer_and_removal_takes_th
     let ben = Desktop::open(dirs[1].path(), &server.base, "ben").await;
     let cat = Desktop::open(dirs[2].path(), &server.base, "cat").await;
 
-    team(
+    crew(
         &ada,
-        TeamRequest::Create {
-            team_id: "crew".into(),
-            name: "Crew".into(),
-            description: None,
-        },
+        &[
+            ("ben", &ben, TeamRole::Editor),
+            ("cat", &cat, TeamRole::Viewer),
+        ],
     )
     .await;
-    for (who, role) in [("ben", TeamRole::Editor), ("cat", TeamRole::Viewer)] {
-        team(
-            &ada,
-            TeamRequest::Invite {
-                team_id: "crew".into(),
-                email: format!("{who}@example.com"),
-                role: Some(role),
-            },
-        )
-        .await;
-    }
-    for desktop in [&ben, &cat] {
-        team(
-            desktop,
-            TeamRequest::Accept {
-                team_id: "crew".into(),
-            },
-        )
-        .await;
-    }
     let mut project = Project::new("ada", "Launch");
     project.collaboration.team_id = Some("crew".into());
     let project = ada.store().create(project).await.expect("project");
@@ -417,31 +422,7 @@ async fn moving_out_of_a_team_project_or_a_project_out_of_its_team_leaves_the_ol
     let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().expect("dir")).collect();
     let ada = Desktop::open(dirs[0].path(), &server.base, "ada").await;
     let ben = Desktop::open(dirs[1].path(), &server.base, "ben").await;
-    team(
-        &ada,
-        TeamRequest::Create {
-            team_id: "crew".into(),
-            name: "Crew".into(),
-            description: None,
-        },
-    )
-    .await;
-    team(
-        &ada,
-        TeamRequest::Invite {
-            team_id: "crew".into(),
-            email: "ben@example.com".into(),
-            role: Some(TeamRole::Editor),
-        },
-    )
-    .await;
-    team(
-        &ben,
-        TeamRequest::Accept {
-            team_id: "crew".into(),
-        },
-    )
-    .await;
+    crew(&ada, &[("ben", &ben, TeamRole::Editor)]).await;
     let mut project = Project::new("ada", "Launch");
     project.collaboration.team_id = Some("crew".into());
     let project = ada.store().create(project).await.expect("project");
@@ -551,15 +532,7 @@ async fn a_team_keeps_its_usage_and_refuses_prompts_past_its_quota() {
     accounts(&server, &["ada"]).await;
     let dir = tempfile::tempdir().expect("dir");
     let ada = Desktop::open(dir.path(), &server.base, "ada").await;
-    team(
-        &ada,
-        TeamRequest::Create {
-            team_id: "crew".into(),
-            name: "Crew".into(),
-            description: None,
-        },
-    )
-    .await;
+    crew(&ada, &[]).await;
     // The plan allows two prompts (billing writes quotas straight to the
     // database; no client can).
     server

@@ -148,6 +148,24 @@ struct SignInAnswer {
     expires_in: String,
 }
 
+impl SignInAnswer {
+    /// The session this answer opens; `email` as typed when Firebase
+    /// leaves it out.
+    fn into_session(self, email: &str) -> Session {
+        Session {
+            user_id: self.local_id,
+            email: if self.email.is_empty() {
+                email.to_owned()
+            } else {
+                self.email
+            },
+            id_token: self.id_token,
+            refresh_token: self.refresh_token,
+            expires_at: expiry(&self.expires_in),
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct RefreshAnswer {
     user_id: String,
@@ -193,67 +211,51 @@ impl FirebaseAuth {
 
     /// Signs in with email and password.
     pub async fn sign_in(&self, email: &str, password: &str) -> Result<Session, AuthError> {
-        let url = format!("{}/v1/accounts:signInWithPassword", self.identity_url);
-        let body = serde_json::json!({
-            "email": email,
-            "password": password,
-            "returnSecureToken": true,
-        });
-        let request = self
-            .client
-            .post(url)
-            .query(&[("key", &self.api_key)])
-            .json(&body);
-        let answer: SignInAnswer = self.call(request).await?;
-        Ok(Session {
-            user_id: answer.local_id,
-            email: if answer.email.is_empty() {
-                email.to_owned()
-            } else {
-                answer.email
-            },
-            id_token: answer.id_token,
-            refresh_token: answer.refresh_token,
-            expires_at: expiry(&answer.expires_in),
-        })
+        let answer = self
+            .password_call("accounts:signInWithPassword", email, password)
+            .await?;
+        Ok(answer.into_session(email))
     }
 
     /// Creates an email-and-password account and signs it in.
     pub async fn sign_up(&self, email: &str, password: &str) -> Result<Session, AuthError> {
-        let url = format!("{}/v1/accounts:signUp", self.identity_url);
-        let body = serde_json::json!({
-            "email": email,
-            "password": password,
-            "returnSecureToken": true,
-        });
-        let request = self
-            .client
-            .post(url)
-            .query(&[("key", &self.api_key)])
-            .json(&body);
         if !email.contains('@') {
             // Sign-in hides a malformed email among wrong credentials;
             // sign-up names it.
             return Err(AuthError::InvalidEmail);
         }
-        let answer: SignInAnswer = self.call(request).await.map_err(|err| match err {
-            AuthError::WrongCredentials if password.is_empty() => {
-                AuthError::WeakPassword("enter a password".to_owned())
-            }
-            AuthError::WrongCredentials => AuthError::InvalidEmail,
-            other => other,
-        })?;
-        Ok(Session {
-            user_id: answer.local_id,
-            email: if answer.email.is_empty() {
-                email.to_owned()
-            } else {
-                answer.email
-            },
-            id_token: answer.id_token,
-            refresh_token: answer.refresh_token,
-            expires_at: expiry(&answer.expires_in),
-        })
+        let answer = self
+            .password_call("accounts:signUp", email, password)
+            .await
+            .map_err(|err| match err {
+                AuthError::WrongCredentials if password.is_empty() => {
+                    AuthError::WeakPassword("enter a password".to_owned())
+                }
+                AuthError::WrongCredentials => AuthError::InvalidEmail,
+                other => other,
+            })?;
+        Ok(answer.into_session(email))
+    }
+
+    /// Posts an email and password to an identity endpoint (`accounts:…`).
+    async fn password_call(
+        &self,
+        endpoint: &str,
+        email: &str,
+        password: &str,
+    ) -> Result<SignInAnswer, AuthError> {
+        let url = format!("{}/v1/{endpoint}", self.identity_url);
+        let body = serde_json::json!({
+            "email": email,
+            "password": password,
+            "returnSecureToken": true,
+        });
+        let request = self
+            .client
+            .post(url)
+            .query(&[("key", &self.api_key)])
+            .json(&body);
+        self.call(request).await
     }
 
     /// Asks Firebase to email a password-reset link. Firebase answers the
