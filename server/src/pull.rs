@@ -274,13 +274,15 @@ pub async fn pull_all(
         .clamp(1, MAX_PAGE_BYTES);
     // One watermark for every page: the answer's `through` is then exact.
     let through = crate::sequencer::watermark(db).await?;
+    // One read of the purge horizons for every collection asked.
+    let horizons = crate::retention::Horizons::read(db).await?;
     let mut pages = Vec::new();
     let mut expired = Vec::new();
     for collection in scope::PULLED {
         let Some(&checkpoint) = request.checkpoints.get(collection.name()) else {
             continue;
         };
-        match crate::retention::check_checkpoint(db, collection, checkpoint).await {
+        match horizons.check(collection, checkpoint) {
             Err(ServerError::CheckpointExpired(_)) => {
                 expired.push(collection.name().to_owned());
                 continue;

@@ -77,18 +77,47 @@ pub async fn prune_mutations(
     Ok(deleted.deleted_count)
 }
 
+/// Each collection's purge horizon: the sequence number below which its
+/// deletions may have been purged (0 when none were).
+#[derive(Debug, Clone, Default)]
+pub struct Horizons(Document);
+
+impl Horizons {
+    /// Reads every collection's horizon at once (one small document).
+    pub async fn read(db: &Db) -> Result<Horizons, ServerError> {
+        let found = db
+            .db
+            .collection::<Document>(COUNTERS)
+            .find_one(doc! { "_id": HORIZON_ID })
+            .await?;
+        Ok(Horizons(found.unwrap_or_default()))
+    }
+
+    pub fn of(&self, collection: Collection) -> i64 {
+        self.0
+            .get(collection.name())
+            .and_then(Bson::as_i64)
+            .unwrap_or(0)
+    }
+
+    /// Refuses a pull from a checkpoint that predates purged deletions.
+    pub fn check(&self, collection: Collection, checkpoint: i64) -> Result<(), ServerError> {
+        let horizon = self.of(collection);
+        if checkpoint > 0 && checkpoint < horizon {
+            return Err(ServerError::CheckpointExpired(format!(
+                "{collection}: checkpoint {checkpoint} is older than deletions the server has since \
+                 forgotten (through {horizon}); pull {collection} again from checkpoint 0 and remove \
+                 the local copies that pull does not send"
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// The sequence number below which `collection`'s deletions may have been
 /// purged (0 when none were).
 pub async fn horizon(db: &Db, collection: Collection) -> Result<i64, ServerError> {
-    let found = db
-        .db
-        .collection::<Document>(COUNTERS)
-        .find_one(doc! { "_id": HORIZON_ID })
-        .projection(doc! { collection.name(): 1 })
-        .await?;
-    Ok(found
-        .and_then(|h| h.get(collection.name()).and_then(Bson::as_i64))
-        .unwrap_or(0))
+    Ok(Horizons::read(db).await?.of(collection))
 }
 
 /// Refuses a pull from a checkpoint that predates purged deletions.
@@ -100,15 +129,7 @@ pub async fn check_checkpoint(
     if checkpoint <= 0 {
         return Ok(());
     }
-    let horizon = horizon(db, collection).await?;
-    if checkpoint < horizon {
-        return Err(ServerError::CheckpointExpired(format!(
-            "{collection}: checkpoint {checkpoint} is older than deletions the server has since \
-             forgotten (through {horizon}); pull {collection} again from checkpoint 0 and remove \
-             the local copies that pull does not send"
-        )));
-    }
-    Ok(())
+    Horizons::read(db).await?.check(collection, checkpoint)
 }
 
 /// One pass of the periodic purge. Returns how many documents went.
