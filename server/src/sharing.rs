@@ -85,6 +85,13 @@ async fn share(
     if target == user {
         return refused(ShareRefusal::Invalid, "email: that is you, the owner");
     }
+    if target.contains(['.', '$']) {
+        // Such an id cannot name a permission; no account made here has one.
+        return refused(
+            ShareRefusal::Invalid,
+            "email: that account's id cannot be shared with",
+        );
+    }
     let path = list_field(collection);
     let mut readers = scope::listed_users(&document, path);
     let newcomer = !readers.contains(&target);
@@ -203,9 +210,22 @@ fn describe(collection: Collection, document: &Document) -> String {
         _ => "prompt",
     };
     match document.get_str("title") {
-        Ok(title) if !title.trim().is_empty() => format!("the {kind} “{}”", title.trim()),
+        Ok(title) if !title.trim().is_empty() => {
+            format!("the {kind} “{}”", shortened(title.trim(), 80))
+        }
         _ => format!("a {kind}"),
     }
+}
+
+/// `text` cut to `max` characters with an ellipsis, so a notification's
+/// title built from it stays within the schema's limit.
+fn shortened(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut cut: String = text.chars().take(max - 1).collect();
+    cut.push('…');
+    cut
 }
 
 async fn display_name(
@@ -218,8 +238,7 @@ async fn display_name(
         .as_ref()
         .and_then(|p| p.get_str("display_name").ok())
         .filter(|n| !n.trim().is_empty())
-        .unwrap_or("Someone")
-        .to_owned())
+        .map_or_else(|| "Someone".to_owned(), |n| shortened(n.trim(), 60)))
 }
 
 /// The document's version and who it is shared with, by name.

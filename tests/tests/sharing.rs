@@ -259,6 +259,19 @@ async fn a_prompt_shared_by_email_is_read_or_written_as_granted_and_unsharing_ta
     wait_for::<Idea>(&ben, "the idea leaving Ben", &idea.id, |i| i.is_none()).await;
     let kept: Option<Prompt> = ada.store().get(&prompt.id).await.expect("read");
     assert!(kept.is_some_and(|p| p.collaboration.allowed_users.is_empty()));
+    // A title as long as the schema allows still makes a notification that
+    // fits it.
+    let long = ada
+        .store()
+        .create(Prompt::new("ada", &"x".repeat(300), "text"))
+        .await
+        .expect("a long-titled prompt");
+    ada.synced().await;
+    shared(
+        &ada,
+        share(Collection::Prompts, &long.id, "ben", SharePermission::Read),
+    )
+    .await;
     server.assert_seed_required().await;
 
     // Malformed requests are named, never a server error.
