@@ -45,3 +45,22 @@ pub async fn get_user(uri: &str, database: &str, id: &str) -> Document {
         .expect("read a user")
         .expect("the user exists")
 }
+
+/// Profiles of people others find by email, as the web app makes them:
+/// `<id>@example.com`, verified (sharing and invitations find verified
+/// emails only), named `display_name(id)`.
+pub async fn put_verified_profiles(
+    server: &crate::server::TestServer,
+    users: &[&str],
+    display_name: impl Fn(&str) -> String,
+) {
+    let profiles = server.collection("users").await;
+    for user in users {
+        let mut profile = User::new(user, &format!("{user}@example.com"), &display_name(user));
+        profile.email_verified = true;
+        profiles
+            .insert_one(bson::to_document(&profile).expect("encode a user"))
+            .await
+            .expect("profile");
+    }
+}

@@ -12,12 +12,12 @@ use std::time::{Duration, Instant};
 use bson::doc;
 use promptforge_sync::schema::{Idea, Model, Project, Prompt, TeamRole};
 use promptforge_sync::AttentionItem;
+use promptforge_tests::accounts::put_verified_profiles;
 use promptforge_tests::desktop::Desktop;
 use promptforge_tests::mongo::MongoServer;
-use promptforge_tests::push_client::doc_of;
 use promptforge_tests::server::TestServer;
 use promptforge_tests::tokens::token;
-use promptforge_wire::schema::{Collection, User};
+use promptforge_wire::schema::Collection;
 use promptforge_wire::share::{
     ShareOutcome, SharePermission, ShareRefusal, ShareRequest, SharedWith, SHARE_PATH,
 };
@@ -27,17 +27,9 @@ use serde_json::json;
 static MONGO: LazyLock<MongoServer> =
     LazyLock::new(|| MongoServer::start().expect("start SecantusDB"));
 
+/// Accounts as the web app makes them: a verified profile with an email.
 async fn accounts(server: &TestServer, users: &[&str]) {
-    let profiles = server.collection("users").await;
-    for user in users {
-        let mut profile = User::new(user, &format!("{user}@example.com"), &user.to_uppercase());
-        // Shares and invitations find verified emails only.
-        profile.email_verified = true;
-        profiles
-            .insert_one(doc_of(&profile))
-            .await
-            .expect("profile");
-    }
+    put_verified_profiles(server, users, str::to_uppercase).await;
 }
 
 fn share(collection: Collection, id: &str, who: &str, permission: SharePermission) -> ShareRequest {

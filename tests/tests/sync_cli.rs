@@ -276,19 +276,9 @@ async fn the_marketplace_from_the_command_line() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn teams_and_sharing_from_the_command_line() {
-    use promptforge_tests::push_client::doc_of;
-    use promptforge_wire::schema::User;
     let server = TestServer::start(&MONGO).await;
-    let profiles = server.collection("users").await;
-    for user in ["ida", "jon"] {
-        let mut profile = User::new(user, &format!("{user}@example.com"), &user.to_uppercase());
-        // Shares and invitations find verified emails only.
-        profile.email_verified = true;
-        profiles
-            .insert_one(doc_of(&profile))
-            .await
-            .expect("profile");
-    }
+    promptforge_tests::accounts::put_verified_profiles(&server, &["ida", "jon"], str::to_uppercase)
+        .await;
     let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().expect("dir")).collect();
     let (ida, jon) = (dirs[0].path(), dirs[1].path());
     let (ida_token, jon_token) = (token("ida"), token("jon"));

@@ -10,30 +10,20 @@ use std::time::{Duration, Instant};
 
 use bson::{doc, Document};
 use promptforge_sync::schema::{Project, Team, TeamRole};
+use promptforge_tests::accounts::put_verified_profiles;
 use promptforge_tests::desktop::Desktop;
 use promptforge_tests::mongo::MongoServer;
-use promptforge_tests::push_client::doc_of;
 use promptforge_tests::server::TestServer;
 use promptforge_tests::tokens::token;
-use promptforge_wire::schema::User;
 use promptforge_wire::teams::{TeamOutcome, TeamRefusal, TeamRequest, TEAMS_PATH};
 use serde_json::json;
 
 static MONGO: LazyLock<MongoServer> =
     LazyLock::new(|| MongoServer::start().expect("start SecantusDB"));
 
-/// Accounts as the web app makes them: a profile with an email.
+/// Accounts as the web app makes them: a verified profile with an email.
 async fn accounts(server: &TestServer, users: &[&str]) {
-    let profiles = server.collection("users").await;
-    for user in users {
-        let mut profile = User::new(user, &format!("{user}@example.com"), user);
-        // Shares and invitations find verified emails only.
-        profile.email_verified = true;
-        profiles
-            .insert_one(doc_of(&profile))
-            .await
-            .expect("profile");
-    }
+    put_verified_profiles(server, users, |u: &str| u.to_owned()).await;
 }
 
 async fn ask(server: &TestServer, user: &str, request: TeamRequest) -> TeamOutcome {
