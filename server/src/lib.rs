@@ -39,6 +39,7 @@ pub mod scope;
 pub mod sequencer;
 pub mod sharing;
 pub mod teams;
+pub mod usage;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use promptforge_sync::insights::{Dashboard, DashboardRequest};
 use promptforge_sync::schema::{
     AnalyticsEvent, Collection, Idea, MarketplaceListing, MarketplacePurchase, Notification,
     Project, Prompt, PromptVersion, Review, Team, User,
@@ -17,6 +18,7 @@ use ts_rs::{Config, ExportError, TS};
 
 use crate::commands::app::AppInfo;
 use crate::commands::documents::{DocumentPage, ListRequest};
+use crate::commands::insights::UiEvent;
 use crate::commands::market::MarketDone;
 use crate::commands::teams::ShareDone;
 use crate::error::AppError;
@@ -38,6 +40,9 @@ fn export_all(dir: &Path) -> Result<(), ExportError> {
     TeamRequest::export_all(&cfg)?;
     ShareRequest::export_all(&cfg)?;
     ShareDone::export_all(&cfg)?;
+    Dashboard::export_all(&cfg)?;
+    DashboardRequest::export_all(&cfg)?;
+    UiEvent::export_all(&cfg)?;
     Conflict::export_all(&cfg)?;
     AttentionItem::export_all(&cfg)?;
     Resolution::export_all(&cfg)?;

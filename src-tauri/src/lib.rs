@@ -167,6 +167,8 @@ pub fn run_app<R: Runtime>(
             commands::market::review_purchase,
             commands::teams::team_request,
             commands::teams::share_request,
+            commands::insights::record_event,
+            commands::insights::dashboard,
         ])
         .setup(|app| {
             open_main_window(app)?;

@@ -13,10 +13,11 @@ use std::time::{Duration, Instant};
 
 use promptforge_sync::engine::account::{FirebaseAuth, FirebaseTokens, Session};
 use promptforge_sync::engine::{HttpTransport, SyncState, SyncStatus};
+use promptforge_sync::insights::{EventRecorder, UsageEvent, DEFAULT_RETENTION_DAYS};
 use promptforge_sync::schema::Collection;
 use promptforge_sync::{PresenceView, Store, SyncConfig, SyncEngine};
 use serde::Serialize;
-use tauri::{AppHandle, Emitter, Runtime};
+use tauri::{AppHandle, Emitter, Manager, Runtime};
 use tokio::sync::{oneshot, watch, RwLock};
 
 use crate::error::{AppError, AppErrorCode, AppResult};
@@ -102,6 +103,8 @@ pub struct AppState {
     /// Sign-in and sign-out run one at a time, start to finish.
     account_change: tokio::sync::Mutex<()>,
     ready_reported: Mutex<bool>,
+    /// Usage events of this app run (one session id), per the settings.
+    pub recorder: Arc<EventRecorder>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -122,6 +125,11 @@ impl AppState {
             account: Mutex::new(None),
             account_change: tokio::sync::Mutex::new(()),
             ready_reported: Mutex::new(false),
+            recorder: Arc::new(EventRecorder::new(
+                env!("CARGO_PKG_VERSION"),
+                true,
+                DEFAULT_RETENTION_DAYS,
+            )),
         }
     }
 
@@ -194,6 +202,9 @@ impl AppState {
     /// Opens the library the saved account (or none) points at, and starts
     /// syncing when signed in. Failures are kept for every command to report.
     pub async fn open_at_launch<R: Runtime>(&self, app: &AppHandle<R>) {
+        let chosen = settings::load(app, &self.options.data_dir);
+        self.recorder
+            .configure(chosen.analytics_enabled, chosen.analytics_retention_days);
         let record = settings::load_account(&self.options.data_dir);
         let profile = record
             .as_ref()
@@ -204,6 +215,24 @@ impl AppState {
             tracing::error!(code = ?err.code, error = %err.message, "library did not open");
         }
         self.opened.send_replace(Some(outcome));
+        if let Some(current) = self.open_library().await {
+            match current.store.drop_expired_events().await {
+                Ok(0) => {}
+                Ok(dropped) => tracing::info!(dropped, "expired usage events dropped"),
+                Err(err) => tracing::warn!(error = %err, "expired usage events not dropped"),
+            }
+        }
+    }
+
+    /// Records a usage event in the open library (when recording is on).
+    /// Never fails the user's action: a problem is only logged.
+    pub async fn record(&self, event: UsageEvent) {
+        let Some(current) = self.open_library().await else {
+            return;
+        };
+        if let Err(err) = self.recorder.record(&current.store, event).await {
+            tracing::warn!(error = %err, "usage event not recorded");
+        }
     }
 
     /// Makes `profile` the open library, with sync for `account` if given.
@@ -469,11 +498,10 @@ fn start_sync<R: Runtime>(
         Arc::new(tokens),
         Duration::from_secs(60),
     )?;
-    let engine = Arc::new(SyncEngine::new(
-        store.clone(),
-        transport,
-        SyncConfig::default(),
-    ));
+    let recorder = app.state::<AppState>().recorder.clone();
+    let engine = Arc::new(
+        SyncEngine::new(store.clone(), transport, SyncConfig::default()).with_recorder(recorder),
+    );
     let (stop, stopped) = oneshot::channel::<()>();
     let runner = engine.clone();
     let events = app.clone();

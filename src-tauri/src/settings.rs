@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Runtime};
 use tauri_plugin_store::StoreExt;
 
+use promptforge_sync::insights::{DEFAULT_RETENTION_DAYS, MAX_RETENTION_DAYS};
+
 use crate::distribution::Distribution;
 use crate::error::{AppError, AppErrorCode, AppResult};
 
@@ -34,6 +36,11 @@ pub struct Settings {
     /// Replaces Google's Firebase Auth hosts: the Auth emulator or a
     /// self-hosted service speaking the same API.
     pub auth_url: Option<String>,
+    /// Record usage events (kept here, uploaded to the user's account); off
+    /// means nothing is recorded or sent.
+    pub analytics_enabled: bool,
+    /// Days a usage event is kept before it is dropped, sent or not.
+    pub analytics_retention_days: u32,
 }
 
 impl Default for Settings {
@@ -45,6 +52,8 @@ impl Default for Settings {
             firebase_api_key: None,
             firebase_project_id: None,
             auth_url: None,
+            analytics_enabled: true,
+            analytics_retention_days: DEFAULT_RETENTION_DAYS,
         }
     }
 }
@@ -76,6 +85,12 @@ impl Settings {
             if let Some(url) = url {
                 check_url(field, url)?;
             }
+        }
+        if !(1..=MAX_RETENTION_DAYS).contains(&self.analytics_retention_days) {
+            return Err(AppError::invalid(format!(
+                "analytics_retention_days must be 1 to {MAX_RETENTION_DAYS}, not {}",
+                self.analytics_retention_days
+            )));
         }
         self.language = self.language.trim().to_owned();
         let language_ok = !self.language.is_empty()

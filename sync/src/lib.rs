@@ -15,6 +15,7 @@
 
 pub mod engine;
 pub mod error;
+pub mod insights;
 pub mod store;
 
 pub use promptforge_wire::schema;

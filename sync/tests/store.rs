@@ -513,7 +513,7 @@ async fn concurrent_modifications_of_one_document_lose_nothing() {
         tasks.push(tokio::spawn(async move {
             for step in 0..25 {
                 store
-                    .modify::<Prompt>(&id, |p| p.analytics.use_count += 1)
+                    .modify::<Prompt>(&id, |p| p.performance.test_count += 1)
                     .await
                     .expect("increment");
                 if step % 5 == 0 {
@@ -532,7 +532,10 @@ async fn concurrent_modifications_of_one_document_lose_nothing() {
         task.await.expect("task");
     }
     let after = store.require::<Prompt>(&p.id).await.expect("prompt");
-    assert_eq!(after.analytics.use_count, 200, "every increment survived");
+    assert_eq!(
+        after.performance.test_count, 200,
+        "every increment survived"
+    );
     let versions = store.prompt_versions(&p.id).await.expect("versions");
     assert_eq!(versions.len(), 1 + 8 * 5);
     let mut numbers: Vec<i64> = versions.iter().map(|v| v.version_number).collect();

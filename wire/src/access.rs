@@ -76,7 +76,8 @@ pub fn server_owned(collection: Collection) -> &'static [&'static str] {
             "partnership",
             "security",
         ],
-        Collection::Prompts => &["marketplace", "is_featured"],
+        // Usage counters follow the uploaded usage events (server/src/usage.rs).
+        Collection::Prompts => &["marketplace", "is_featured", "analytics"],
         // Membership follows the prompts' and ideas' own `project_id`: the
         // server keeps it, so two devices filing into one project never clash.
         Collection::Projects => &[

@@ -191,6 +191,9 @@ pub(super) async fn create(
         history::insert_record(db, session, record).await?;
     }
     keep_membership(db, session, collection, None, &stored).await?;
+    if collection == Collection::AnalyticsEvents {
+        crate::usage::count(db, session, user, &stored).await?;
+    }
     Ok(MutationOutcome::Applied {
         version: 1,
         document: stored,

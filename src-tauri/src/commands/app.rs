@@ -51,6 +51,10 @@ pub fn save_settings<R: Runtime>(
 ) -> AppResult<Settings> {
     let settings = settings.normalised()?;
     settings::save(&app, &state.options.data_dir, &settings)?;
+    state.recorder.configure(
+        settings.analytics_enabled,
+        settings.analytics_retention_days,
+    );
     Ok(settings)
 }
 

@@ -2,6 +2,7 @@
 //! any collection, and a prompt's versions and forks. Each is a few lines
 //! over [`promptforge_sync::Store`]; the collection picks the model type.
 
+use promptforge_sync::insights::UsageEvent;
 use promptforge_sync::schema::{
     AnalyticsEvent, Collection, Idea, MarketplaceListing, MarketplacePurchase, Model, Notification,
     Project, Prompt, PromptVersion, Review, Team, User,
@@ -204,6 +205,12 @@ pub async fn create_document(
 ) -> AppResult<Value> {
     let store = state.current().await?.store;
     let fields = from_ui(fields, "fields")?;
+    if collection == Collection::Prompts {
+        let prompt = store.create_from::<Prompt>(fields).await?;
+        let prompt_id = prompt.id.clone();
+        state.record(UsageEvent::PromptCreated { prompt_id }).await;
+        return to_ui(&prompt);
+    }
     with_model!(collection, T => to_ui(&store.create_from::<T>(fields).await?))
 }
 
@@ -216,7 +223,13 @@ pub async fn update_document(
 ) -> AppResult<Value> {
     let store = state.current().await?.store;
     let changes = from_ui(changes, "changes")?;
-    with_model!(collection, T => to_ui(&store.patch::<T>(&id, changes).await?))
+    let updated = with_model!(collection, T => to_ui(&store.patch::<T>(&id, changes).await?))?;
+    if collection == Collection::Prompts && state.recorder.worth_recording_edit(&id) {
+        state
+            .record(UsageEvent::PromptEdited { prompt_id: id })
+            .await;
+    }
+    Ok(updated)
 }
 
 #[tauri::command]
@@ -253,7 +266,13 @@ pub async fn restore_prompt_version(
     number: i64,
 ) -> AppResult<Value> {
     let store = state.current().await?.store;
-    to_ui(&store.restore_prompt_version(&prompt_id, number).await?)
+    let restored = to_ui(&store.restore_prompt_version(&prompt_id, number).await?)?;
+    let event = UsageEvent::VersionRestored {
+        prompt_id,
+        version: number,
+    };
+    state.record(event).await;
+    Ok(restored)
 }
 
 /// A copy of a prompt (a template, say) that is the user's own draft and

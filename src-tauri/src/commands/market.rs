@@ -3,6 +3,7 @@
 //! transaction, and the result arrives in the library by the next pull.
 
 use promptforge_sync::engine::MarketCall;
+use promptforge_sync::insights::UsageEvent;
 use promptforge_sync::schema::new_id;
 use promptforge_wire::market::{
     MarketOutcome, PublishRequest, PurchaseRequest, RefundRequest, ReviewRequest,
@@ -67,11 +68,17 @@ pub async fn buy_listing(
     expected_price: i64,
 ) -> AppResult<MarketDone> {
     let request = PurchaseRequest {
-        listing_id,
+        listing_id: listing_id.clone(),
         expected_price,
         idempotency_key: new_id(),
     };
-    ask(&state, MarketCall::Purchase, &request).await
+    let bought = ask(&state, MarketCall::Purchase, &request).await?;
+    let event = UsageEvent::ListingBought {
+        listing_id,
+        price: expected_price,
+    };
+    state.record(event).await;
+    Ok(bought)
 }
 
 #[tauri::command]

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod documents;
+pub mod insights;
 pub mod market;
 pub mod sync;
 pub mod teams;

@@ -34,6 +34,7 @@ use serde::Serialize;
 use tokio::sync::{watch, Notify};
 
 use crate::error::StoreError;
+use crate::insights::{EventRecorder, UsageEvent};
 use crate::store::{Store, SyncSummary};
 pub use code::SyncErrorCode;
 use promptforge_wire::market::MarketOutcome;
@@ -206,6 +207,7 @@ impl SyncError {
 /// What one round did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SyncReport {
+    /// The user's changes answered (usage events riding along are not counted).
     pub pushed: usize,
     pub pulled: usize,
     pub conflicts: usize,
@@ -225,6 +227,8 @@ pub struct SyncEngine<T: Transport> {
     round: tokio::sync::Mutex<()>,
     /// Whether [`SyncEngine::run`] holds a live channel open now.
     live: AtomicBool,
+    /// Records a `sync_finished` usage event after rounds that moved data.
+    recorder: Option<Arc<EventRecorder>>,
     /// Counts the live channels opened and closed: a handshake is reused
     /// only within the channel it was made in.
     live_session: AtomicU64,
@@ -343,6 +347,7 @@ impl<T: Transport> SyncEngine<T> {
             presence_state: Mutex::new(None),
             presence_view: watch::channel(None).0,
             presence_wake: Notify::new(),
+            recorder: None,
             client_id: Mutex::new(None),
         }
     }
@@ -411,10 +416,18 @@ impl<T: Transport> SyncEngine<T> {
         self.status.send_modify(|s| s.state = state);
     }
 
+    /// Records usage events of sync rounds (see [`SyncEngine::sync_once`]).
+    pub fn with_recorder(mut self, recorder: Arc<EventRecorder>) -> SyncEngine<T> {
+        self.recorder = Some(recorder);
+        self
+    }
+
     /// One full round: handshake, push, pull, push.
     pub async fn sync_once(&self) -> Result<SyncReport, SyncError> {
         let _one_round_at_a_time = self.round.lock().await;
+        let started = std::time::Instant::now();
         let result = self.round().await;
+        self.record_round(&result, started.elapsed()).await;
         let state = match &result {
             Ok(_) => SyncState::UpToDate,
             Err(SyncError::Transport(err)) if err.is_offline() => SyncState::Offline {
@@ -428,6 +441,33 @@ impl<T: Transport> SyncEngine<T> {
         };
         self.publish(state).await;
         result
+    }
+
+    /// A `sync_finished` event for a round that moved the user's data or
+    /// failed for a reason other than being offline. Rounds that found
+    /// nothing, or only uploaded earlier events, record nothing, so idle
+    /// polling never feeds itself.
+    async fn record_round(&self, result: &Result<SyncReport, SyncError>, took: Duration) {
+        let Some(recorder) = &self.recorder else {
+            return;
+        };
+        let (pushed, pulled, ok) = match result {
+            Ok(report) if report.pushed > 0 || report.pulled > 0 => {
+                (report.pushed, report.pulled, true)
+            }
+            Err(SyncError::Transport(err)) if !err.is_offline() => (0, 0, false),
+            Err(err) if !matches!(err, SyncError::Transport(_)) => (0, 0, false),
+            _ => return,
+        };
+        let event = UsageEvent::SyncFinished {
+            duration_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+            pushed: pushed as u64,
+            pulled: pulled as u64,
+            ok,
+        };
+        if let Err(err) = recorder.record(&self.store, event).await {
+            tracing::warn!(error = %err, "sync usage event not recorded");
+        }
     }
 
     /// The handshake of this round: the one made earlier in the same live

@@ -7,6 +7,7 @@
 //! search are answered by the in-memory [`catalog`].
 
 mod catalog;
+mod events;
 mod exchange;
 mod history;
 mod replica;

@@ -17,4 +17,13 @@ language: string, firebase_api_key: string | null, firebase_project_id: string |
  * Replaces Google's Firebase Auth hosts: the Auth emulator or a
  * self-hosted service speaking the same API.
  */
-auth_url: string | null, };
+auth_url: string | null, 
+/**
+ * Record usage events (kept here, uploaded to the user's account); off
+ * means nothing is recorded or sent.
+ */
+analytics_enabled: boolean, 
+/**
+ * Days a usage event is kept before it is dropped, sent or not.
+ */
+analytics_retention_days: number, };

@@ -34,6 +34,16 @@ use crate::schema::Collection;
 pub(crate) use attention::{attention, settle_attention};
 pub(crate) use conflicts::{conflict, conflicts, mark_resolved};
 pub(crate) use outbox::record;
+
+/// Queues the upload of a document created without tracking (a usage event
+/// leaving its own queue).
+pub(crate) fn new_upload(
+    tx: &mut crate::store::writer::Tx,
+    collection: Collection,
+    id: &str,
+) -> Result<()> {
+    outbox::new_entry(tx, collection, id, PendingOp::Create, Bson::Null, 0)
+}
 pub(crate) use state::{profile_user, set_sync_field, summary};
 pub use types::{
     AttentionItem, Conflict, ConflictKind, PendingOp, PushApplied, Resolution, SyncSummary,
@@ -108,10 +118,17 @@ impl<'a> Replica<'a> {
     }
 
     /// The next mutations to upload (see the outbox model in this module's
-    /// documentation).
+    /// documentation). Usage events waiting in their own queue come only
+    /// once the outbox holds nothing else, a batch at a time.
     pub async fn next_push_batch(&self, max: usize, max_bytes: usize) -> Result<Vec<Mutation>> {
         self.store
-            .write_untracked(move |tx| outbox::take_batch(tx, max, max_bytes))
+            .write_untracked(move |tx| {
+                let batch = outbox::take_batch(tx, max, max_bytes)?;
+                if batch.is_empty() && crate::store::events::queue_for_upload(tx, max)? > 0 {
+                    return outbox::take_batch(tx, max, max_bytes);
+                }
+                Ok(batch)
+            })
             .await
     }
 

@@ -30,6 +30,10 @@ pub(super) fn apply_results(tx: &mut Tx, results: Vec<MutationResult>) -> Result
         };
         let doc_id = entry.get_str("doc_id").unwrap_or_default().to_owned();
         tx.raw(OUTBOX).delete_one(doc! { "_id": mutation_id })?;
+        if collection == Collection::AnalyticsEvents {
+            settle_event(tx, &doc_id, result.outcome)?;
+            continue;
+        }
         match result.outcome {
             MutationOutcome::Applied { document, .. } => {
                 summary.applied += 1;
@@ -89,6 +93,25 @@ pub(super) fn apply_results(tx: &mut Tx, results: Vec<MutationResult>) -> Result
         }
     }
     Ok(summary)
+}
+
+/// A usage event's answer: the copy here takes the server's version, or,
+/// refused, the event is dropped with a log line. The user never has to act
+/// on an event, and one expired since it was sent stays gone.
+fn settle_event(tx: &mut Tx, id: &str, outcome: MutationOutcome) -> Result<()> {
+    match outcome {
+        MutationOutcome::Applied { document, .. } | MutationOutcome::Merged { document, .. } => {
+            if tx.get(Collection::AnalyticsEvents, id)?.is_some() {
+                absorb(tx, Collection::AnalyticsEvents, document, true)?;
+            }
+        }
+        MutationOutcome::Conflict { .. } => {}
+        MutationOutcome::Rejected { reason, message } => {
+            tracing::warn!(event = %id, ?reason, %message, "the server refused a usage event; dropped");
+            tx.remove(Collection::AnalyticsEvents, id)?;
+        }
+    }
+    Ok(())
 }
 
 fn record_server_conflict(

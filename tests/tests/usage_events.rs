@@ -1,0 +1,367 @@
+//! Usage events end to end, against the real server on SecantusDB: recorded
+//! offline, uploaded once after reconnecting (through a cut answer), counted
+//! into the prompt's analytics on every device, never holding back the
+//! user's own changes, refused for another user, not recorded when turned
+//! off, dropped when expired; and the dashboards' figures from real sales.
+
+use std::sync::LazyLock;
+
+use bson::{doc, DateTime};
+use promptforge_sync::engine::MarketCall;
+use promptforge_sync::insights::{self, DashboardRequest, EventRecorder, Period, UsageEvent};
+use promptforge_sync::schema::{new_id, MarketplaceListing, Prompt};
+use promptforge_tests::accounts::put_user;
+use promptforge_tests::desktop::Desktop;
+use promptforge_tests::mongo::MongoServer;
+use promptforge_tests::proxy::{Fault, FaultProxy};
+use promptforge_tests::push_client::{rejected, Client};
+use promptforge_tests::server::{TestServer, MODERATOR};
+use promptforge_wire::market::{
+    MarketOutcome, ModerateRequest, ModerationAction, PublishRequest, PurchaseRequest,
+    ReviewRequest,
+};
+use promptforge_wire::protocol::RejectReason;
+
+static MONGO: LazyLock<MongoServer> =
+    LazyLock::new(|| MongoServer::start().expect("start SecantusDB"));
+
+async fn use_count(desktop: &Desktop, id: &str) -> i64 {
+    let prompt: Prompt = desktop.store().require(id).await.expect("prompt");
+    prompt.analytics.use_count
+}
+
+async fn server_events(server: &TestServer, user: &str) -> Vec<bson::Document> {
+    use futures_util::TryStreamExt;
+    server
+        .collection("analytics_events")
+        .await
+        .find(doc! { "user_id": user })
+        .await
+        .expect("find")
+        .try_collect()
+        .await
+        .expect("read")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_events_upload_once_and_count_on_every_device() {
+    let server = TestServer::start(&MONGO).await;
+    let proxy = FaultProxy::start(&server.base).await;
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().expect("dir")).collect();
+    let laptop = Desktop::open(dirs[0].path(), &proxy.base, "ada").await;
+    let desk = Desktop::open(dirs[1].path(), &server.base, "ada").await;
+    let prompt = laptop
+        .store()
+        .create(Prompt::new("ada", "Haiku", "Write a haiku about {topic}"))
+        .await
+        .expect("prompt");
+    laptop.synced().await;
+    desk.synced().await;
+
+    // Offline: three uses and a search, counted here at once.
+    proxy.set_offline(true);
+    let recorder = EventRecorder::new("9.9.9", true, 30);
+    let id = prompt.id.clone();
+    for event in [
+        UsageEvent::PromptUsed {
+            prompt_id: id.clone(),
+        },
+        UsageEvent::PromptCopied {
+            prompt_id: id.clone(),
+        },
+        UsageEvent::PromptUsed {
+            prompt_id: id.clone(),
+        },
+        UsageEvent::SearchRun {
+            collection: "prompts".into(),
+            query_length: 5,
+            results: 1,
+        },
+    ] {
+        let stored = recorder
+            .record(laptop.store(), event)
+            .await
+            .expect("record");
+        let stored = stored.expect("recording is on");
+        assert_eq!(stored.session_id, recorder.session_id());
+        assert_eq!(stored.context.version.as_deref(), Some("9.9.9"));
+        assert!(stored.expires_at.is_some_and(|t| t > DateTime::now()));
+    }
+    assert_eq!(use_count(&laptop, &id).await, 3, "counted offline");
+    assert!(laptop.sync().await.is_err(), "offline");
+    assert_eq!(laptop.store().queued_event_count().await.expect("queue"), 4);
+
+    // Back online; the answer to the events' upload is cut, and the
+    // resend is answered from the server's records.
+    proxy.set_offline(false);
+    let cut_before = proxy.stats().cut;
+    proxy.script_for("/v1/push", [Fault::CutAnswer]);
+    assert!(laptop.sync().await.is_err(), "the cut round fails");
+    assert_eq!(proxy.stats().cut, cut_before + 1, "the answer was cut");
+    laptop.synced().await;
+    let uploaded = server_events(&server, "ada").await;
+    assert_eq!(uploaded.len(), 4, "each event once: {uploaded:?}");
+    assert!(uploaded
+        .iter()
+        .all(|e| e.get_str("session_id") == Ok(recorder.session_id())));
+    let on_server = server
+        .collection("prompts")
+        .await
+        .find_one(doc! { "_id": &id })
+        .await;
+    let on_server = on_server.expect("read").expect("prompt");
+    let analytics = on_server.get_document("analytics").expect("analytics");
+    assert_eq!(analytics.get_i64("use_count"), Ok(3), "counted once each");
+    assert_eq!(use_count(&laptop, &id).await, 3);
+    assert_eq!(laptop.store().queued_event_count().await.expect("queue"), 0);
+
+    // The other laptop sees the uses, adds one, and both agree.
+    desk.synced().await;
+    assert_eq!(use_count(&desk, &id).await, 3);
+    recorder
+        .record(
+            desk.store(),
+            UsageEvent::PromptUsed {
+                prompt_id: id.clone(),
+            },
+        )
+        .await
+        .expect("record");
+    desk.synced().await;
+    laptop.synced().await;
+    assert_eq!(use_count(&laptop, &id).await, 4);
+    assert_eq!(use_count(&desk, &id).await, 4);
+
+    // Events never hold back the user's own changes: with more events
+    // queued than a batch takes, an edit made after them goes first.
+    proxy.set_offline(true);
+    for _ in 0..250 {
+        let event = UsageEvent::PromptUsed {
+            prompt_id: id.clone(),
+        };
+        recorder
+            .record(laptop.store(), event)
+            .await
+            .expect("record");
+    }
+    laptop
+        .store()
+        .patch::<Prompt>(&id, doc! { "title": "Haiku, revised" })
+        .await
+        .expect("edit");
+    let batch = laptop
+        .store()
+        .replica()
+        .next_push_batch(200, 1 << 20)
+        .await
+        .expect("batch");
+    assert_eq!(batch.len(), 1, "the edit alone: {batch:?}");
+    assert_eq!(batch[0].collection, "prompts");
+    proxy.set_offline(false);
+    laptop.synced().await;
+    assert_eq!(server_events(&server, "ada").await.len(), 255);
+    assert_eq!(use_count(&laptop, &id).await, 254);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_are_refused_for_others_off_when_turned_off_and_dropped_when_expired() {
+    let server = TestServer::start(&MONGO).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let ben = Desktop::open(dir.path(), &server.base, "ben").await;
+    ben.synced().await;
+
+    // A client uploading an event in someone else's name is refused.
+    let mut hostile = Client::new(&server, "mallory", "laptop");
+    let forged = doc! {
+        "_id": "forged-1", "user_id": "ben", "session_id": "s1",
+        "event_type": "prompt_used", "event_name": "Prompt used",
+        "timestamp": DateTime::now(),
+    };
+    let outcome = hostile.create("analytics_events", "forged-1", forged).await;
+    assert_eq!(rejected(&outcome), RejectReason::Forbidden, "{outcome:?}");
+    assert!(server_events(&server, "ben").await.is_empty());
+
+    // Turned off: nothing is recorded, nothing is sent.
+    let recorder = EventRecorder::new("1.0.0", false, 90);
+    let search = UsageEvent::SearchRun {
+        collection: "ideas".into(),
+        query_length: 3,
+        results: 0,
+    };
+    assert_eq!(
+        recorder
+            .record(ben.store(), search.clone())
+            .await
+            .expect("off"),
+        None
+    );
+    assert_eq!(ben.store().queued_event_count().await.expect("queue"), 0);
+    ben.synced().await;
+    assert!(server_events(&server, "ben").await.is_empty());
+
+    // Expired before it could be sent: dropped, here and there.
+    recorder.configure(true, 1);
+    let two_days_ago = DateTime::from_millis(DateTime::now().timestamp_millis() - 2 * 86_400_000);
+    let stale = recorder.event(&search, two_days_ago);
+    ben.store()
+        .record_event(stale.clone())
+        .await
+        .expect("record");
+    let fresh = recorder.record(ben.store(), search).await.expect("record");
+    let fresh = fresh.expect("recording is on");
+    assert_eq!(ben.store().queued_event_count().await.expect("queue"), 2);
+    ben.synced().await;
+    let uploaded = server_events(&server, "ben").await;
+    let ids: Vec<&str> = uploaded
+        .iter()
+        .filter_map(|e| e.get_str("_id").ok())
+        .collect();
+    assert_eq!(ids, [fresh.id.as_str()], "only the fresh event went up");
+    let kept: Option<promptforge_sync::schema::AnalyticsEvent> =
+        ben.store().get(&stale.id).await.expect("read");
+    assert!(kept.is_none(), "the expired event is gone here too");
+
+    // A kept event that expires later is dropped by the start-up sweep.
+    let old = recorder.event(
+        &UsageEvent::PromptUsed {
+            prompt_id: "gone".into(),
+        },
+        two_days_ago,
+    );
+    let mut sent_then_expired = old.clone();
+    sent_then_expired.id = new_id();
+    ben.store()
+        .record_event(sent_then_expired)
+        .await
+        .expect("record");
+    assert_eq!(ben.store().drop_expired_events().await.expect("sweep"), 1);
+}
+
+async fn market<R: serde::Serialize + Sync>(
+    desktop: &Desktop,
+    call: MarketCall,
+    request: &R,
+) -> bson::Document {
+    match desktop
+        .engine
+        .market_request(call, request)
+        .await
+        .expect("request")
+    {
+        MarketOutcome::Done { document, .. } => document,
+        MarketOutcome::Refused { message, .. } => panic!("{call:?} refused: {message}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seller_dashboard_counts_real_sales_views_and_ratings() {
+    let server = TestServer::start(&MONGO).await;
+    let (uri, database) = (&MONGO.uri, &server.database);
+    put_user(uri, database, "cora", 0).await;
+    put_user(uri, database, "dane", 100).await;
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("dir")).collect();
+    let seller = Desktop::open(dirs[0].path(), &server.base, "cora").await;
+    let buyer = Desktop::open(dirs[1].path(), &server.base, "dane").await;
+    let moderator = Desktop::open(dirs[2].path(), &server.base, MODERATOR).await;
+    let prompt = seller
+        .store()
+        .create(Prompt::new("cora", "Haiku", "Write a haiku about {topic}"))
+        .await
+        .expect("prompt");
+    let draft: MarketplaceListing = bson::from_document(doc! {
+        "_id": new_id(), "seller_id": "cora", "prompt_id": &prompt.id,
+        "title": "Haiku maker", "description": "Short poems on any topic, in three lines.",
+        "short_description": "Haiku", "category": "writing", "price": 20,
+        "currency": "credits", "preview_content": "Write a haiku about ...",
+        "licensing": { "license_type": "personal", "usage_rights": ["commercial"] },
+    })
+    .expect("a listing");
+    let listing = seller.store().create(draft).await.expect("listing");
+    seller.synced().await;
+    let key = || Some(new_id());
+    let publish = PublishRequest {
+        listing_id: listing.id.clone(),
+        idempotency_key: key(),
+    };
+    market(&seller, MarketCall::Publish, &publish).await;
+    let approve = ModerateRequest {
+        listing_id: listing.id.clone(),
+        action: ModerationAction::Approve,
+        notes: None,
+        idempotency_key: key(),
+    };
+    market(&moderator, MarketCall::Moderate, &approve).await;
+
+    // The buyer looks twice, buys once, and rates it 4 stars.
+    buyer.synced().await;
+    let recorder = EventRecorder::new("1.0.0", true, 90);
+    for _ in 0..2 {
+        let viewed = UsageEvent::ListingViewed {
+            listing_id: listing.id.clone(),
+        };
+        recorder
+            .record(buyer.store(), viewed)
+            .await
+            .expect("record");
+    }
+    buyer.synced().await;
+    let buy = PurchaseRequest {
+        listing_id: listing.id.clone(),
+        expected_price: 20,
+        idempotency_key: new_id(),
+    };
+    let purchase = market(&buyer, MarketCall::Purchase, &buy).await;
+    let review = ReviewRequest {
+        purchase_id: purchase.get_str("_id").expect("id").to_owned(),
+        rating: 4,
+        review: "Nice".into(),
+        idempotency_key: key(),
+    };
+    market(&buyer, MarketCall::Review, &review).await;
+    // The seller's own look does not count as a prospect's.
+    let own_look = UsageEvent::ListingViewed {
+        listing_id: listing.id.clone(),
+    };
+    recorder
+        .record(seller.store(), own_look)
+        .await
+        .expect("record");
+    seller.synced().await;
+
+    let request = DashboardRequest {
+        period: Period::Day,
+        buckets: 7,
+        time_zone: Some("Europe/Berlin".into()),
+    };
+    let now = DateTime::now().timestamp_millis();
+    let board = insights::dashboard(seller.store(), &request, now)
+        .await
+        .expect("dashboard");
+    assert_eq!(board.time_zone, "Europe/Berlin");
+    let seller_view = board.seller;
+    assert_eq!(seller_view.sales.len(), 7);
+    let today = seller_view.sales.last().expect("today");
+    assert_eq!((today.totals.sales, today.totals.revenue), (1, 20));
+    assert_eq!(seller_view.totals.sales, 1);
+    assert!(seller_view.totals.earnings > 0 && seller_view.totals.earnings < 20);
+    assert_eq!(seller_view.listings.len(), 1);
+    let conversion = &seller_view.listings[0];
+    assert_eq!(
+        (conversion.views, conversion.purchases),
+        (2, 1),
+        "{conversion:?}"
+    );
+    assert!((conversion.conversion - 0.5).abs() < 1e-9);
+    assert_eq!(seller_view.ratings, [0, 0, 0, 1, 0]);
+
+    // The creator side: one prompt, one version, no uses yet.
+    assert_eq!(board.creator.prompt_count, 1);
+    assert_eq!(board.creator.versions.len(), 1);
+    assert!(board.creator.most_used.is_empty());
+    let bad = DashboardRequest {
+        buckets: 0,
+        ..request
+    };
+    let err = insights::dashboard(seller.store(), &bad, now).await.err();
+    assert!(err.is_some_and(|e| e.to_string().contains("buckets")));
+}
