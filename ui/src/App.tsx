@@ -15,6 +15,7 @@ import { NotificationsScreen } from "./screens/Notifications";
 import { SettingsScreen } from "./screens/Settings";
 import { ProfileScreen } from "./screens/Profile";
 import { TeamsScreen } from "./screens/Teams";
+import { DashboardsScreen } from "./screens/dashboards/Dashboards";
 
 type Toast = { id: number; kind: "error" | "info"; text: string };
 
@@ -23,6 +24,7 @@ const SHORTCUTS: [string, string][] = [
   ["Ctrl+S", "Save"],
   ["Ctrl+F or /", "Focus search"],
   ["Ctrl+1 … Ctrl+8", "Prompts, Ideas, Projects, Marketplace, Notifications, Settings, Profile, Teams"],
+  ["Ctrl+9", "Dashboards"],
   ["Ctrl+Shift+S", "Sync now"],
   ["Escape", "Close dialog"],
   ["?", "This sheet"],
@@ -186,6 +188,7 @@ export function App() {
           {screen === "settings" && <SettingsScreen />}
           {screen === "profile" && <ProfileScreen />}
           {screen === "teams" && <TeamsScreen />}
+          {screen === "dashboards" && <DashboardsScreen />}
         </main>
         <StatusBar onSyncNow={syncNow} />
         <div className="toasts" aria-live="polite">

@@ -9,6 +9,8 @@ import type { AppInfo } from "./bindings/AppInfo";
 import type { AppError } from "./bindings/AppError";
 import type { AttentionItem } from "./bindings/AttentionItem";
 import type { Conflict } from "./bindings/Conflict";
+import type { Dashboard } from "./bindings/Dashboard";
+import type { DashboardRequest } from "./bindings/DashboardRequest";
 import type { DocumentPage } from "./bindings/DocumentPage";
 import type { Idea } from "./bindings/Idea";
 import type { ListRequest } from "./bindings/ListRequest";
@@ -28,6 +30,7 @@ import type { ShareRequest } from "./bindings/ShareRequest";
 import type { SyncStatus } from "./bindings/SyncStatus";
 import type { Team } from "./bindings/Team";
 import type { TeamRequest } from "./bindings/TeamRequest";
+import type { UiEvent } from "./bindings/UiEvent";
 import type { User } from "./bindings/User";
 
 /** The document type stored in each collection the UI works with. */
@@ -133,6 +136,17 @@ export const api = {
    * (`forbidden`, `unknown_email`, `invalid`, `not_found`).
    */
   shareRequest: (request: ShareRequest) => invoke<ShareDone>("share_request", { request }),
+
+  /**
+   * The creator's and seller's numbers, per period, computed from the local
+   * store alone (works offline).
+   */
+  dashboard: (request: DashboardRequest) => invoke<Dashboard>("dashboard", { request }),
+  /**
+   * Records a usage event; the Rust side drops it when analytics are off, so
+   * the UI always reports. Prefer `record` (src/events.ts), which never throws.
+   */
+  recordEvent: (report: UiEvent) => invoke<null>("record_event", { report }),
 
   /** Sync status pushed by the background sync (event "sync-status"). */
   onSyncStatus: (handler: (status: SyncStatus) => void): Promise<UnlistenFn> =>

@@ -2,7 +2,7 @@ import { createContext, useContext } from "react";
 import type { AppInfo } from "./bindings/AppInfo";
 import type { SyncStatus } from "./bindings/SyncStatus";
 
-export type Screen = "prompts" | "ideas" | "projects" | "marketplace" | "notifications" | "settings" | "profile" | "teams";
+export type Screen = "prompts" | "ideas" | "projects" | "marketplace" | "notifications" | "settings" | "profile" | "teams" | "dashboards";
 
 export const SCREENS: { id: Screen; label: string; icon: string }[] = [
   { id: "prompts", label: "Prompts", icon: "✎" },
@@ -12,8 +12,9 @@ export const SCREENS: { id: Screen; label: string; icon: string }[] = [
   { id: "notifications", label: "Notifications", icon: "◉" },
   { id: "settings", label: "Settings", icon: "⚙" },
   { id: "profile", label: "Profile", icon: "☺" },
-  // Last, so Ctrl+1 … Ctrl+7 keep their screens; Teams is Ctrl+8.
+  // Added screens go last, so Ctrl+1 … Ctrl+7 keep their screens; Teams is Ctrl+8, Dashboards Ctrl+9.
   { id: "teams", label: "Teams", icon: "⚑" },
+  { id: "dashboards", label: "Dashboards", icon: "▥" },
 ];
 
 /** Where to go, and optionally what to open there. */

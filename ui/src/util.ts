@@ -172,3 +172,36 @@ export function diffLines(aText: string, bText: string): DiffLine[] {
     out.push({ kind: "same", text: a[endA + k], a: endA + k + 1, b: endB + k + 1 });
   return out;
 }
+
+/**
+ * Puts text on the clipboard: the Clipboard API first, then the old
+ * select-and-copy way, since the API can be refused (no permission, page not
+ * focused). Says whether either worked.
+ */
+export async function copyText(text: string): Promise<boolean> {
+  try {
+    if (navigator.clipboard?.writeText) {
+      await navigator.clipboard.writeText(text);
+      return true;
+    }
+  } catch {
+    // Fall through to the older way.
+  }
+  const area = document.createElement("textarea");
+  area.value = text;
+  area.setAttribute("readonly", "");
+  area.style.position = "fixed";
+  area.style.opacity = "0";
+  const focused = document.activeElement as HTMLElement | null;
+  document.body.appendChild(area);
+  area.select();
+  let ok = false;
+  try {
+    ok = document.execCommand("copy");
+  } catch {
+    ok = false;
+  }
+  area.remove();
+  focused?.focus?.();
+  return ok;
+}

@@ -226,7 +226,10 @@
 
   // As get_settings answers with the distribution's defaults filled in; `settings` (an option) overrides fields.
   let settings = Object.assign(
-    { server_url: "https://sync.example.com", theme: "light", language: "en", firebase_api_key: "fake-api-key", firebase_project_id: "promptforge-fake", auth_url: null },
+    {
+      server_url: "https://sync.example.com", theme: "light", language: "en", firebase_api_key: "fake-api-key", firebase_project_id: "promptforge-fake", auth_url: null,
+      analytics_enabled: true, analytics_retention_days: 90,
+    },
     opts.settings || {},
   );
   let account = opts.signedIn ? { user_id: ME, email: "ada@example.com", server_url: "https://sync.example.com" } : null;
@@ -373,6 +376,8 @@
   });
   const { teamRequest, teamNotify } = server.teams;
   const shareRequest = server.shareRequest;
+  // Dashboards and usage events (fake-insights.js, injected before this file too).
+  const insights = window.__fakeInsights({ db, ME, opts, err, clone, T0, settings: () => settings });
 
   const commands = {
     app_info: () => ({ version: "0.1.0", profile_dir: "/home/ada/.promptforge", log_dir: "/home/ada/.promptforge/logs", user_id: libraryUser, account: clone(account), local_documents: opts.localDocuments }),
@@ -487,6 +492,8 @@
     },
     get_settings: () => clone(settings),
     save_settings: ({ settings: s }) => {
+      const days = s.analytics_retention_days;
+      if (!Number.isInteger(days) || days < 1 || days > 3650) throw err("invalid", `analytics_retention_days must be 1 to 3650, not ${days}`);
       settings = clone(s);
       return clone(settings);
     },
@@ -570,6 +577,8 @@
     },
     team_request: ({ request }) => teamRequest(request),
     share_request: ({ request }) => shareRequest(request),
+    dashboard: ({ request }) => insights.dashboard(request),
+    record_event: ({ report }) => insights.recordEvent(report),
     "plugin:event|listen": ({ event, handler }) => {
       const id = evId++;
       (listeners[event] = listeners[event] || []).push({ id, handler });
@@ -648,6 +657,10 @@
       teamNotify(ME, teamId, "Team invitation", `You are invited to join ${t.name} as ${role}. Accept or decline it in Teams.`);
       emit("library-changed", null);
     },
+    /** The usage events kept so far (record_event while analytics are on), each with `at` (ms). */
+    events: () => clone(insights.events),
+    /** The dashboard the fake answers for a request, to compare with what is drawn. */
+    dashboardFor: (request) => clone(insights.dashboard(request)),
     /** A team as the server holds it (in the library or not). */
     team: (teamId) => clone([...db.teams, ...serverTeams].find((x) => x._id === teamId)),
   };

@@ -11,6 +11,8 @@ const dist = join(here, "..", "dist");
 const FAKE = join(here, "fake-backend.js");
 // The sync server's side of teams and sharing, which fake-backend.js picks up (so injected first).
 const FAKE_SERVER = join(here, "fake-server.js");
+// The dashboards' numbers and the usage events, which fake-backend.js picks up too.
+const FAKE_INSIGHTS = join(here, "fake-insights.js");
 const TYPES = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml", ".png": "image/png", ".json": "application/json" };
 
 export async function startServer() {
@@ -50,6 +52,7 @@ export async function openApp(browser, baseUrl, options = {}, contextOptions = {
     window.__FAKE_OPTIONS__ = o;
   }, options);
   await page.addInitScript({ path: FAKE_SERVER });
+  await page.addInitScript({ path: FAKE_INSIGHTS });
   await page.addInitScript({ path: FAKE });
   await page.goto(baseUrl);
   await page.waitForSelector('[data-testid="library-total"]:not(:has-text("…"))');

@@ -7,6 +7,8 @@ import type { Prompt } from "../bindings/Prompt";
 import { useApp } from "../ctx";
 import { Confirm, Empty, Field, Modal } from "../ui";
 import { fmtDate, fmtNum, plural, splitTags, useCommand, useDebounced } from "../util";
+import { useSearchEvent } from "../events";
+import { ListingDetail } from "./ListingDetail";
 import { PromptPicker, usePaged } from "./shared";
 
 type Tab = "mine" | "browse" | "purchases";
@@ -16,8 +18,8 @@ export function price(l: { price: number; currency: string }): string {
 }
 
 export function MarketplaceScreen() {
-  const { info, balance, setBalance, libraryTick } = useApp();
-  const [tab, setTab] = useState<Tab>("browse");
+  const { info, balance, setBalance, libraryTick, target, navigate } = useApp();
+  const [tab, setTab] = useState<Tab>(target.screen === "marketplace" && target.id === "mine" ? "mine" : "browse");
   const [newListing, setNewListing] = useState(false);
 
   useEffect(() => {
@@ -55,6 +57,9 @@ export function MarketplaceScreen() {
           ))}
         </div>
         <span className="spacer" />
+        <button className="small" onClick={() => navigate({ screen: "dashboards", id: "seller" })} data-testid="market-sales-dashboard" title="Your sales, conversion and ratings over time">
+          Sales dashboard
+        </button>
         <span className="balance" data-testid="balance">
           Balance: {balance == null ? "—" : plural(balance, "credit")}
         </span>
@@ -72,6 +77,9 @@ function Browse(props: { onDone: (d: MarketDone) => void }) {
   const q = useDebounced(text, 150);
   const [items, setItems] = useState<MarketplaceListing[]>([]);
   const [total, setTotal] = useState<number | null>(null);
+  // The search the shown results answer (q moves on before its results arrive).
+  const [shownQ, setShownQ] = useState("");
+  const [detail, setDetail] = useState<MarketplaceListing | null>(null);
   const [owned, setOwned] = useState<Set<string>>(new Set());
   const [buying, setBuying] = useState<MarketplaceListing | null>(null);
   const [busy, setBusy] = useState(false);
@@ -85,6 +93,7 @@ function Browse(props: { onDone: (d: MarketDone) => void }) {
         const r = await api.list("marketplace_listings", { status: "approved", text: q.trim() || null, offset, limit: 100, sort: "updated_at" });
         setItems((old) => (offset === 0 ? r.items : [...old, ...r.items]));
         setTotal(r.total);
+        setShownQ(q);
       } catch (e) {
         error(e);
       }
@@ -100,6 +109,8 @@ function Browse(props: { onDone: (d: MarketDone) => void }) {
       () => undefined,
     );
   }, [info, libraryTick]);
+
+  useSearchEvent("marketplace_listings", shownQ, total);
 
   const buy = async () => {
     if (!buying) return;
@@ -143,7 +154,11 @@ function Browse(props: { onDone: (d: MarketDone) => void }) {
           const mine = l.seller_id === info?.user_id;
           return (
             <article key={l._id} className="card listing" data-testid="listing-card">
-              <h3>{l.title}</h3>
+              <h3>
+                <button className="linkish" onClick={() => setDetail(l)} data-testid="listing-open" title="Details and preview">
+                  {l.title}
+                </button>
+              </h3>
               <p className="muted">{l.short_description || l.description}</p>
               <div className="muted small-text">
                 by {l.seller?.display_name ?? "unknown"} · {l.category} · ★ {(l.reviews?.average_rating ?? 0).toFixed(1)} ({l.reviews?.total_reviews ?? 0})
@@ -168,6 +183,18 @@ function Browse(props: { onDone: (d: MarketDone) => void }) {
         <button className="load-more" onClick={() => load(items.length)}>
           Load more
         </button>
+      )}
+      {detail && (
+        <ListingDetail
+          listing={detail}
+          price={price(detail)}
+          state={detail.seller_id === info?.user_id ? "mine" : owned.has(detail._id) ? "owned" : "buy"}
+          onClose={() => setDetail(null)}
+          onBuy={() => {
+            setBuying(detail);
+            setDetail(null);
+          }}
+        />
       )}
       {buying && (
         <Confirm title="Buy this prompt?" confirmText={`Buy for ${price(buying)}`} onClose={() => setBuying(null)} onConfirm={buy} busy={busy}>

@@ -75,6 +75,16 @@ function AccountSection(props: { emailVerified?: boolean }) {
   );
 }
 
+/** To the creator dashboard: what the profile's counts are made of, over time. */
+function NumbersLink() {
+  const { navigate } = useApp();
+  return (
+    <button className="small" onClick={() => navigate({ screen: "dashboards", id: "creator" })} data-testid="profile-numbers" title="Uses, versions and sales over time">
+      Your numbers
+    </button>
+  );
+}
+
 export function ProfileScreen() {
   const { info, error, notify, setBalance } = useApp();
   const [user, setUser] = useState<User | null | undefined>(undefined);
@@ -137,6 +147,8 @@ export function ProfileScreen() {
       <div className="page narrow">
         <div className="page-head">
           <h1>Profile</h1>
+          <span className="spacer" />
+          <NumbersLink />
         </div>
         <AccountSection />
         <Empty>
@@ -151,6 +163,7 @@ export function ProfileScreen() {
       <div className="page-head">
         <h1>Profile</h1>
         <span className="spacer" />
+        <NumbersLink />
         <button className="primary" onClick={save} data-testid="profile-save">
           Save
         </button>

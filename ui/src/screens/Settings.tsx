@@ -18,6 +18,10 @@ const LANGUAGES: [string, string][] = [
   ["ja", "日本語"],
 ];
 
+/** How long usage events may be kept, in days (the Rust side refuses anything else). */
+const RETENTION_MIN = 1;
+const RETENTION_MAX = 3650;
+
 /** Whether the sync server and the sign-in service are set (by the user or the distribution's defaults). */
 const configured = (x: Settings | null) => !!x?.server_url?.trim() && !!x?.firebase_api_key?.trim();
 
@@ -27,6 +31,8 @@ export function SettingsScreen() {
   const [saved, setSaved] = useState<Settings | null>(null);
   // The self-hosting section starts open while the server or sign-in service is not set.
   const [advanced, setAdvanced] = useState(false);
+  // The retention as typed; saved when it is a whole number in range and the field is left.
+  const [retention, setRetention] = useState("");
 
   useEffect(() => {
     api.settings().then(
@@ -34,6 +40,7 @@ export function SettingsScreen() {
         setS(x);
         setSaved(x);
         setAdvanced(!configured(x));
+        setRetention(String(x.analytics_retention_days));
       },
       error,
     );
@@ -53,24 +60,37 @@ export function SettingsScreen() {
   };
   useCommand("save", () => void save());
 
-  // Appearance is saved at once so it sticks; the server settings wait for their Save.
-  const saveAppearance = (change: Pick<Settings, "theme"> | Pick<Settings, "language">) => {
+  // Appearance and analytics are saved at once so they stick; the server settings wait for their Save.
+  const saveAtOnce = (change: Partial<Pick<Settings, "theme" | "language" | "analytics_enabled" | "analytics_retention_days">>, done?: string) => {
     if (!s) return;
     setS({ ...s, ...change });
     if (saved) {
       api.saveSettings({ ...saved, ...change }).then(
-        (r) => setSaved(r),
+        (r) => {
+          setSaved(r);
+          if (done) notify(done);
+        },
         (e) => error(e),
       );
     }
   };
+  const commitRetention = () => {
+    if (!s) return;
+    const n = Number(retention.trim());
+    if (!Number.isInteger(n) || n < RETENTION_MIN || n > RETENTION_MAX) {
+      error(`Keep usage events for ${RETENTION_MIN} to ${RETENTION_MAX} days.`);
+      setRetention(String(s.analytics_retention_days));
+      return;
+    }
+    if (n !== s.analytics_retention_days) saveAtOnce({ analytics_retention_days: n }, `Usage events are kept for ${n} ${n === 1 ? "day" : "days"}`);
+  };
   const setTheme = (t: Theme) => {
     applyTheme(t);
-    saveAppearance({ theme: t });
+    saveAtOnce({ theme: t });
   };
   const setLanguage = (language: string) => {
     applyLanguage(language);
-    saveAppearance({ language });
+    saveAtOnce({ language });
   };
 
   if (!s) return <p className="muted pad">Loading…</p>;
@@ -99,6 +119,40 @@ export function SettingsScreen() {
           </select>
           <small className="muted">Sets how dates and numbers are written; the app's own text is in English for now.</small>
         </Field>
+      </fieldset>
+      <fieldset className="form-grid" data-testid="settings-analytics">
+        <legend>Usage analytics</legend>
+        <label className="check wide">
+          <input
+            type="checkbox"
+            checked={s.analytics_enabled}
+            onChange={(e) =>
+              saveAtOnce(
+                { analytics_enabled: e.target.checked },
+                e.target.checked ? "Usage events are recorded" : "Usage events are no longer recorded",
+              )
+            }
+            data-testid="settings-analytics-enabled"
+          />
+          Record usage events (kept on this device and uploaded to your account; nothing is recorded when off)
+        </label>
+        <Field label="Keep events for (days)">
+          <input
+            type="number"
+            min={RETENTION_MIN}
+            max={RETENTION_MAX}
+            step={1}
+            value={retention}
+            onChange={(e) => setRetention(e.target.value)}
+            onBlur={commitRetention}
+            onKeyDown={(e) => e.key === "Enter" && commitRetention()}
+            data-testid="settings-analytics-retention"
+          />
+        </Field>
+        <p className="wide muted small-text">
+          Events say which prompts you copied or used, which listings you opened and how many results a search found — never what you searched for. They feed your
+          Dashboards.
+        </p>
       </fieldset>
       <fieldset className="form-grid">
         <legend>Account</legend>

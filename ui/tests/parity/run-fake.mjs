@@ -11,7 +11,7 @@ const here = fileURLToPath(new URL(".", import.meta.url));
 const scenario = JSON.parse(readFileSync(process.argv[2] || join(here, "scenario.json"), "utf8"));
 const window = { __FAKE_OPTIONS__: scenario.fake_options };
 const sandbox = vm.createContext({ window, setTimeout, console });
-for (const file of ["fake-server.js", "fake-backend.js"]) vm.runInContext(readFileSync(join(here, "..", file), "utf8"), sandbox);
+for (const file of ["fake-server.js", "fake-insights.js", "fake-backend.js"]) vm.runInContext(readFileSync(join(here, "..", file), "utf8"), sandbox);
 
 function at(value, path) {
   for (const part of path.split(".").filter(Boolean)) value = value == null ? undefined : value[part];

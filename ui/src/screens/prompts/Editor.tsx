@@ -5,7 +5,8 @@ import type { Project } from "../../bindings/Project";
 import type { Prompt } from "../../bindings/Prompt";
 import { useApp } from "../../ctx";
 import { Confirm, Empty, Field, Select, enums } from "../../ui";
-import { errMsg, relTime, splitTags, useCommand } from "../../util";
+import { copyText, errMsg, relTime, splitTags, useCommand } from "../../util";
+import { record } from "../../events";
 import { ShareDialog } from "../ShareDialog";
 import { ShareMarks, ViewOnlyNotice, accessOf, useMe } from "../sharing";
 import { HistoryDialog } from "./History";
@@ -300,6 +301,22 @@ export function PromptEditor(props: {
     }
   };
 
+  // Copying the text out is how a prompt gets used, so it counts for the dashboards.
+  const copy = async () => {
+    if (!prompt) return;
+    if (await copyText(form.content)) {
+      notify("Copied the prompt's text");
+      record({ event: "prompt_copied", prompt_id: prompt._id });
+    } else {
+      error("Could not copy to the clipboard. Select the text and press Ctrl+C instead.");
+    }
+  };
+  const markUsed = () => {
+    if (!prompt) return;
+    record({ event: "prompt_used", prompt_id: prompt._id });
+    notify("Counted a use of this prompt");
+  };
+
   const remove = async () => {
     if (!prompt) return;
     try {
@@ -442,6 +459,16 @@ export function PromptEditor(props: {
         <Field label="Content" wide>
           <textarea data-testid="prompt-content" rows={12} value={form.content} onChange={(e) => set("content", e.target.value)} placeholder="Write the prompt…" />
         </Field>
+        {!isNew && prompt && (
+          <div className="wide inline content-actions">
+            <button className="small" onClick={copy} data-testid="prompt-copy" title="Copy the prompt's text to the clipboard">
+              Copy
+            </button>
+            <button className="small" onClick={markUsed} data-testid="prompt-mark-used" title="Count a use of this prompt in your dashboards (when you ran it without copying)">
+              Mark as used
+            </button>
+          </div>
+        )}
         <Field label="Category">
           <input data-testid="prompt-category" value={form.category} onChange={(e) => set("category", e.target.value)} />
         </Field>

@@ -6,6 +6,7 @@ import type { ListRequest } from "../../bindings/ListRequest";
 import type { Project } from "../../bindings/Project";
 import type { Prompt } from "../../bindings/Prompt";
 import { useApp } from "../../ctx";
+import { useSearchEvent } from "../../events";
 import { Confirm, Empty, Select, enums } from "../../ui";
 import { plural, relTime, splitTags, useCommand, useDebounced } from "../../util";
 import { ShareMarks, useMe, useUserNames } from "../sharing";
@@ -202,6 +203,7 @@ export function PromptsScreen() {
 
   // Words and buttons follow the query the rows came from, not the one still being fetched.
   const shown = cache.shown;
+  useSearchEvent("prompts", shown.text, fresh ? total : null);
   const shownFilters = [shown.category, shown.tags, shown.status, shown.visibility, shown.project_id, shown.folder_id, shown.difficulty].filter(Boolean).length;
 
   const onScroll = (e: React.UIEvent<HTMLDivElement>) => setScrollTop(e.currentTarget.scrollTop);
