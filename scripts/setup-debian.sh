@@ -12,7 +12,8 @@ packages=(build-essential libclang-dev pkg-config python3 python3-venv
   libwebkit2gtk-4.1-dev libgtk-3-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev
   librsvg2-dev libayatana-appindicator3-dev libssl-dev)
 if [[ ${PROMPTFORGE_SETUP:-} == test || ${PROMPTFORGE_SETUP:-} == bench ]]; then
-  packages+=(xvfb xauth webkit2gtk-driver chromium imagemagick fonts-dejavu-core)
+  packages+=(xvfb xauth webkit2gtk-driver chromium imagemagick fonts-dejavu-core
+    dbus-daemon gnome-keyring libsecret-tools)
 fi
 if [[ ${PROMPTFORGE_SETUP:-} == bench ]]; then
   packages+=(cmake)

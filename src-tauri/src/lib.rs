@@ -18,6 +18,7 @@ pub mod error;
 pub mod instance;
 pub mod library;
 pub mod logging;
+pub mod secrets;
 pub mod settings;
 pub mod ui_json;
 

@@ -16,6 +16,7 @@ use promptforge_sync::insights::{DEFAULT_RETENTION_DAYS, MAX_RETENTION_DAYS};
 
 use crate::distribution::Distribution;
 use crate::error::{AppError, AppErrorCode, AppResult};
+use crate::secrets::{self, SecretPlace};
 
 const SETTINGS_KEY: &str = "settings";
 const WINDOW_KEY: &str = "window";
@@ -218,7 +219,26 @@ pub struct AccountRecord {
     pub profile: String,
 }
 
+/// The account file: the record, with the refresh token left out when the
+/// system keyring holds it.
+#[derive(Serialize, Deserialize)]
+struct AccountFile {
+    #[serde(flatten)]
+    record: AccountRecord,
+    #[serde(default)]
+    refresh_token_in: SecretPlace,
+}
+
 pub fn load_account(data_dir: &Path) -> Option<AccountRecord> {
+    let file = read_account_file(data_dir)?;
+    let mut record = file.record;
+    if file.refresh_token_in == SecretPlace::Keyring {
+        record.session.refresh_token = secrets::load(data_dir)?;
+    }
+    Some(record)
+}
+
+fn read_account_file(data_dir: &Path) -> Option<AccountFile> {
     let path = data_dir.join(ACCOUNT_FILE);
     let bytes = match std::fs::read(&path) {
         Ok(bytes) => bytes,
@@ -250,7 +270,16 @@ pub fn save_account(data_dir: &Path, record: &AccountRecord) -> AppResult<()> {
             format!("cannot save the sign-in: {err}"),
         )
     };
-    let bytes = serde_json::to_vec_pretty(record)
+    let place = secrets::store(data_dir, &record.session.refresh_token);
+    let mut record = record.clone();
+    if place == SecretPlace::Keyring {
+        record.session.refresh_token.clear();
+    }
+    let file = AccountFile {
+        record,
+        refresh_token_in: place,
+    };
+    let bytes = serde_json::to_vec_pretty(&file)
         .map_err(|err| AppError::new(AppErrorCode::Internal, err.to_string()))?;
     let temp = data_dir.join(format!("{ACCOUNT_FILE}.tmp"));
     let mut options = std::fs::OpenOptions::new();
@@ -274,6 +303,7 @@ pub fn save_account(data_dir: &Path, record: &AccountRecord) -> AppResult<()> {
 }
 
 pub fn forget_account(data_dir: &Path) -> AppResult<()> {
+    secrets::remove(data_dir);
     match std::fs::remove_file(data_dir.join(ACCOUNT_FILE)) {
         Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(AppError::new(
             AppErrorCode::Storage,

@@ -151,6 +151,9 @@ impl App {
             .env("PROMPTFORGE_DATA_DIR", data_dir)
             .env("TAURI_WEBVIEW_AUTOMATION", "true")
             .env("RUST_LOG", "info")
+            // Apps under test keep sign-ins in their own data directory, never
+            // in a keyring a developer's session happens to run.
+            .env("PROMPTFORGE_KEYRING", "off")
             .envs(env.iter().copied())
             // Not the test's pipes: an app outliving the session would hold them open.
             .stdin(Stdio::null())
