@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { lazy, Suspense, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { api } from "./api";
 import type { AppInfo } from "./bindings/AppInfo";
 import type { SyncStatus } from "./bindings/SyncStatus";
@@ -15,7 +15,11 @@ import { NotificationsScreen } from "./screens/Notifications";
 import { SettingsScreen } from "./screens/Settings";
 import { ProfileScreen } from "./screens/Profile";
 import { TeamsScreen } from "./screens/Teams";
-import { DashboardsScreen } from "./screens/dashboards/Dashboards";
+
+// The charts library loads with the screen that draws charts, not at start-up.
+const DashboardsScreen = lazy(() =>
+  import("./screens/dashboards/Dashboards").then((m) => ({ default: m.DashboardsScreen })),
+);
 
 type Toast = { id: number; kind: "error" | "info"; text: string };
 
@@ -188,7 +192,11 @@ export function App() {
           {screen === "settings" && <SettingsScreen />}
           {screen === "profile" && <ProfileScreen />}
           {screen === "teams" && <TeamsScreen />}
-          {screen === "dashboards" && <DashboardsScreen />}
+          {screen === "dashboards" && (
+            <Suspense fallback={<p className="muted">Loading…</p>}>
+              <DashboardsScreen />
+            </Suspense>
+          )}
         </main>
         <StatusBar onSyncNow={syncNow} />
         <div className="toasts" aria-live="polite">

@@ -1,3 +1,4 @@
+import "./locale";
 import { createRoot } from "react-dom/client";
 import { App } from "./App";
 import "./styles.css";

@@ -411,3 +411,19 @@ test("settings: usage analytics switched off is saved at once; retention days ar
   assert.deepEqual(page.errors, []);
   await page.closeAll();
 });
+
+test("a POSIX locale name as the browser's language (WebKitGTK under LANG=C) still opens the app and draws charts", async () => {
+  // Intl rejects "C"; uPlot formats numbers with navigator.language as it loads.
+  const posix = () => {
+    Object.defineProperty(Navigator.prototype, "language", { get: () => "C", configurable: true });
+    Object.defineProperty(Navigator.prototype, "languages", { get: () => ["C"], configurable: true });
+  };
+  const page = await openApp(browser, server.url, {}, {}, posix);
+  await page.click(tid("nav-dashboards"));
+  await page.waitForSelector(tid("dashboards-body"));
+  const chart = await drawn(page, "most-used", await page.evaluate(() => document.documentElement.dataset.theme));
+  assert.ok(chart.bars > 0, "bars drawn");
+  assert.equal(await page.evaluate(() => navigator.language), "en-US", "fell back to a tag Intl accepts");
+  assert.deepEqual(page.errors, []);
+  await page.closeAll();
+});

@@ -42,12 +42,14 @@ export async function launch() {
   });
 }
 
-/** A fresh page running the app against a fresh fake back end. */
-export async function openApp(browser, baseUrl, options = {}, contextOptions = {}) {
+/** A fresh page running the app against a fresh fake back end; `init` runs
+ * in the page before anything else (to set up the browser's environment). */
+export async function openApp(browser, baseUrl, options = {}, contextOptions = {}, init = null) {
   const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, ...contextOptions });
   const page = await context.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(e));
+  if (init) await page.addInitScript(init);
   await page.addInitScript((o) => {
     window.__FAKE_OPTIONS__ = o;
   }, options);
