@@ -34,4 +34,8 @@ echo "== tests"
 # The end-to-end tests drive the promptforge-desktop binary: built first, by
 # the command scripts/run.sh uses (same features, so nothing compiles twice).
 cargo build --quiet --workspace --bin promptforge-desktop
+
+echo "== package: the .deb built, installed with dpkg, launched under Xvfb, removed"
+scripts/test-package.sh
+
 cargo test --workspace --no-fail-fast
