@@ -144,6 +144,7 @@ pub async fn purge(db: &Db, retention: Retention) -> Result<u64, ServerError> {
         .deleted_count;
     purged += crate::live::purge_hints(db).await?;
     purged += crate::presence::purge(db).await?;
+    purged += crate::usage::purge(db).await?;
     let tombstones_before = ago(retention.tombstones);
     for collection in scope::PULLED {
         purged += purge_collection(db, collection, tombstones_before).await?;

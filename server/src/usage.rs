@@ -34,57 +34,72 @@ pub(crate) async fn count(
 ) -> Result<(), ServerError> {
     let data = event.get_document("event_data").ok();
     let target = |field: &str| data.and_then(|d| d.get_str(field).ok()).map(str::to_owned);
+    // A client's clock (or a hostile one) may run ahead: a use is never
+    // later than the server's now, so last_used_at cannot be pinned in 9999.
+    let now = DateTime::now();
     let at = event
         .get_datetime("timestamp")
-        .copied()
-        .unwrap_or_else(|_| DateTime::now());
-    match event.get_str("event_type").unwrap_or_default() {
-        "prompt_used" | "prompt_copied" => {
-            if let Some(id) = target("prompt_id") {
-                bump(
-                    db,
-                    session,
-                    user,
-                    Collection::Prompts,
-                    &id,
-                    "use_count",
-                    Some(at),
-                )
-                .await?;
-            }
-        }
-        "prompt_shared" => {
-            if let Some(id) = target("prompt_id") {
-                bump(
-                    db,
-                    session,
-                    user,
-                    Collection::Prompts,
-                    &id,
-                    "share_count",
-                    None,
-                )
-                .await?;
-            }
-        }
-        "listing_viewed" => {
-            if let Some(id) = target("listing_id") {
-                let field = "view_count";
-                bump(
-                    db,
-                    session,
-                    user,
-                    Collection::MarketplaceListings,
-                    &id,
-                    field,
-                    None,
-                )
-                .await?;
-            }
-        }
-        _ => {}
+        .map_or(now, |t| (*t).min(now));
+    let (collection, id, field, used_at) = match event.get_str("event_type").unwrap_or_default() {
+        "prompt_used" | "prompt_copied" => (
+            Collection::Prompts,
+            target("prompt_id"),
+            "use_count",
+            Some(at),
+        ),
+        "prompt_shared" => (
+            Collection::Prompts,
+            target("prompt_id"),
+            "share_count",
+            None,
+        ),
+        "listing_viewed" => (
+            Collection::MarketplaceListings,
+            target("listing_id"),
+            "view_count",
+            None,
+        ),
+        _ => return Ok(()),
+    };
+    let Some(id) = id else {
+        return Ok(());
+    };
+    if collection == Collection::MarketplaceListings
+        && !first_view_today(db, session, user, &id, now).await?
+    {
+        return Ok(());
     }
-    Ok(())
+    bump(db, session, user, collection, &id, field, used_at).await
+}
+
+/// Views counted, one per viewer, listing and UTC day: `{_id: "day:listing:user", at}`.
+/// An approved listing is pulled by every user, so each counted view is a
+/// write they all receive; a viewer (or a client replaying views) adds at
+/// most one a day.
+pub(crate) const LISTING_VIEWS: &str = "listing_views";
+
+async fn first_view_today(
+    db: &Db,
+    session: &mut ClientSession,
+    user: &str,
+    listing: &str,
+    now: DateTime,
+) -> Result<bool, ServerError> {
+    let day = now.timestamp_millis().div_euclid(86_400_000);
+    let key = format!("{day}:{listing}:{user}");
+    let views = db.db.collection::<Document>(LISTING_VIEWS);
+    let seen = views
+        .find_one(bson::doc! { "_id": &key })
+        .session(&mut *session)
+        .await?;
+    if seen.is_some() {
+        return Ok(false);
+    }
+    views
+        .insert_one(bson::doc! { "_id": key, "at": now })
+        .session(&mut *session)
+        .await?;
+    Ok(true)
 }
 
 async fn bump(
@@ -138,8 +153,37 @@ async fn bump(
     }
     updated.insert("analytics", analytics);
     updated.insert("version", version_of(&stored));
-    let admitted = admit(collection, updated, Some(&stored))
-        .map_err(|e| ServerError::Internal(format!("{collection} `{id}` counters: {e}")))?;
-    db.replace(session, collection, &stored, admitted).await?;
-    Ok(())
+    // A stored document that no longer passes (written by another backend)
+    // counts nothing; the event itself is still accepted.
+    match admit(collection, updated, Some(&stored)) {
+        Ok(admitted) => db
+            .replace(session, collection, &stored, admitted)
+            .await
+            .map(drop),
+        Err(err) => {
+            tracing::warn!(%collection, %id, error = %err, "usage not counted on a document that fails validation");
+            Ok(())
+        }
+    }
+}
+
+/// Forgets usage events past their `expires_at` (the retention their
+/// desktop's user chose) and view marks from before yesterday; run with the
+/// rest of [`crate::retention::purge`]. Events are never pulled, so nothing
+/// tracks them by sequence number.
+pub(crate) async fn purge(db: &Db) -> Result<u64, ServerError> {
+    let now = DateTime::now();
+    let expired = db
+        .collection(Collection::AnalyticsEvents)
+        .delete_many(bson::doc! { "expires_at": { "$lt": now } })
+        .await?
+        .deleted_count;
+    let yesterday = DateTime::from_millis(now.timestamp_millis() - 2 * 86_400_000);
+    let views = db
+        .db
+        .collection::<Document>(LISTING_VIEWS)
+        .delete_many(bson::doc! { "at": { "$lt": yesterday } })
+        .await?
+        .deleted_count;
+    Ok(expired + views)
 }

@@ -40,6 +40,36 @@ fn reject(reason: RejectReason, message: impl Into<String>) -> MutationOutcome {
     }
 }
 
+/// A prompt's `analytics` are counted by the server from usage events;
+/// desktops from before that sent them as any other field (a duplicate
+/// copied them). What a client sends there is ignored, not refused, so
+/// those desktops keep syncing; the server's counts stand.
+fn forget_counters(collection: Collection, document: &mut bson::Document) {
+    if collection == Collection::Prompts {
+        document.remove("analytics");
+    }
+}
+
+/// [`forget_counters`] for a patch's changes and their base; a patch of
+/// nothing but counters stays as it is (and is refused as server-owned).
+fn without_counters(
+    collection: Collection,
+    changes: &bson::Document,
+    base: &bson::Document,
+) -> (bson::Document, bson::Document) {
+    let counter = |path: &str| path.split('.').next() == Some("analytics");
+    if collection != Collection::Prompts || changes.keys().all(|k| counter(k)) {
+        return (changes.clone(), base.clone());
+    }
+    let keep = |d: &bson::Document| {
+        d.iter()
+            .filter(|(k, _)| !counter(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect::<bson::Document>()
+    };
+    (keep(changes), keep(base))
+}
+
 /// Sends a mutation to its operation, if desktops may do that to its
 /// collection at all.
 async fn decide(
@@ -57,14 +87,18 @@ async fn decide(
     let allowed = scope::writable(collection);
     match &m.op {
         MutationOp::Create { document } if allowed.create => {
-            create(db, session, user, collection, m, document.clone()).await
+            let mut document = document.clone();
+            forget_counters(collection, &mut document);
+            create(db, session, user, collection, m, document).await
         }
         MutationOp::Patch { changes, base } if allowed.patch => {
-            patch(db, session, user, collection, m, changes, base).await
+            let (changes, base) = without_counters(collection, changes, base);
+            patch(db, session, user, collection, m, &changes, &base).await
         }
         MutationOp::Delete if allowed.delete => delete(db, session, user, collection, m).await,
         MutationOp::Restore { changes, base } if allowed.delete => {
-            restore(db, session, user, collection, m, changes, base).await
+            let (changes, base) = without_counters(collection, changes, base);
+            restore(db, session, user, collection, m, &changes, &base).await
         }
         _ => Ok(reject(
             RejectReason::NotWritable,
