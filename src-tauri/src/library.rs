@@ -203,8 +203,6 @@ impl AppState {
     /// syncing when signed in. Failures are kept for every command to report.
     pub async fn open_at_launch<R: Runtime>(&self, app: &AppHandle<R>) {
         let chosen = settings::load(app, &self.options.data_dir);
-        self.recorder
-            .configure(chosen.analytics_enabled, chosen.analytics_retention_days);
         let record = settings::load_account(&self.options.data_dir);
         let profile = record
             .as_ref()
@@ -215,11 +213,29 @@ impl AppState {
             tracing::error!(code = ?err.code, error = %err.message, "library did not open");
         }
         self.opened.send_replace(Some(outcome));
+        self.apply_analytics(&chosen).await;
         if let Some(current) = self.open_library().await {
             match current.store.drop_expired_events().await {
                 Ok(0) => {}
                 Ok(dropped) => tracing::info!(dropped, "expired usage events dropped"),
                 Err(err) => tracing::warn!(error = %err, "expired usage events not dropped"),
+            }
+        }
+    }
+
+    /// Follows the analytics settings: turned off, events not yet sent are
+    /// forgotten too, so nothing recorded before is uploaded afterwards.
+    pub async fn apply_analytics(&self, chosen: &settings::Settings) {
+        self.recorder
+            .configure(chosen.analytics_enabled, chosen.analytics_retention_days);
+        if chosen.analytics_enabled {
+            return;
+        }
+        if let Some(current) = self.open_library().await {
+            match current.store.discard_unsent_events().await {
+                Ok(0) => {}
+                Ok(dropped) => tracing::info!(dropped, "unsent usage events forgotten"),
+                Err(err) => tracing::warn!(error = %err, "unsent usage events not forgotten"),
             }
         }
     }

@@ -233,7 +233,24 @@ pub fn load_account(data_dir: &Path) -> Option<AccountRecord> {
     let file = read_account_file(data_dir)?;
     let mut record = file.record;
     if file.refresh_token_in == SecretPlace::Keyring {
-        record.session.refresh_token = secrets::load(data_dir)?;
+        let mut lookup = secrets::load(data_dir);
+        // A keyring that starts with the desktop session may not answer yet.
+        for _ in 0..2 {
+            if lookup != secrets::Lookup::Unavailable {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            lookup = secrets::load(data_dir);
+        }
+        match lookup {
+            secrets::Lookup::Found(token) => record.session.refresh_token = token,
+            // Removed behind the app's back: signed out.
+            secrets::Lookup::Missing => return None,
+            // Still the account's library, so nothing switches under the
+            // user; without a refresh token, sync asks them to sign in again
+            // once the saved ID token expires.
+            secrets::Lookup::Unavailable => record.session.refresh_token.clear(),
+        }
     }
     Some(record)
 }
@@ -303,7 +320,9 @@ pub fn save_account(data_dir: &Path, record: &AccountRecord) -> AppResult<()> {
 }
 
 pub fn forget_account(data_dir: &Path) -> AppResult<()> {
-    secrets::remove(data_dir);
+    let held = read_account_file(data_dir)
+        .is_some_and(|file| file.refresh_token_in == SecretPlace::Keyring);
+    secrets::remove(data_dir, held);
     match std::fs::remove_file(data_dir.join(ACCOUNT_FILE)) {
         Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(AppError::new(
             AppErrorCode::Storage,

@@ -14,13 +14,13 @@ use promptforge_tests::accounts::put_user;
 use promptforge_tests::desktop::Desktop;
 use promptforge_tests::mongo::MongoServer;
 use promptforge_tests::proxy::{Fault, FaultProxy};
-use promptforge_tests::push_client::{rejected, Client};
+use promptforge_tests::push_client::{applied_version, prompt_doc, rejected, Client};
 use promptforge_tests::server::{TestServer, MODERATOR};
 use promptforge_wire::market::{
     MarketOutcome, ModerateRequest, ModerationAction, PublishRequest, PurchaseRequest,
     ReviewRequest,
 };
-use promptforge_wire::protocol::RejectReason;
+use promptforge_wire::protocol::{MutationOutcome, RejectReason};
 
 static MONGO: LazyLock<MongoServer> =
     LazyLock::new(|| MongoServer::start().expect("start SecantusDB"));
@@ -292,10 +292,12 @@ async fn the_seller_dashboard_counts_real_sales_views_and_ratings() {
     };
     market(&moderator, MarketCall::Moderate, &approve).await;
 
-    // The buyer looks twice, buys once, and rates it 4 stars.
+    // The buyer looks three times (one view a day counts), the moderator
+    // once; the buyer buys once and rates it 4 stars.
     buyer.synced().await;
+    moderator.synced().await;
     let recorder = EventRecorder::new("1.0.0", true, 90);
-    for _ in 0..2 {
+    for _ in 0..3 {
         let viewed = UsageEvent::ListingViewed {
             listing_id: listing.id.clone(),
         };
@@ -304,6 +306,14 @@ async fn the_seller_dashboard_counts_real_sales_views_and_ratings() {
             .await
             .expect("record");
     }
+    let viewed = UsageEvent::ListingViewed {
+        listing_id: listing.id.clone(),
+    };
+    recorder
+        .record(moderator.store(), viewed)
+        .await
+        .expect("record");
+    moderator.synced().await;
     buyer.synced().await;
     let buy = PurchaseRequest {
         listing_id: listing.id.clone(),
@@ -364,4 +374,106 @@ async fn the_seller_dashboard_counts_real_sales_views_and_ratings() {
     };
     let err = insights::dashboard(seller.store(), &bad, now).await.err();
     assert!(err.is_some_and(|e| e.to_string().contains("buckets")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_desktops_counters_are_ignored_and_client_clocks_cannot_run_ahead() {
+    let server = TestServer::start(&MONGO).await;
+    let mut old = Client::new(&server, "ada", "old-laptop");
+    // A duplicate made by a desktop from before the counters were the
+    // server's: its create carries the original's counts.
+    let mut copy = prompt_doc("ada", "p-copy", "Copy");
+    copy.insert(
+        "analytics",
+        doc! { "use_count": 41_i64, "view_count": 7_i64 },
+    );
+    let outcome = old.create("prompts", "p-copy", copy).await;
+    assert_eq!(applied_version(&outcome), 1, "{outcome:?}");
+    let prompts = server.collection("prompts").await;
+    let counters =
+        |doc: &bson::Document| doc.get_document("analytics").cloned().unwrap_or_default();
+    let stored = prompts
+        .find_one(doc! { "_id": "p-copy" })
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(
+        counters(&stored).get_i64("use_count").unwrap_or(0),
+        0,
+        "the copy's counts were ignored"
+    );
+    // An edit beside a counter applies; the counter does not.
+    let outcome = old
+        .patch(
+            "prompts",
+            "p-copy",
+            1,
+            doc! { "title": "Copy, renamed", "analytics.use_count": 99_i64 },
+            doc! { "title": "Copy", "analytics.use_count": 0_i64 },
+        )
+        .await;
+    assert!(
+        matches!(outcome, MutationOutcome::Applied { .. }),
+        "{outcome:?}"
+    );
+    let after = prompts
+        .find_one(doc! { "_id": "p-copy" })
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(after.get_str("title"), Ok("Copy, renamed"));
+    assert_eq!(counters(&after).get_i64("use_count").unwrap_or(0), 0);
+
+    // A use stamped in 2100 counts as now.
+    let future = DateTime::parse_rfc3339_str("2100-01-01T00:00:00Z").expect("date");
+    let event = doc! {
+        "_id": "e-future", "session_id": "s1", "event_type": "prompt_used",
+        "event_name": "Prompt used", "event_data": { "prompt_id": "p-copy" }, "timestamp": future,
+    };
+    let outcome = old.create("analytics_events", "e-future", event).await;
+    assert_eq!(applied_version(&outcome), 1, "{outcome:?}");
+    let after = prompts
+        .find_one(doc! { "_id": "p-copy" })
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(counters(&after).get_i64("use_count"), Ok(1));
+    let last = counters(&after)
+        .get_datetime("last_used_at")
+        .copied()
+        .expect("last used");
+    assert!(last <= DateTime::now(), "not in the future: {last}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn turning_recording_off_forgets_what_was_not_sent() {
+    let server = TestServer::start(&MONGO).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let ada = Desktop::open(dir.path(), &server.base, "ada").await;
+    ada.synced().await;
+    let recorder = EventRecorder::new("1.0.0", true, 90);
+    for n in 0..3 {
+        let search = UsageEvent::SearchRun {
+            collection: "prompts".into(),
+            query_length: n,
+            results: 0,
+        };
+        recorder.record(ada.store(), search).await.expect("record");
+    }
+    // One already handed to the outbox, two still queued.
+    assert_eq!(
+        ada.store().replica().queue_events(1).await.expect("queue"),
+        1
+    );
+    recorder.configure(false, 90);
+    assert_eq!(
+        ada.store().discard_unsent_events().await.expect("discard"),
+        3
+    );
+    assert_eq!(ada.store().queued_event_count().await.expect("queue"), 0);
+    ada.synced().await;
+    assert!(
+        server_events(&server, "ada").await.is_empty(),
+        "nothing was sent"
+    );
 }

@@ -44,17 +44,14 @@ pub fn get_settings<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>) -
 }
 
 #[tauri::command]
-pub fn save_settings<R: Runtime>(
+pub async fn save_settings<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, AppState>,
     settings: Settings,
 ) -> AppResult<Settings> {
     let settings = settings.normalised()?;
     settings::save(&app, &state.options.data_dir, &settings)?;
-    state.recorder.configure(
-        settings.analytics_enabled,
-        settings.analytics_retention_days,
-    );
+    state.apply_analytics(&settings).await;
     Ok(settings)
 }
 

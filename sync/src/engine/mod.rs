@@ -20,6 +20,7 @@ pub mod presence;
 mod pull;
 mod server_ops;
 pub mod transport;
+mod usage;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -34,7 +35,7 @@ use serde::Serialize;
 use tokio::sync::{watch, Notify};
 
 use crate::error::StoreError;
-use crate::insights::{EventRecorder, UsageEvent};
+use crate::insights::EventRecorder;
 use crate::store::{Store, SyncSummary};
 pub use code::SyncErrorCode;
 use promptforge_wire::market::MarketOutcome;
@@ -229,6 +230,8 @@ pub struct SyncEngine<T: Transport> {
     live: AtomicBool,
     /// Records a `sync_finished` usage event after rounds that moved data.
     recorder: Option<Arc<EventRecorder>>,
+    /// The kind of the last round's failure, if it failed.
+    last_failure: Mutex<Option<String>>,
     /// Counts the live channels opened and closed: a handshake is reused
     /// only within the channel it was made in.
     live_session: AtomicU64,
@@ -348,6 +351,7 @@ impl<T: Transport> SyncEngine<T> {
             presence_view: watch::channel(None).0,
             presence_wake: Notify::new(),
             recorder: None,
+            last_failure: Mutex::new(None),
             client_id: Mutex::new(None),
         }
     }
@@ -416,12 +420,6 @@ impl<T: Transport> SyncEngine<T> {
         self.status.send_modify(|s| s.state = state);
     }
 
-    /// Records usage events of sync rounds (see [`SyncEngine::sync_once`]).
-    pub fn with_recorder(mut self, recorder: Arc<EventRecorder>) -> SyncEngine<T> {
-        self.recorder = Some(recorder);
-        self
-    }
-
     /// One full round: handshake, push, pull, push.
     pub async fn sync_once(&self) -> Result<SyncReport, SyncError> {
         let _one_round_at_a_time = self.round.lock().await;
@@ -441,33 +439,6 @@ impl<T: Transport> SyncEngine<T> {
         };
         self.publish(state).await;
         result
-    }
-
-    /// A `sync_finished` event for a round that moved the user's data or
-    /// failed for a reason other than being offline. Rounds that found
-    /// nothing, or only uploaded earlier events, record nothing, so idle
-    /// polling never feeds itself.
-    async fn record_round(&self, result: &Result<SyncReport, SyncError>, took: Duration) {
-        let Some(recorder) = &self.recorder else {
-            return;
-        };
-        let (pushed, pulled, ok) = match result {
-            Ok(report) if report.pushed > 0 || report.pulled > 0 => {
-                (report.pushed, report.pulled, true)
-            }
-            Err(SyncError::Transport(err)) if !err.is_offline() => (0, 0, false),
-            Err(err) if !matches!(err, SyncError::Transport(_)) => (0, 0, false),
-            _ => return,
-        };
-        let event = UsageEvent::SyncFinished {
-            duration_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
-            pushed: pushed as u64,
-            pulled: pulled as u64,
-            ok,
-        };
-        if let Err(err) = recorder.record(&self.store, event).await {
-            tracing::warn!(error = %err, "sync usage event not recorded");
-        }
     }
 
     /// The handshake of this round: the one made earlier in the same live
@@ -531,15 +502,21 @@ impl<T: Transport> SyncEngine<T> {
         let mut report = SyncReport::default();
         // A push the server refuses for good must not also stop downloads:
         // the pull still runs, and the error is reported after it.
-        if let Err(err) = self.push_all(&client_id, &mut report).await {
+        if let Err(err) = self.push_all(&client_id, &mut report, false).await {
             if !err.is_retryable() {
                 self.pull_all(&hello.collections, &mut report).await?;
             }
             return Err(err);
         }
         self.pull_all(&hello.collections, &mut report).await?;
-        // The pull may have rebased pending edits or restored documents.
-        self.push_all(&client_id, &mut report).await?;
+        // The pull may have rebased pending edits or restored documents;
+        // usage events go last, behind everything the user waits for. What
+        // they counted on the server comes back with one more pull, so the
+        // counters raised here at record time are not left lowered by the
+        // pull above, which the server answered before counting them.
+        if self.push_all(&client_id, &mut report, true).await? {
+            self.pull_all(&hello.collections, &mut report).await?;
+        }
         self.store
             .replica()
             .mark_synced(Some(self.transport.endpoint()))
@@ -554,16 +531,30 @@ impl<T: Transport> SyncEngine<T> {
         Ok(report)
     }
 
-    async fn push_all(&self, client_id: &str, report: &mut SyncReport) -> Result<(), SyncError> {
+    /// Pushes until the outbox is empty; with `events`, then the queued
+    /// usage events too, a batch at a time. Says whether events went up.
+    async fn push_all(
+        &self,
+        client_id: &str,
+        report: &mut SyncReport,
+        events: bool,
+    ) -> Result<bool, SyncError> {
         let mut pushed_this_phase = 0_u64;
+        let mut sent_events = false;
         for _ in 0..MAX_PUSH_REQUESTS_PER_ROUND {
-            let batch = self
-                .store
-                .replica()
-                .next_push_batch(self.config.push_batch, self.config.push_max_bytes)
+            let replica = self.store.replica();
+            let max = self.config.push_batch;
+            let mut batch = replica
+                .next_push_batch(max, self.config.push_max_bytes)
                 .await?;
+            if batch.is_empty() && events && replica.queue_events(max).await? > 0 {
+                sent_events = true;
+                batch = replica
+                    .next_push_batch(max, self.config.push_max_bytes)
+                    .await?;
+            }
             if batch.is_empty() {
-                return Ok(());
+                return Ok(sent_events);
             }
             self.set_state(SyncState::Syncing {
                 phase: SyncPhase::Push,

@@ -7,7 +7,7 @@
 use bson::{doc, Bson, DateTime, Document};
 use polodb_core::{CollectionT, Database};
 
-use super::replica::new_upload;
+use super::replica::{new_upload, profile_user, OUTBOX};
 use super::writer::Tx;
 use super::Store;
 use crate::error::Result;
@@ -114,8 +114,10 @@ impl Store {
     /// of the prompt it is about. The caller decides whether recording is on.
     pub async fn record_event(&self, event: AnalyticsEvent) -> Result<AnalyticsEvent> {
         let mut doc = encode(&event)?;
-        let user = self.user_id();
         self.write_untracked(move |tx| {
+            // Read here, not before: an account attached meanwhile renames
+            // every user id in the same writer, so this one must be current.
+            let user = profile_user(tx)?.unwrap_or_default();
             doc.insert("user_id", user);
             doc.insert("version", 0_i64);
             if !matches!(doc.get("timestamp"), Some(Bson::DateTime(t)) if t.timestamp_millis() > 0)
@@ -143,6 +145,33 @@ impl Store {
         self.write_untracked(drop_expired).await
     }
 
+    /// Forgets every event not yet sent (queued, or in the outbox unsent),
+    /// here: what the user turning recording off expects. Events already
+    /// sent and awaiting an answer are the server's already.
+    pub async fn discard_unsent_events(&self) -> Result<usize> {
+        self.write_untracked(|tx| {
+            let mut ids: Vec<String> = tx
+                .raw_find(EVENT_QUEUE, doc! {})?
+                .iter()
+                .filter_map(|q| q.get_str("_id").ok().map(str::to_owned))
+                .collect();
+            let unsent = doc! { "collection": Collection::AnalyticsEvents.name(), "sent": false };
+            for entry in tx.raw_find(OUTBOX, unsent)? {
+                tx.raw(OUTBOX)
+                    .delete_one(doc! { "_id": entry.get_i64("_id").unwrap_or_default() })?;
+                if let Ok(id) = entry.get_str("doc_id") {
+                    ids.push(id.to_owned());
+                }
+            }
+            tx.raw(EVENT_QUEUE).delete_many(doc! {})?;
+            for id in &ids {
+                tx.remove(Collection::AnalyticsEvents, id)?;
+            }
+            Ok(ids.len())
+        })
+        .await
+    }
+
     /// Events recorded here and not yet handed to the outbox.
     pub async fn queued_event_count(&self) -> Result<u64> {
         self.read(count_queued).await
@@ -150,7 +179,7 @@ impl Store {
 
     /// Every document of `T`'s collection matching a PoloDB `filter`
     /// (a scan unless the filter is on an indexed field).
-    pub async fn find_all<T: Model>(&self, filter: Document) -> Result<Vec<T>> {
+    pub(crate) async fn find_all<T: Model>(&self, filter: Document) -> Result<Vec<T>> {
         let docs = self
             .read(move |db| {
                 let mut docs = Vec::new();

@@ -118,17 +118,21 @@ impl<'a> Replica<'a> {
     }
 
     /// The next mutations to upload (see the outbox model in this module's
-    /// documentation). Usage events waiting in their own queue come only
-    /// once the outbox holds nothing else, a batch at a time.
+    /// documentation). Usage events wait in their own queue until
+    /// [`Replica::queue_events`] hands them over.
     pub async fn next_push_batch(&self, max: usize, max_bytes: usize) -> Result<Vec<Mutation>> {
         self.store
-            .write_untracked(move |tx| {
-                let batch = outbox::take_batch(tx, max, max_bytes)?;
-                if batch.is_empty() && crate::store::events::queue_for_upload(tx, max)? > 0 {
-                    return outbox::take_batch(tx, max, max_bytes);
-                }
-                Ok(batch)
-            })
+            .write_untracked(move |tx| outbox::take_batch(tx, max, max_bytes))
+            .await
+    }
+
+    /// Hands up to `max` queued usage events to the outbox, oldest first,
+    /// dropping expired ones; returns how many. The engine calls it only
+    /// once the outbox is empty and the round's pull is done, so events
+    /// never delay the user's own changes or other devices' ones.
+    pub async fn queue_events(&self, max: usize) -> Result<usize> {
+        self.store
+            .write_untracked(move |tx| crate::store::events::queue_for_upload(tx, max))
             .await
     }
 
