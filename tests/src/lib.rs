@@ -10,6 +10,7 @@ pub mod accounts;
 pub mod desktop;
 pub mod desktop_app;
 pub mod firebase;
+pub mod market;
 pub mod mongo;
 pub mod proxy;
 pub mod push_client;

@@ -14,6 +14,7 @@ use promptforge_sync::schema::{
 use promptforge_sync::ListQuery;
 use promptforge_tests::accounts::{get_user, put_user};
 use promptforge_tests::desktop::Desktop;
+use promptforge_tests::market::{done, draft_listing, market, publish_and_approve};
 use promptforge_tests::mongo::MongoServer;
 use promptforge_tests::proxy::FaultProxy;
 use promptforge_tests::server::{TestServer, MODERATOR};
@@ -28,64 +29,6 @@ use promptforge_wire::protocol::{
 
 static MONGO: LazyLock<MongoServer> =
     LazyLock::new(|| MongoServer::start().expect("start SecantusDB"));
-
-fn draft_listing(seller: &str, prompt_id: &str, title: &str, price: i64) -> MarketplaceListing {
-    bson::from_document(doc! {
-        "_id": new_id(),
-        "seller_id": seller,
-        "prompt_id": prompt_id,
-        "title": title,
-        "description": "Writes product descriptions that sell.",
-        "short_description": "Product copy",
-        "category": "marketing",
-        "price": price,
-        "currency": "credits",
-        "preview_content": "You are a copywriter. Describe {product} ...",
-        "licensing": { "license_type": "personal", "usage_rights": ["commercial"] },
-    })
-    .expect("a listing")
-}
-
-async fn market<R: serde::Serialize + Sync>(
-    desktop: &Desktop,
-    call: MarketCall,
-    request: &R,
-) -> MarketOutcome {
-    desktop
-        .engine
-        .transport()
-        .market(call, request)
-        .await
-        .expect("marketplace request")
-}
-
-/// Submits a listing and has the moderator approve it.
-async fn publish_and_approve(seller: &Desktop, moderator: &Desktop, listing_id: &str) {
-    let listing_id = listing_id.to_owned();
-    let publish = PublishRequest {
-        listing_id: listing_id.clone(),
-        idempotency_key: None,
-    };
-    done(market(seller, MarketCall::Publish, &publish).await);
-    let approve = ModerateRequest {
-        listing_id,
-        action: ModerationAction::Approve,
-        notes: None,
-        idempotency_key: None,
-    };
-    done(market(moderator, MarketCall::Moderate, &approve).await);
-}
-
-fn done(outcome: MarketOutcome) -> Document {
-    match outcome {
-        MarketOutcome::Done { document, .. } => document,
-        MarketOutcome::Refused {
-            reason, message, ..
-        } => {
-            panic!("refused: {reason:?}: {message}")
-        }
-    }
-}
 
 fn refusal(outcome: &MarketOutcome) -> MarketRefusal {
     match outcome {

@@ -9,17 +9,15 @@ use std::sync::LazyLock;
 use bson::{doc, DateTime};
 use promptforge_sync::engine::MarketCall;
 use promptforge_sync::insights::{self, DashboardRequest, EventRecorder, Period, UsageEvent};
-use promptforge_sync::schema::{new_id, MarketplaceListing, Prompt};
+use promptforge_sync::schema::{new_id, Prompt};
 use promptforge_tests::accounts::put_user;
 use promptforge_tests::desktop::Desktop;
+use promptforge_tests::market::{done, draft_listing, market, publish_and_approve};
 use promptforge_tests::mongo::MongoServer;
 use promptforge_tests::proxy::{Fault, FaultProxy};
 use promptforge_tests::push_client::{applied_version, prompt_doc, rejected, Client};
 use promptforge_tests::server::{TestServer, MODERATOR};
-use promptforge_wire::market::{
-    MarketOutcome, ModerateRequest, ModerationAction, PublishRequest, PurchaseRequest,
-    ReviewRequest,
-};
+use promptforge_wire::market::{PurchaseRequest, ReviewRequest};
 use promptforge_wire::protocol::{MutationOutcome, RejectReason};
 
 static MONGO: LazyLock<MongoServer> =
@@ -237,22 +235,6 @@ async fn events_are_refused_for_others_off_when_turned_off_and_dropped_when_expi
     assert_eq!(ben.store().drop_expired_events().await.expect("sweep"), 1);
 }
 
-async fn market<R: serde::Serialize + Sync>(
-    desktop: &Desktop,
-    call: MarketCall,
-    request: &R,
-) -> bson::Document {
-    match desktop
-        .engine
-        .market_request(call, request)
-        .await
-        .expect("request")
-    {
-        MarketOutcome::Done { document, .. } => document,
-        MarketOutcome::Refused { message, .. } => panic!("{call:?} refused: {message}"),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_seller_dashboard_counts_real_sales_views_and_ratings() {
     let server = TestServer::start(&MONGO).await;
@@ -268,29 +250,10 @@ async fn the_seller_dashboard_counts_real_sales_views_and_ratings() {
         .create(Prompt::new("cora", "Haiku", "Write a haiku about {topic}"))
         .await
         .expect("prompt");
-    let draft: MarketplaceListing = bson::from_document(doc! {
-        "_id": new_id(), "seller_id": "cora", "prompt_id": &prompt.id,
-        "title": "Haiku maker", "description": "Short poems on any topic, in three lines.",
-        "short_description": "Haiku", "category": "writing", "price": 20,
-        "currency": "credits", "preview_content": "Write a haiku about ...",
-        "licensing": { "license_type": "personal", "usage_rights": ["commercial"] },
-    })
-    .expect("a listing");
+    let draft = draft_listing("cora", &prompt.id, "Haiku maker", 20);
     let listing = seller.store().create(draft).await.expect("listing");
     seller.synced().await;
-    let key = || Some(new_id());
-    let publish = PublishRequest {
-        listing_id: listing.id.clone(),
-        idempotency_key: key(),
-    };
-    market(&seller, MarketCall::Publish, &publish).await;
-    let approve = ModerateRequest {
-        listing_id: listing.id.clone(),
-        action: ModerationAction::Approve,
-        notes: None,
-        idempotency_key: key(),
-    };
-    market(&moderator, MarketCall::Moderate, &approve).await;
+    publish_and_approve(&seller, &moderator, &listing.id).await;
 
     // The buyer looks three times (one view a day counts), the moderator
     // once; the buyer buys once and rates it 4 stars.
@@ -320,14 +283,14 @@ async fn the_seller_dashboard_counts_real_sales_views_and_ratings() {
         expected_price: 20,
         idempotency_key: new_id(),
     };
-    let purchase = market(&buyer, MarketCall::Purchase, &buy).await;
+    let purchase = done(market(&buyer, MarketCall::Purchase, &buy).await);
     let review = ReviewRequest {
         purchase_id: purchase.get_str("_id").expect("id").to_owned(),
         rating: 4,
         review: "Nice".into(),
-        idempotency_key: key(),
+        idempotency_key: Some(new_id()),
     };
-    market(&buyer, MarketCall::Review, &review).await;
+    done(market(&buyer, MarketCall::Review, &review).await);
     // The seller's own look does not count as a prospect's.
     let own_look = UsageEvent::ListingViewed {
         listing_id: listing.id.clone(),
