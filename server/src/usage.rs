@@ -8,21 +8,12 @@
 use bson::{Bson, DateTime, Document};
 use mongodb::ClientSession;
 use promptforge_wire::admit::admit;
-use promptforge_wire::codec::version_of;
+use promptforge_wire::codec::{version_of, whole_number};
 use promptforge_wire::schema::Collection;
 
 use crate::db::{strip_seq, Db};
 use crate::error::ServerError;
 use crate::scope;
-
-fn count_of(doc: &Document, field: &str) -> i64 {
-    match doc.get(field) {
-        Some(Bson::Int64(n)) => *n,
-        Some(Bson::Int32(n)) => i64::from(*n),
-        Some(Bson::Double(n)) => *n as i64,
-        _ => 0,
-    }
-}
 
 /// Applies an accepted event `event` of `user` to what it counts. An event
 /// about a document the user cannot read, or that is gone, counts nothing.
@@ -135,7 +126,7 @@ async fn bump(
         .get_document("analytics")
         .cloned()
         .unwrap_or_default();
-    let count = count_of(&analytics, field).saturating_add(1);
+    let count = whole_number(&analytics, field).saturating_add(1);
     analytics.insert(field, count);
     if let Some(at) = used_at {
         let later = match analytics.get("last_used_at") {
@@ -145,7 +136,7 @@ async fn bump(
         analytics.insert("last_used_at", later);
     }
     if collection == Collection::MarketplaceListings {
-        let purchases = count_of(&analytics, "purchase_count");
+        let purchases = whole_number(&analytics, "purchase_count");
         analytics.insert(
             "conversion_rate",
             (purchases as f64 / count as f64).min(1.0),

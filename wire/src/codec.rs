@@ -107,7 +107,14 @@ pub fn get_path<'a>(doc: &'a Document, path: &str) -> Option<&'a Bson> {
 /// none). One definition for both sides, so the desktop and the server never
 /// disagree on which write a document has seen.
 pub fn version_of(doc: &Document) -> i64 {
-    match doc.get("version") {
+    whole_number(doc, "version")
+}
+
+/// The whole number in `doc`'s top-level `field` (a version, a counter),
+/// whichever integer type stored it; 0 when it is missing or not a whole
+/// number.
+pub fn whole_number(doc: &Document, field: &str) -> i64 {
+    match doc.get(field) {
         Some(Bson::Int64(v)) => *v,
         Some(Bson::Int32(v)) => i64::from(*v),
         // Another backend's driver may store a whole number as a double;

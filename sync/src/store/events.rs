@@ -12,7 +12,7 @@ use super::writer::Tx;
 use super::Store;
 use crate::error::Result;
 use crate::schema::{AnalyticsEvent, Collection, Model};
-use promptforge_wire::codec::{decode, encode};
+use promptforge_wire::codec::{decode, encode, whole_number};
 
 /// Events waiting to enter the outbox: `{_id: event id, expires_at}`.
 pub(crate) const EVENT_QUEUE: &str = "_event_queue";
@@ -45,11 +45,7 @@ fn count_on_prompt(tx: &mut Tx, event: &Document) -> Result<()> {
         .get_document("analytics")
         .cloned()
         .unwrap_or_default();
-    let count = match analytics.get(counter) {
-        Some(Bson::Int64(n)) => *n,
-        Some(Bson::Int32(n)) => i64::from(*n),
-        _ => 0,
-    };
+    let count = whole_number(&analytics, counter);
     analytics.insert(counter, count.saturating_add(1));
     if counter == "use_count" {
         analytics.insert(

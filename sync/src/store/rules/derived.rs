@@ -3,18 +3,14 @@
 //! sides.
 
 use bson::{Bson, Document};
-use promptforge_wire::codec::is_deleted;
+use promptforge_wire::codec::{is_deleted, whole_number};
 
 use crate::error::{Result, StoreError};
 use crate::schema::{Collection, ValidationError};
 use crate::store::writer::{doc_id, Tx};
 
 pub(crate) fn version_number(doc: &Document) -> i64 {
-    match doc.get("version_number") {
-        Some(Bson::Int64(n)) => *n,
-        Some(Bson::Int32(n)) => i64::from(*n),
-        _ => 0,
-    }
+    whole_number(doc, "version_number")
 }
 
 /// A prompt version about to be recorded.
