@@ -914,3 +914,49 @@ async fn a_fork_is_the_users_own_private_draft_naming_its_original() {
     assert_eq!(kept.title, "Mine");
     assert_eq!(kept.status, PromptStatus::Active, "a status given is kept");
 }
+
+#[tokio::test]
+async fn a_duplicate_starts_without_the_originals_counters_and_listing() {
+    let (_dir, store) = open().await;
+    // As a pull brings it: the server's counts of the original's uses, and
+    // its listing.
+    let mut original = Prompt::new(&store.user_id(), "Counted", "Body");
+    original.id = "served-1".into();
+    let mut served = bson::to_document(&original).expect("encode");
+    served.insert("version", 2_i64);
+    served.insert(
+        "analytics",
+        doc! { "use_count": 7_i64, "share_count": 2_i64 },
+    );
+    served.insert(
+        "marketplace",
+        doc! { "is_listed": true, "listing_id": "l1" },
+    );
+    served.insert("is_featured", true);
+    let id = served.get_str("_id").expect("id").to_owned();
+    store
+        .replica()
+        .apply_pull_page(
+            Collection::Prompts,
+            vec![promptforge_wire::protocol::Change {
+                seq: 1,
+                id: id.clone(),
+                document: served,
+                left_scope: false,
+            }],
+            1,
+        )
+        .await
+        .expect("pulled");
+    let counted: Prompt = store.get(&id).await.expect("read").expect("there");
+    assert_eq!(counted.analytics.use_count, 7, "the pull was stored");
+    assert!(counted.marketplace.is_listed);
+
+    let copy: Prompt = store.duplicate(&id, doc! {}).await.expect("duplicate");
+    assert_eq!(copy.analytics.use_count, 0);
+    assert_eq!(copy.analytics.share_count, 0);
+    assert!(!copy.marketplace.is_listed);
+    assert!(copy.marketplace.listing_id.is_none());
+    assert!(!copy.is_featured);
+    assert_eq!(copy.title, "Counted (my copy)");
+}

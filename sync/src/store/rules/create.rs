@@ -3,7 +3,7 @@
 //! fork, a collaborator's kept edit), with what a copy resets.
 
 use bson::{doc, Bson, Document};
-use promptforge_wire::access::owner_field;
+use promptforge_wire::access::{owner_field, server_owned};
 use promptforge_wire::codec::{decode, encode, set_path};
 
 use super::derived::{link_member, record_prompt_version, PromptVersionRecord};
@@ -225,9 +225,13 @@ fn copy_document(
     ] {
         copy.remove(field);
     }
+    // What the server keeps for the original (a prompt's use counts and
+    // listing, a project's members) is not the copy's: it starts afresh, as
+    // the server would answer its upload.
+    for field in server_owned(collection).iter().filter(|f| !f.contains('.')) {
+        copy.remove(*field);
+    }
     if collection == Collection::Projects {
-        copy.remove("prompt_ids");
-        copy.remove("idea_ids");
         copy.remove("stats");
     }
     if collection == Collection::Prompts {
