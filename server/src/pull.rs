@@ -17,22 +17,33 @@ use crate::scope;
 const DEFAULT_PAGE_BYTES: u64 = 1024 * 1024;
 const MAX_PAGE_BYTES: u64 = 8 * 1024 * 1024;
 /// Documents fetched per round trip to MongoDB while filling a page.
-const BATCH: i64 = 500;
+const BATCH: u32 = 500;
 
 pub async fn pull(db: &Db, user: &str, request: &PullRequest) -> Result<PullResponse, ServerError> {
     // Only numbers at or below the sequencer's watermark: all of them are
     // written, so none can turn up later below a reader's checkpoint.
     let through = crate::sequencer::watermark(db).await?;
-    Ok(pull_page(db, user, request, through).await?.0)
+    Ok(pull_page(db, user, request, through, true).await?.0)
 }
 
 /// [`pull`] up to the watermark `through`, also returning the bytes of
-/// documents the page holds.
+/// documents the page holds. Without `count_remaining`, a page cut short
+/// says 1 remains rather than counting.
+///
+/// Each alternative of the scope (the user's own, shared with the user,
+/// through a team...) and the `left_scope` notices are one cursor each, on
+/// an index that walks from the checkpoint in sequence order; the page
+/// merges them in order until its byte budget is spent. One query per
+/// source and page, however many documents it holds: a page costs the
+/// database a handful of index walks, not one query per few hundred
+/// documents (one `$or` with a sort would let a planner walk the cursor
+/// index through every user's documents instead).
 async fn pull_page(
     db: &Db,
     user: &str,
     request: &PullRequest,
     through: i64,
+    count_remaining: bool,
 ) -> Result<(PullResponse, u64), ServerError> {
     let collection = Collection::from_name(&request.collection)
         .filter(|c| scope::PULLED.contains(c))
@@ -50,77 +61,50 @@ async fn pull_page(
         .unwrap_or(DEFAULT_PAGE_BYTES)
         .clamp(1, MAX_PAGE_BYTES);
     let coll = db.collection(collection);
-
     let exits = db.db.collection::<Document>(SCOPE_EXITS);
     let exits_filter = |after: i64| doc! { "user_id": user, "collection": collection.name(), SEQ: { "$gt": after, "$lte": through } };
+
+    let mut sources = Vec::new();
+    for (alternative, index) in branch_queries(collection, &scope) {
+        let filter = doc! { "$and": [ alternative, { SEQ: { "$gt": request.checkpoint, "$lte": through } } ] };
+        let mut find = coll.find(filter).sort(doc! { SEQ: 1 }).batch_size(BATCH);
+        if let Some(index) = index {
+            find = find.hint(mongodb::options::Hint::Keys(index));
+        }
+        sources.push(Source::new(find.await?, false));
+    }
+    let notices = exits
+        .find(exits_filter(request.checkpoint))
+        .sort(doc! { SEQ: 1 })
+        .batch_size(BATCH)
+        .await?;
+    sources.push(Source::new(notices, true));
 
     let mut changes = Vec::new();
     let mut checkpoint = request.checkpoint;
     let mut used = 0_u64;
     let mut cut = false;
-    'page: loop {
-        let (documents, documents_complete_to) =
-            scoped_batch(&coll, collection, &scope, checkpoint, through).await?;
-        let notices: Vec<Document> = exits
-            .find(exits_filter(checkpoint))
-            .sort(doc! { SEQ: 1 })
-            .limit(BATCH)
-            .await?
-            .try_collect()
-            .await?;
-        // A full batch may hide later entries of the other kind: only merge
-        // up to the last sequence number both batches are complete to.
-        let complete_to = |batch: &[Document]| match batch.last() {
-            Some(last) if batch.len() as i64 == BATCH => last.get_i64(SEQ).unwrap_or(i64::MAX),
-            _ => i64::MAX,
-        };
-        let horizon = documents_complete_to.min(complete_to(&notices));
-        let mut batch: Vec<Change> = Vec::with_capacity(documents.len() + notices.len());
-        for mut document in documents {
-            let Some(Bson::Int64(seq)) = document.remove(SEQ) else {
-                continue;
-            };
-            let document = strip_seq(document);
-            let id = document.get_str("_id").unwrap_or_default().to_owned();
-            batch.push(Change {
-                seq,
-                id,
-                document,
-                left_scope: false,
-            });
+    while let Some(change) = next_in_order(&mut sources).await? {
+        // A document met by two alternatives is one change.
+        if change.seq <= checkpoint {
+            continue;
         }
-        for notice in notices {
-            let (Ok(seq), Ok(id)) = (notice.get_i64(SEQ), notice.get_str("doc_id")) else {
-                continue;
-            };
-            batch.push(Change {
-                seq,
-                id: id.to_owned(),
-                document: doc! { "_id": id },
-                left_scope: true,
-            });
-        }
-        batch.retain(|c| c.seq <= horizon);
-        batch.sort_by_key(|c| c.seq);
-        for change in batch {
-            let size = bson::to_vec(&change.document).map_or(0, |b| b.len() as u64);
-            // Always send at least one change, however large, so a page
-            // never stalls the cursor.
-            if !changes.is_empty() && used + size > budget {
-                cut = true;
-                break 'page;
-            }
-            used += size;
-            checkpoint = change.seq;
-            changes.push(change);
-        }
-        if horizon == i64::MAX {
+        let size = bson::to_vec(&change.document).map_or(0, |b| b.len() as u64);
+        // Always send at least one change, however large, so a page never
+        // stalls the cursor.
+        if !changes.is_empty() && used + size > budget {
+            cut = true;
             break;
         }
+        used += size;
+        checkpoint = change.seq;
+        changes.push(change);
     }
-    // A page that drained both queries leaves nothing behind: only a page
+    // A page that drained every source leaves nothing behind: only a page
     // cut short by its byte budget pays for counting the rest.
-    let remaining = if cut {
+    let remaining = if cut && !count_remaining {
+        1
+    } else if cut {
         coll.count_documents(
             doc! { "$and": [ scope, { SEQ: { "$gt": checkpoint, "$lte": through } } ] },
         )
@@ -139,47 +123,73 @@ async fn pull_page(
     Ok((page, used))
 }
 
-/// The documents of `scope` numbered in `(after, through]`, at most [`BATCH`]
-/// per alternative of the scope, in sequence order, and the number up to
-/// which they are complete. Each alternative (the user's own, shared with
-/// the user, through a team...) is its own query on its own `(field, _seq)`
-/// index, which walks from the checkpoint in order: one `$or` with a sort
-/// lets a planner walk the cursor index through every user's documents
-/// instead.
-async fn scoped_batch(
-    coll: &mongodb::Collection<Document>,
-    collection: Collection,
-    scope: &Document,
-    after: i64,
-    through: i64,
-) -> Result<(Vec<Document>, i64), ServerError> {
-    // Keyed by sequence number: a document met by two alternatives is one.
-    let mut merged: std::collections::BTreeMap<i64, Document> = Default::default();
-    let mut complete_to = i64::MAX;
-    for (alternative, index) in branch_queries(collection, scope) {
-        let filter = doc! { "$and": [ alternative, { SEQ: { "$gt": after, "$lte": through } } ] };
-        let mut find = coll.find(filter).sort(doc! { SEQ: 1 }).limit(BATCH);
-        if let Some(index) = index {
-            find = find.hint(mongodb::options::Hint::Keys(index));
-        }
-        let batch: Vec<Document> = find.await?.try_collect().await?;
-        if batch.len() as i64 == BATCH {
-            if let Some(last) = batch.last() {
-                complete_to = complete_to.min(last.get_i64(SEQ).unwrap_or(i64::MAX));
-            }
-        }
-        for document in batch {
-            if let Ok(seq) = document.get_i64(SEQ) {
-                merged.insert(seq, document);
-            }
+/// One cursor of a page, in sequence order, with its next change read ahead.
+struct Source {
+    cursor: mongodb::Cursor<Document>,
+    notices: bool,
+    head: Option<Change>,
+    drained: bool,
+}
+
+impl Source {
+    fn new(cursor: mongodb::Cursor<Document>, notices: bool) -> Source {
+        Source {
+            cursor,
+            notices,
+            head: None,
+            drained: false,
         }
     }
-    let documents = merged
-        .into_iter()
-        .filter(|(seq, _)| *seq <= complete_to)
-        .map(|(_, document)| document)
-        .collect();
-    Ok((documents, complete_to))
+
+    /// Reads ahead one change, unless one is waiting or the cursor is done.
+    async fn fill(&mut self) -> Result<(), ServerError> {
+        while self.head.is_none() && !self.drained {
+            match self.cursor.try_next().await? {
+                None => self.drained = true,
+                Some(found) => self.head = self.change(found),
+            }
+        }
+        Ok(())
+    }
+
+    /// The change a stored document or notice stands for; `None` for one
+    /// without a readable number (never pulled).
+    fn change(&self, mut found: Document) -> Option<Change> {
+        if self.notices {
+            let (Ok(seq), Ok(id)) = (found.get_i64(SEQ), found.get_str("doc_id")) else {
+                return None;
+            };
+            return Some(Change {
+                seq,
+                id: id.to_owned(),
+                document: doc! { "_id": id },
+                left_scope: true,
+            });
+        }
+        let Some(Bson::Int64(seq)) = found.remove(SEQ) else {
+            return None;
+        };
+        let document = strip_seq(found);
+        let id = document.get_str("_id").unwrap_or_default().to_owned();
+        Some(Change {
+            seq,
+            id,
+            document,
+            left_scope: false,
+        })
+    }
+}
+
+/// The lowest-numbered change waiting in any source, taken from it.
+async fn next_in_order(sources: &mut [Source]) -> Result<Option<Change>, ServerError> {
+    for source in sources.iter_mut() {
+        source.fill().await?;
+    }
+    let lowest = sources
+        .iter_mut()
+        .filter(|s| s.head.is_some())
+        .min_by_key(|s| s.head.as_ref().map_or(i64::MAX, |c| c.seq));
+    Ok(lowest.and_then(|s| s.head.take()))
 }
 
 /// The alternatives of a read scope, each with the index that serves it
@@ -306,6 +316,7 @@ pub async fn pull_all(
                 max_bytes: Some(budget),
             },
             through,
+            request.count_remaining.unwrap_or(true),
         )
         .await?;
         budget = budget.saturating_sub(used);

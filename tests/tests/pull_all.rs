@@ -21,13 +21,25 @@ static MONGO: LazyLock<MongoServer> =
 
 const PULLED: [&str; 3] = ["projects", "prompts", "ideas"];
 
-/// Follows `/v1/pull/all` from `checkpoints` to the end with `max_bytes`.
+/// What following the combined pull gave, per collection: each change's
+/// id (`-id` for a `left_scope` notice) in the order sent.
+type Seen = BTreeMap<String, Vec<String>>;
+
+/// Follows `/v1/pull/all` from `checkpoints` to the end with `max_bytes`,
+/// asking pages to be counted or not. Checks on the way that sequence
+/// numbers only rise and come once, and that a cut page's
+/// `remaining_estimate` is exactly what the later pages of its collection
+/// bring (counted) or 1 (not counted).
 async fn pull_all(
     client: &Client<'_>,
     mut checkpoints: BTreeMap<String, i64>,
     max_bytes: u64,
-) -> (BTreeMap<String, Vec<String>>, BTreeMap<String, i64>) {
-    let mut seen: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    count_remaining: Option<bool>,
+) -> (Seen, BTreeMap<String, i64>) {
+    let mut seen = Seen::new();
+    // Per collection: the estimate a cut page gave, and how many changes
+    // the collection had brought by then.
+    let mut estimates: Vec<(String, u64, usize)> = Vec::new();
     for _ in 0..1000 {
         let answer: PullAllResponse = client
             .server
@@ -37,18 +49,49 @@ async fn pull_all(
                 &PullAllRequest {
                     checkpoints: checkpoints.clone(),
                     max_bytes: Some(max_bytes),
+                    count_remaining,
                 },
             )
             .await;
         assert!(answer.expired.is_empty());
         for page in answer.pages {
-            assert!(page.checkpoint >= checkpoints[&page.collection]);
-            seen.entry(page.collection.clone())
-                .or_default()
-                .extend(page.changes.iter().map(|c| c.id.clone()));
+            let mut last = checkpoints[&page.collection];
+            for change in &page.changes {
+                assert!(
+                    change.seq > last,
+                    "{} came at {} after {last}",
+                    change.id,
+                    change.seq
+                );
+                last = change.seq;
+            }
+            assert_eq!(
+                page.checkpoint, last,
+                "a page's checkpoint is its last change"
+            );
+            let ids = seen.entry(page.collection.clone()).or_default();
+            ids.extend(page.changes.iter().map(|c| {
+                if c.left_scope {
+                    format!("-{}", c.id)
+                } else {
+                    c.id.clone()
+                }
+            }));
+            if page.has_more {
+                estimates.push((page.collection.clone(), page.remaining_estimate, ids.len()));
+            } else {
+                assert_eq!(page.remaining_estimate, 0);
+            }
             checkpoints.insert(page.collection, page.checkpoint);
         }
         if !answer.has_more {
+            for (collection, estimate, brought) in estimates {
+                let later = (seen[&collection].len() - brought) as u64;
+                match count_remaining {
+                    Some(false) => assert_eq!(estimate, 1, "{collection}: not counted"),
+                    _ => assert_eq!(estimate, later, "{collection}: counted"),
+                }
+            }
             return (seen, checkpoints);
         }
     }
@@ -80,9 +123,30 @@ async fn the_combined_pull_gives_what_pulling_each_collection_gives() {
     let mut project = Project::new("alice", "Launch");
     project.id = "j1".into();
     alice.create("projects", "j1", doc_of(&project)).await;
-    // Someone else's documents are never in alice's pages.
+    // Someone else's documents are never in alice's pages, unless shared
+    // with her: those come through a second index, interleaved with her
+    // own, and one unshared again comes as a `left_scope` notice.
     bob.create("prompts", "b1", prompt_doc("bob", "b1", "Bob's"))
         .await;
+    let shared = rng.gen_range(1..8);
+    for i in 0..shared {
+        let id = format!("s{i}");
+        let mut document = prompt_doc("bob", &id, "Shared");
+        document.insert("collaboration", doc! { "allowed_users": ["alice"] });
+        bob.create("prompts", &id, document).await;
+        let id = format!("p{}", 100 + i);
+        alice
+            .create("prompts", &id, prompt_doc("alice", &id, &id))
+            .await;
+    }
+    bob.set(
+        "prompts",
+        "s0",
+        1,
+        "collaboration.allowed_users",
+        Vec::<String>::new(),
+    )
+    .await;
 
     let zero: BTreeMap<String, i64> = PULLED.iter().map(|c| (c.to_string(), 0)).collect();
     let mut alone = BTreeMap::new();
@@ -91,19 +155,50 @@ async fn the_combined_pull_gives_what_pulling_each_collection_gives() {
         let (changes, checkpoint) = alice.pull_all(collection, 0).await;
         alone.insert(
             collection.to_string(),
-            changes.iter().map(|c| c.id.clone()).collect::<Vec<_>>(),
+            changes
+                .iter()
+                .map(|c| {
+                    if c.left_scope {
+                        format!("-{}", c.id)
+                    } else {
+                        c.id.clone()
+                    }
+                })
+                .collect::<Vec<_>>(),
         );
         alone_checkpoints.insert(collection.to_string(), checkpoint);
     }
     alone.retain(|_, ids| !ids.is_empty());
-    for _ in 0..3 {
+    // What alice may read, worked out apart from the server: her own
+    // prompts and those still shared with her, and a notice for the one
+    // that no longer is.
+    let mut expected: Vec<&str> = alone["prompts"].iter().map(String::as_str).collect();
+    expected.sort_unstable();
+    let mut readable: Vec<String> = (0..shared)
+        .skip(1)
+        .map(|i| format!("s{i}"))
+        .chain(["-s0".to_string()])
+        .collect();
+    readable.extend(
+        alone["prompts"]
+            .iter()
+            .filter(|id| id.starts_with('p'))
+            .cloned(),
+    );
+    readable.sort_unstable();
+    assert_eq!(
+        expected, readable,
+        "alice's prompts, those shared with her and one notice"
+    );
+    for _ in 0..4 {
         let budget = rng.gen_range(1..20_000);
-        let (together, checkpoints) = pull_all(&alice, zero.clone(), budget).await;
+        let count_remaining = [None, Some(true), Some(false)][rng.gen_range(0..3)];
+        let (together, checkpoints) = pull_all(&alice, zero.clone(), budget, count_remaining).await;
         assert_eq!(together, alone, "budget {budget}");
         assert_eq!(checkpoints, alone_checkpoints, "budget {budget}");
     }
     // From the end, nothing more, in one request.
-    let (nothing, _) = pull_all(&alice, alone_checkpoints.clone(), 1 << 20).await;
+    let (nothing, _) = pull_all(&alice, alone_checkpoints.clone(), 1 << 20, None).await;
     assert!(nothing.is_empty(), "{nothing:?}");
 }
 
@@ -160,6 +255,7 @@ async fn the_combined_pull_names_expired_and_unknown_collections() {
                 .into_iter()
                 .collect(),
                 max_bytes: None,
+                count_remaining: None,
             },
         )
         .await;

@@ -232,6 +232,11 @@ pub struct PullAllRequest {
     /// Byte cap for all pages together (the server clamps it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_bytes: Option<u64>,
+    /// `false`: a page cut short is not counted (its `remaining_estimate`
+    /// is 1), for a client that counted before its pull phase. Counting
+    /// what is left on every page costs the database a walk over all of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count_remaining: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -72,12 +72,21 @@ impl<T: Transport> SyncEngine<T> {
                 );
             }
         }
+        // The next request needs only the checkpoints an answer carries, so
+        // it is asked while the answer's pages are being stored: the server
+        // reads while this desktop writes.
+        let mut prefetched = None;
+        let phase_counted = progress.counted;
         while !together.is_empty() {
-            let request = PullAllRequest {
-                checkpoints: together.clone(),
-                max_bytes: self.config.pull_page_bytes,
+            let asked = match prefetched.take() {
+                Some(asked) => asked,
+                None => {
+                    self.transport
+                        .pull_all(&self.pull_all_request(&together, phase_counted))
+                        .await
+                }
             };
-            let Some(answer) = self.transport.pull_all(&request).await? else {
+            let Some(answer) = asked? else {
                 // A server without the combined pull: one collection a time.
                 alone.extend(
                     known
@@ -88,6 +97,7 @@ impl<T: Transport> SyncEngine<T> {
                 break;
             };
             let mut moved = false;
+            let mut pages = Vec::with_capacity(answer.pages.len());
             for page in answer.pages {
                 let Some(collection) = Collection::from_name(&page.collection) else {
                     return Err(SyncError::BadAnswer(format!(
@@ -109,14 +119,7 @@ impl<T: Transport> SyncEngine<T> {
                 }
                 moved |= page.checkpoint > checkpoint;
                 together.insert(page.collection.clone(), page.checkpoint);
-                let remaining = page.remaining_estimate;
-                let applied = self
-                    .store
-                    .replica()
-                    .apply_pull_page(collection, page.changes, page.checkpoint)
-                    .await?;
-                report.pulled += applied;
-                self.pulled(&mut progress, applied, remaining);
+                pages.push((collection, page));
             }
             for name in answer.expired {
                 if together.remove(&name).is_none() {
@@ -129,6 +132,32 @@ impl<T: Transport> SyncEngine<T> {
                 }
                 moved = true;
             }
+            if answer.has_more && !moved {
+                return Err(SyncError::BadAnswer(
+                    "the server has more to send but sent nothing".into(),
+                ));
+            }
+            let store = async {
+                for (collection, page) in pages {
+                    let remaining = page.remaining_estimate;
+                    let applied = self
+                        .store
+                        .replica()
+                        .apply_pull_page(collection, page.changes, page.checkpoint)
+                        .await?;
+                    report.pulled += applied;
+                    self.pulled(&mut progress, applied, remaining);
+                }
+                Ok::<_, SyncError>(())
+            };
+            if answer.has_more && !together.is_empty() {
+                let request = self.pull_all_request(&together, phase_counted);
+                let (stored, next) = tokio::join!(store, self.transport.pull_all(&request));
+                stored?;
+                prefetched = Some(next);
+                continue;
+            }
+            store.await?;
             if !answer.has_more {
                 if alone.is_empty() {
                     if let Some(through) = answer.through {
@@ -136,11 +165,6 @@ impl<T: Transport> SyncEngine<T> {
                     }
                 }
                 break;
-            }
-            if !moved {
-                return Err(SyncError::BadAnswer(
-                    "the server has more to send but sent nothing".into(),
-                ));
             }
         }
         alone.sort_by_key(|c| known.iter().position(|k| k == c));
@@ -222,6 +246,20 @@ impl<T: Transport> SyncEngine<T> {
             tracing::info!(%collection, removed, "pulled the collection again; dropped what the server no longer has");
         }
         Ok(())
+    }
+
+    /// The combined pull from `checkpoints`; `counted`: the phase's total
+    /// came from the server's count, so its pages need not count again.
+    fn pull_all_request(
+        &self,
+        checkpoints: &BTreeMap<String, i64>,
+        counted: bool,
+    ) -> PullAllRequest {
+        PullAllRequest {
+            checkpoints: checkpoints.clone(),
+            max_bytes: self.config.pull_page_bytes,
+            count_remaining: counted.then_some(false),
+        }
     }
 
     /// Counts an applied page into the pull phase's progress and shows it.
