@@ -334,9 +334,17 @@ impl Leader {
             .map(|c| c.name())
             .chain([SCOPE_EXITS])
             .collect();
+        // This leader's own stamps need nothing more: the database leaves
+        // them out of the stream rather than sending each back to be
+        // ignored (half the events of an upload).
+        let own_stamps = doc! {
+            "$gte": self.epoch << EPOCH_SHIFT,
+            "$lt": (self.epoch + 1) << EPOCH_SHIFT,
+        };
         let pipeline = [doc! { "$match": {
             "operationType": { "$in": ["insert", "update", "replace"] },
             "ns.coll": { "$in": watched },
+            "$nor": [{ "operationType": "update", format!("updateDescription.updatedFields.{SEQ}"): own_stamps }],
         } }];
         let mut watch = self
             .db
