@@ -30,6 +30,8 @@ pub const SCOPE_EXITS: &str = "sync_scope_exits";
 pub const COUNTERS: &str = "sync_counters";
 /// The field carrying a document's position in the change sequence.
 pub const SEQ: &str = "_seq";
+/// The name MongoDB gives an index on [`SEQ`] alone.
+const CURSOR_INDEX: &str = "_seq_1";
 /// The `version` a document had when it was given its `_seq`; a document
 /// whose `version` moved on without it was written outside the sync server.
 pub const SEQ_VERSION: &str = "_seq_version";
@@ -146,17 +148,33 @@ impl Db {
     async fn prepare(&self) -> Result<(), ServerError> {
         for collection in Collection::ALL {
             let coll = self.collection(collection);
-            coll.create_index(IndexModel::builder().keys(doc! { SEQ: 1 }).build())
-                .await?;
             // Each branch of a scope's `$or` needs its own index, or MongoDB
             // scans the collection on every pull.
-            for field in scope::scope_fields(collection) {
+            let fields = scope::scope_fields(collection);
+            for field in fields {
                 coll.create_index(
                     IndexModel::builder()
                         .keys(doc! { *field: 1, SEQ: 1 })
                         .build(),
                 )
                 .await?;
+            }
+            // The cursor alone is an index only where everyone reads
+            // everything. Elsewhere it would compete with the scope's own
+            // index for every pull (for a user who owns most documents the
+            // planner cannot tell them apart, and would then walk every
+            // user's documents for the next one), and every numbering would
+            // rewrite one more index entry. Servers before this kept it.
+            if fields.is_empty() {
+                coll.create_index(IndexModel::builder().keys(doc! { SEQ: 1 }).build())
+                    .await?;
+            } else if coll
+                .list_index_names()
+                .await?
+                .iter()
+                .any(|name| name == CURSOR_INDEX)
+            {
+                coll.drop_index(CURSOR_INDEX).await?;
             }
         }
         self.db
@@ -458,8 +476,26 @@ impl Db {
         }
         let started = std::time::Instant::now();
         let mut pause = Duration::from_millis(1);
+        let mut last_watermark = None;
         loop {
-            match self.all_sequenced(&by_collection).await {
+            // Writes become readable only when the sequencer publishes a
+            // new watermark: one small read tells whether that happened,
+            // and only then are the written documents read again.
+            let watermark = match crate::sequencer::watermark(self).await {
+                Ok(watermark) => watermark,
+                Err(err) => {
+                    tracing::warn!(error = %err, "cannot tell whether a write was sequenced");
+                    break;
+                }
+            };
+            let moved = last_watermark != Some(watermark);
+            last_watermark = Some(watermark);
+            let sequenced = if moved {
+                self.all_sequenced(&by_collection, watermark).await
+            } else {
+                Ok(false)
+            };
+            match sequenced {
                 Ok(true) => break,
                 Ok(false) if started.elapsed() < SEQUENCING_WAIT => {}
                 Ok(false) => {
@@ -480,9 +516,12 @@ impl Db {
         crate::metrics::sequencing_waited(started.elapsed());
     }
 
+    /// Whether every document in `by_collection` is numbered in its current
+    /// state at or below `watermark`.
     async fn all_sequenced(
         &self,
         by_collection: &std::collections::BTreeMap<String, Vec<Bson>>,
+        watermark: i64,
     ) -> Result<bool, ServerError> {
         use futures_util::TryStreamExt;
         let mut highest = 0;
@@ -504,7 +543,7 @@ impl Db {
                 .fold(highest, i64::max);
         }
         // Numbered, and readable: the watermark has passed them.
-        Ok(crate::sequencer::watermark(self).await? >= highest)
+        Ok(watermark >= highest)
     }
 }
 
