@@ -37,7 +37,10 @@ pub async fn pull(db: &Db, user: &str, request: &PullRequest) -> Result<PullResp
 /// source and page, however many documents it holds: a page costs the
 /// database a handful of index walks, not one query per few hundred
 /// documents (one `$or` with a sort would let a planner walk the cursor
-/// index through every user's documents instead).
+/// index through every user's documents instead). No query names its
+/// index: each alternative has exactly one that serves it (the cursor has
+/// no index of its own where a scope applies, see `Db::prepare`), and a
+/// named index costs some MongoDB-compatible servers a walk of all of it.
 async fn pull_page(
     db: &Db,
     user: &str,
@@ -65,12 +68,9 @@ async fn pull_page(
     let exits_filter = |after: i64| doc! { "user_id": user, "collection": collection.name(), SEQ: { "$gt": after, "$lte": through } };
 
     let mut sources = Vec::new();
-    for (alternative, index) in branch_queries(collection, &scope) {
+    for (alternative, _) in branch_queries(collection, &scope) {
         let filter = doc! { "$and": [ alternative, { SEQ: { "$gt": request.checkpoint, "$lte": through } } ] };
-        let mut find = coll.find(filter).sort(doc! { SEQ: 1 }).batch_size(BATCH);
-        if let Some(index) = index {
-            find = find.hint(mongodb::options::Hint::Keys(index));
-        }
+        let find = coll.find(filter).sort(doc! { SEQ: 1 }).batch_size(BATCH);
         sources.push(Source::new(find.await?, false));
     }
     let notices = exits
@@ -193,7 +193,8 @@ async fn next_in_order(sources: &mut [Source]) -> Result<Option<Change>, ServerE
 }
 
 /// The alternatives of a read scope, each with the index that serves it
-/// (`None` when no index leads with its fields). An alternative that can
+/// (`None` when no index leads with its fields; the tests check that the
+/// planner finds it). An alternative that can
 /// match nothing (`$in` an empty list) is left out.
 pub fn branch_queries(
     collection: Collection,
