@@ -88,10 +88,11 @@ impl Default for SyncConfig {
         SyncConfig {
             push_batch: 500,
             push_max_bytes: 4 << 20,
-            // Four times the server's default: a first sync of a large
-            // library costs the server a quarter of the queries, and a page
-            // is still stored in a fraction of a second.
-            pull_page_bytes: Some(4 << 20),
+            // The largest page the server gives (eight times its default):
+            // a first sync of a large library costs the server an eighth of
+            // the queries, and a page (a few thousand prompts) is still
+            // stored in a fraction of a second.
+            pull_page_bytes: Some(8 << 20),
             poll_interval: Duration::from_secs(30),
             live_poll_interval: Duration::from_secs(600),
             write_debounce: Duration::from_millis(50),
