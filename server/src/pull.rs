@@ -37,10 +37,10 @@ pub async fn pull(db: &Db, user: &str, request: &PullRequest) -> Result<PullResp
 /// source and page, however many documents it holds: a page costs the
 /// database a handful of index walks, not one query per few hundred
 /// documents (one `$or` with a sort would let a planner walk the cursor
-/// index through every user's documents instead). No query names its
-/// index: each alternative has exactly one that serves it (the cursor has
-/// no index of its own where a scope applies, see `Db::prepare`), and a
-/// named index costs some MongoDB-compatible servers a walk of all of it.
+/// index through every user's documents instead). Each alternative has
+/// exactly one index that serves it (the cursor has no index of its own
+/// where a scope applies, see `Db::prepare`); see [`branch_queries`] for
+/// which queries name it.
 async fn pull_page(
     db: &Db,
     user: &str,
@@ -68,9 +68,12 @@ async fn pull_page(
     let exits_filter = |after: i64| doc! { "user_id": user, "collection": collection.name(), SEQ: { "$gt": after, "$lte": through } };
 
     let mut sources = Vec::new();
-    for (alternative, _) in branch_queries(collection, &scope) {
-        let filter = doc! { "$and": [ alternative, { SEQ: { "$gt": request.checkpoint, "$lte": through } } ] };
-        let find = coll.find(filter).sort(doc! { SEQ: 1 }).batch_size(BATCH);
+    for (alternative, index) in branch_queries(collection, &scope) {
+        let filter = page_filter(alternative, request.checkpoint, through);
+        let mut find = coll.find(filter).sort(doc! { SEQ: 1 }).batch_size(BATCH);
+        if let Some(index) = index {
+            find = find.hint(mongodb::options::Hint::Keys(index));
+        }
         sources.push(Source::new(find.await?, false));
     }
     let notices = exits
@@ -192,9 +195,20 @@ async fn next_in_order(sources: &mut [Source]) -> Result<Option<Change>, ServerE
     Ok(lowest.and_then(|s| s.head.take()))
 }
 
-/// The alternatives of a read scope, each with the index that serves it
-/// (`None` when no index leads with its fields; the tests check that the
-/// planner finds it). An alternative that can
+/// The query of one alternative of a scope for a page: its documents
+/// numbered in `(after, through]`. One flat filter (an alternative never
+/// names the cursor), which every planner reads as an equality and a range
+/// on one index.
+pub fn page_filter(mut alternative: Document, after: i64, through: i64) -> Document {
+    alternative.insert(SEQ, doc! { "$gt": after, "$lte": through });
+    alternative
+}
+
+/// The alternatives of a read scope, each with the index a pull names for
+/// it: none for plain equalities (the only index that serves them is the
+/// planner's choice anyway, and a named index costs some MongoDB-compatible
+/// servers a walk of all of it), the one that leads with its field for the
+/// others (`None` also when no index does). An alternative that can
 /// match nothing (`$in` an empty list) is left out.
 pub fn branch_queries(
     collection: Collection,
@@ -224,7 +238,13 @@ pub fn branch_queries(
                 None if alternative.is_empty() => Some(doc! { SEQ: 1 }),
                 None => None,
             };
-            (alternative, index)
+            // Every planner reads plain equalities and the cursor's range
+            // on the one index that serves them; for an `$in` (ranges
+            // merged in order) or a further condition some do not.
+            let plain = alternative
+                .values()
+                .all(|value| value.as_document().is_none());
+            (alternative, index.filter(|_| !plain))
         })
         .collect()
 }
