@@ -6,7 +6,9 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::Ordering;
 
-use promptforge_wire::protocol::{CountRequest, ErrorCode, PullAllRequest, PullRequest};
+use promptforge_wire::protocol::{
+    CountRequest, ErrorCode, PullAllRequest, PullRequest, PullResponse,
+};
 
 use super::{SyncEngine, SyncError, SyncPhase, SyncReport, SyncState, Transport, TransportError};
 use crate::schema::Collection;
@@ -139,14 +141,8 @@ impl<T: Transport> SyncEngine<T> {
             }
             let store = async {
                 for (collection, page) in pages {
-                    let remaining = page.remaining_estimate;
-                    let applied = self
-                        .store
-                        .replica()
-                        .apply_pull_page(collection, page.changes, page.checkpoint)
+                    self.store_page(collection, page, &mut progress, report)
                         .await?;
-                    report.pulled += applied;
-                    self.pulled(&mut progress, applied, remaining);
                 }
                 Ok::<_, SyncError>(())
             };
@@ -221,7 +217,6 @@ impl<T: Transport> SyncEngine<T> {
                 )));
             }
             let has_more = page.has_more;
-            let remaining = page.remaining_estimate;
             if let Some(seen) = seen.as_mut() {
                 seen.extend(
                     page.changes
@@ -230,13 +225,7 @@ impl<T: Transport> SyncEngine<T> {
                         .map(|c| c.id.clone()),
                 );
             }
-            let applied = self
-                .store
-                .replica()
-                .apply_pull_page(collection, page.changes, page.checkpoint)
-                .await?;
-            report.pulled += applied;
-            self.pulled(progress, applied, remaining);
+            self.store_page(collection, page, progress, report).await?;
             if !has_more {
                 break;
             }
@@ -260,6 +249,26 @@ impl<T: Transport> SyncEngine<T> {
             max_bytes: self.config.pull_page_bytes,
             count_remaining: counted.then_some(false),
         }
+    }
+
+    /// Stores a pulled page with its checkpoint (one local transaction) and
+    /// counts it into the round's report and the phase's progress.
+    async fn store_page(
+        &self,
+        collection: Collection,
+        page: PullResponse,
+        progress: &mut Progress,
+        report: &mut SyncReport,
+    ) -> Result<(), SyncError> {
+        let remaining = page.remaining_estimate;
+        let applied = self
+            .store
+            .replica()
+            .apply_pull_page(collection, page.changes, page.checkpoint)
+            .await?;
+        report.pulled += applied;
+        self.pulled(progress, applied, remaining);
+        Ok(())
     }
 
     /// Counts an applied page into the pull phase's progress and shows it.
