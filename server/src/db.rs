@@ -32,6 +32,8 @@ pub const COUNTERS: &str = "sync_counters";
 pub const SEQ: &str = "_seq";
 /// The name MongoDB gives an index on [`SEQ`] alone.
 const CURSOR_INDEX: &str = "_seq_1";
+/// MongoDB's `IndexNotFound` error code.
+const INDEX_NOT_FOUND: i32 = 27;
 /// The `version` a document had when it was given its `_seq`; a document
 /// whose `version` moved on without it was written outside the sync server.
 pub const SEQ_VERSION: &str = "_seq_version";
@@ -174,7 +176,12 @@ impl Db {
                 .iter()
                 .any(|name| name == CURSOR_INDEX)
             {
-                coll.drop_index(CURSOR_INDEX).await?;
+                match coll.drop_index(CURSOR_INDEX).await {
+                    Ok(()) => {}
+                    // Another instance starting at the same time dropped it.
+                    Err(err) if crate::error::mongo_code(&err) == Some(INDEX_NOT_FOUND) => {}
+                    Err(err) => return Err(err.into()),
+                }
             }
         }
         self.db
