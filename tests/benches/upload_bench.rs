@@ -208,17 +208,22 @@ async fn upload(mongo: &MongoServer, n: usize) -> anyhow::Result<()> {
     session.start_transaction().await?;
     floor_db
         .collection::<Document>("prompts")
-        .insert_many(prompts)
+        .insert_many(&prompts)
         .session(&mut session)
         .await?;
     floor_db
         .collection::<Document>("prompt_versions")
-        .insert_many(versions)
+        .insert_many(&versions)
         .session(&mut session)
         .await?;
     session.commit_transaction().await?;
     let floor = started.elapsed();
-    let protocol_floor = protocol_floor(&client, &db, &server.database).await?;
+    let stored_documents: Vec<(&str, &Document)> = prompts
+        .iter()
+        .map(|d| ("prompts", d))
+        .chain(versions.iter().map(|d| ("prompt_versions", d)))
+        .collect();
+    let protocol_floor = protocol_floor(&client, &db, &server.database, &stored_documents).await?;
     println!(
         "upload of {n} prompts made offline (attach, then {} mutations in push requests): {pushing:.2?} ({:.0} documents/s)\n    whole sync round but its pull (attach, outbox, answers recorded): {whole:.2?}\n    floor, the same {documents} stored documents inserted by the driver in one transaction, into collections with the server's indexes: {floor:.2?} ({:.0} documents/s)  ratio {:.2} (whole round {:.2})",
         report.pushed,
@@ -244,19 +249,17 @@ const STAMPS: usize = 1000;
 /// document with its exactly-once answer in the same transaction (the
 /// records the server wrote, copied), a transaction per [`CHUNK`]
 /// mutations; then, outside any writer's transaction, a commit-order
-/// number on each document. Returns the time they took by the driver.
+/// number on each document. `documents` are the stored documents with
+/// their collections. Returns the time they took by the driver.
 async fn protocol_floor(
     client: &mongodb::Client,
     db: &mongodb::Database,
     database: &str,
+    documents: &[(&str, &Document)],
 ) -> anyhow::Result<Duration> {
     let floor_db = client.database(&format!("{database}_protocol_floor"));
     let collections = ["prompts", "prompt_versions", "sync_mutations"];
     copy_indexes(db, &floor_db, &collections).await?;
-    let mut documents = Vec::new();
-    for name in ["prompts", "prompt_versions"] {
-        documents.extend(stored(db, name).await?.into_iter().map(|d| (name, d)));
-    }
     let records: Vec<Document> = db
         .collection::<Document>("sync_mutations")
         .find(doc! {})
@@ -272,7 +275,7 @@ async fn protocol_floor(
             let batch: Vec<&Document> = chunk
                 .iter()
                 .filter(|(n, _)| *n == name)
-                .map(|(_, d)| d)
+                .map(|(_, d)| *d)
                 .collect();
             if !batch.is_empty() {
                 floor_db
